@@ -1,0 +1,474 @@
+"""The GPU spec library: accelerators and node profiles, every figure with its source and status.
+
+The library ships inside the wheel (``planner.gpu_specs``, the repository's ``gpu_specs/``) and is read
+through :mod:`importlib.resources`; a user adds or replaces profiles with a file of the same shape
+(``--specs FILE``). A figure is a :class:`Figure`: a nominal value, its status (shipping, announced,
+projected), its confidence, the ids of its sources and, where projected, a ``low``-``high`` range.
+
+A *spec point* (``low``, ``nominal``, ``high``) picks, for every projected figure of a node, the low
+end, the nominal value or the high end together (lower power comes with lower performance);
+figures that are not projected keep their nominal value at every point.
+
+Node power, the design load the planner packs against, is either the vendor's published system
+maximum (``basis: vendor_max``) or ``gpus x TDP + overhead_kw`` (``basis: derived``), with the overhead's
+own source. ``--tdp ACCELERATOR=WATTS`` re-derives a node's power as ``gpus x WATTS + overhead``, the
+overhead of a ``vendor_max`` node being ``max_kw - gpus x nominal TDP``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.resources
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from planner.errors import InputError, Problem
+from planner.facility import StrictModel
+from planner.yamlio import LineMap, format_path, line_for, parse_yaml, problems_from_validation
+
+Status = Literal["shipping", "announced", "projected"]
+Confidence = Literal["A", "B", "C"]
+Point = Literal["low", "nominal", "high"]
+POINTS: tuple[Point, ...] = ("low", "nominal", "high")
+
+LIBRARY_PACKAGE = "planner.gpu_specs"
+
+
+class Source(StrictModel):
+    """Where a figure comes from."""
+
+    title: str = Field(min_length=1)
+    """What the source is (document, page, data set)."""
+    url: str | None = None
+    """Address of the source, or a repository path (never fetched by rackplan)."""
+    publisher: str | None = None
+    """Who published it."""
+    kind: Literal["vendor", "mlperf", "press", "third-party", "estimate", "user"] = "vendor"
+    """Primary vendor document, MLPerf submission metadata, trade press, third-party compilation,
+    rackplan's own derivation, or a user's file."""
+    date: str | None = None
+    """When it was published or read (free text, e.g. ``2026-06``)."""
+
+
+class Figure(StrictModel):
+    """One number with its provenance. A bare number in a user file is read as ``{nominal: number}``."""
+
+    nominal: float
+    """The value used by default."""
+    low: float | None = None
+    """Low end of the range (required when ``status`` is ``projected``)."""
+    high: float | None = None
+    """High end of the range (required when ``status`` is ``projected``)."""
+    status: Status | None = None
+    """``shipping`` | ``announced`` | ``projected``; defaults to the status of the entry it belongs to."""
+    confidence: Confidence | None = None
+    """A vendor primary document, B reputable secondary, C third-party estimate; defaults to the
+    entry's."""
+    sources: list[str] = Field(default_factory=list)
+    """Ids of entries in ``sources``."""
+    note: str | None = None
+    """How it was derived, or why sources disagree."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_number(cls, value: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return {"nominal": float(value)}
+        return value
+
+    @model_validator(mode="after")
+    def _range(self) -> "Figure":
+        if self.status == "projected" and (self.low is None or self.high is None):
+            raise ValueError("a projected figure needs both low and high")
+        lo = self.nominal if self.low is None else self.low
+        hi = self.nominal if self.high is None else self.high
+        if not lo <= self.nominal <= hi:
+            raise ValueError(f"range must satisfy low <= nominal <= high (got {lo:g}, {self.nominal:g}, {hi:g})")
+        return self
+
+    def at(self, point: Point) -> float:
+        """The value at a spec point: the range's end for projected figures, else the nominal value."""
+        if self.status == "projected" and point != "nominal":
+            return float(self.low if point == "low" else self.high)  # type: ignore[arg-type]
+        return self.nominal
+
+
+class Accelerator(StrictModel):
+    """A GPU or accelerator module."""
+
+    name: str
+    """Marketing name."""
+    vendor: str
+    """NVIDIA, AMD, Intel, ..."""
+    architecture: str | None = None
+    """Architecture generation."""
+    status: Status
+    """Product status as of the library's date."""
+    confidence: Confidence
+    """Default confidence of this entry's figures."""
+    tdp_w: Figure
+    """Module power (TDP/TBP/TGP) [W]."""
+    hbm_gb: Figure
+    """Usable HBM per module [GB]."""
+    mem_bw_tbps: Figure | None = None
+    """HBM bandwidth per module [TB/s]."""
+    bf16_tflops_dense: Figure | None = None
+    """Peak dense BF16 [TFLOPS]."""
+    fp8_tflops_dense: Figure | None = None
+    """Peak dense FP8 [TFLOPS] (not the 2:4-sparse figure vendors often headline)."""
+    fp4_tflops_dense: Figure | None = None
+    """Peak dense FP4 [TFLOPS]; absent where the hardware has no FP4."""
+    sources: list[str] = Field(default_factory=list)
+    """Sources for the entry as a whole."""
+    notes: str | None = None
+    """Anything a planner should know."""
+    disagreement: str | None = None
+    """Where sources disagree about this accelerator, and which entry holds the other view."""
+    see_also: list[str] = Field(default_factory=list)
+    """Related accelerator ids (e.g. the other view of a disputed product)."""
+
+
+class NodePower(StrictModel):
+    """A node's maximum power and how it was obtained."""
+
+    basis: Literal["vendor_max", "derived"]
+    """``vendor_max``: the vendor's published system maximum. ``derived``: gpus x TDP + overhead_kw."""
+    max_kw: Figure | None = None
+    """The vendor's system maximum [kW] (``vendor_max``)."""
+    overhead_kw: Figure | None = None
+    """Platform power beyond the GPUs [kW]: CPUs, memory, NICs, switches, fans, PSU losses (``derived``)."""
+
+    @model_validator(mode="after")
+    def _basis(self) -> "NodePower":
+        if self.basis == "vendor_max" and self.max_kw is None:
+            raise ValueError("basis vendor_max needs max_kw")
+        if self.basis == "derived" and self.overhead_kw is None:
+            raise ValueError("basis derived needs overhead_kw")
+        return self
+
+
+class NodeProfile(StrictModel):
+    """A server node (or a whole rack-scale system) that the planner places."""
+
+    name: str
+    """What it is (a vendor system or a class of OEM systems)."""
+    vendor: str
+    """System vendor or vendor class."""
+    accelerator: str
+    """Id of its accelerator in ``accelerators``."""
+    gpus: int = Field(gt=0, le=1024)
+    """Accelerators in the node."""
+    u: int = Field(gt=0, le=60)
+    """Rack units it takes (a rack-scale system takes the whole rack)."""
+    cooling: Literal["air", "liquid"]
+    """``air``: all heat to air. ``liquid``: ``liquid_fraction`` of its heat to the rack's liquid loop."""
+    liquid_fraction: Figure
+    """Share of its heat that goes into the liquid loop (0 for air)."""
+    power: NodePower
+    """Maximum (design) power."""
+    weight_kg: Figure
+    """Weight [kg]."""
+    annual_cost_usd: Figure | None = None
+    """Rental or amortized price per year [USD], where a source gives one."""
+    status: Status
+    """Product status."""
+    confidence: Confidence
+    """Default confidence of this entry's figures."""
+    form_factor: str | None = None
+    """Chassis and tray description."""
+    sources: list[str] = Field(default_factory=list)
+    """Sources for the entry as a whole."""
+    notes: str | None = None
+    """Anything a planner should know."""
+
+    @model_validator(mode="after")
+    def _cooling(self) -> "NodeProfile":
+        lf = self.liquid_fraction.nominal
+        if not 0.0 <= lf <= 1.0:
+            raise ValueError(f"liquid_fraction must be within 0..1, got {lf:g}")
+        if self.cooling == "air" and lf != 0:
+            raise ValueError("an air-cooled node has liquid_fraction 0")
+        if self.cooling == "liquid" and lf <= 0:
+            raise ValueError("a liquid-cooled node needs liquid_fraction > 0")
+        return self
+
+
+class SpecFile(StrictModel):
+    """A spec library file: the bundled ones and a user's have the same shape."""
+
+    schema_: Literal["rackplan.specs/1"] = Field("rackplan.specs/1", alias="schema")
+    """Format version."""
+    sources: dict[str, Source] = Field(default_factory=dict)
+    """Sources by id."""
+    accelerators: dict[str, Accelerator] = Field(default_factory=dict)
+    """Accelerators by id."""
+    nodes: dict[str, NodeProfile] = Field(default_factory=dict)
+    """Node profiles by id."""
+
+
+@dataclass(frozen=True)
+class NodeType:
+    """A node profile resolved at one spec point: the plain numbers the planner packs."""
+
+    id: str
+    name: str
+    accelerator: str
+    gpus: int
+    u: int
+    max_kw: float
+    liquid_fraction: float
+    weight_kg: float
+    annual_cost_usd: float
+    tdp_w: float
+    fp8_pflops: float
+    hbm_tb: float
+    status: str
+    point: str = "nominal"
+    tdp_overridden: bool = False
+
+    @property
+    def liquid(self) -> bool:
+        return self.liquid_fraction > 0
+
+    @property
+    def air_kw(self) -> float:
+        return self.max_kw * (1.0 - self.liquid_fraction)
+
+    @property
+    def liquid_kw(self) -> float:
+        return self.max_kw * self.liquid_fraction
+
+    def figures(self) -> tuple[float, ...]:
+        """The numbers that a spec point can change."""
+        return (self.max_kw, self.tdp_w, self.fp8_pflops, self.hbm_tb, self.weight_kg, self.annual_cost_usd)
+
+    def contract_dict(self) -> dict[str, Any]:
+        """The ``node_types`` entry of ``plan.json``."""
+        return {"gpus": self.gpus, "u": self.u, "max_kw": round(self.max_kw, 6),
+                "liquid_fraction": self.liquid_fraction, "weight_kg": self.weight_kg,
+                "annual_cost_usd": self.annual_cost_usd, "tdp_w": self.tdp_w,
+                "fp8_pflops": round(self.fp8_pflops, 6), "hbm_tb": round(self.hbm_tb, 6),
+                "accelerator": self.accelerator, "status": self.status, "point": self.point,
+                "tdp_overridden": self.tdp_overridden}
+
+
+@dataclass
+class Catalogue:
+    """Every source, accelerator and node profile known, with where each entry came from."""
+
+    sources: dict[str, Source] = field(default_factory=dict)
+    accelerators: dict[str, Accelerator] = field(default_factory=dict)
+    nodes: dict[str, NodeProfile] = field(default_factory=dict)
+    origin: dict[str, str] = field(default_factory=dict)
+    """``'node:ID'`` / ``'accelerator:ID'`` / ``'source:ID'`` -> file it was read from."""
+
+    # --- lookup ---------------------------------------------------------------------------------
+    def node(self, node_id: str, file: str = "<command line>", path: str = "") -> NodeProfile:
+        """The profile ``node_id``; an unknown id is an :class:`InputError` listing close valid ids."""
+        if node_id in self.nodes:
+            return self.nodes[node_id]
+        raise InputError.one(file, path, f"unknown node id '{node_id}'; {suggest(node_id, sorted(self.nodes))}")
+
+    def points(self, node_id: str) -> tuple[Point, ...]:
+        """Spec points worth planning for a node: low/nominal/high where some figure is projected."""
+        nominal = resolve(self, node_id, "nominal").figures()
+        if any(resolve(self, node_id, p).figures() != nominal for p in ("low", "high")):
+            return POINTS
+        return ("nominal",)
+
+
+def suggest(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=3, cutoff=0.5)
+    if close:
+        return "did you mean " + ", ".join(close) + "?"
+    return "valid ids: " + ", ".join(options)
+
+
+def _fill_defaults(fig: Figure | None, status: str, confidence: str, sources: list[str]) -> Figure | None:
+    if fig is None:
+        return None
+    update: dict[str, Any] = {}
+    if fig.status is None:
+        update["status"] = status
+    if fig.confidence is None:
+        update["confidence"] = confidence
+    if not fig.sources and sources:
+        update["sources"] = list(sources)
+    if not update:
+        return fig
+    fixed = fig.model_copy(update=update)
+    if fixed.status == "projected" and (fixed.low is None or fixed.high is None):
+        raise ValueError("a projected figure needs both low and high")
+    return fixed
+
+
+FIGURES_ACC = ("tdp_w", "hbm_gb", "mem_bw_tbps", "bf16_tflops_dense", "fp8_tflops_dense", "fp4_tflops_dense")
+FIGURES_NODE = ("liquid_fraction", "weight_kg", "annual_cost_usd")
+
+
+def _normalise(entry: StrictModel, figures: tuple[str, ...], extra: dict[str, Any] | None = None) -> Any:
+    """Give every figure of an entry the entry's status, confidence and sources where it has none."""
+    st, conf, src = entry.status, entry.confidence, entry.sources  # type: ignore[attr-defined]
+    update = {f: _fill_defaults(getattr(entry, f), st, conf, src) for f in figures}
+    update.update(extra or {})
+    return entry.model_copy(update=update)
+
+
+def _parse_spec_file(text: str, name: str, user: bool) -> tuple[SpecFile, LineMap]:
+    data, lines = parse_yaml(text, name)
+    if data is None:
+        raise InputError.one(name, "", "file is empty; expected a YAML mapping")
+    if not isinstance(data, dict):
+        raise InputError.one(name, "", "expected a YAML mapping at the top level")
+    from pydantic import ValidationError
+
+    try:
+        spec = SpecFile.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(problems_from_validation(exc, name, lines, SpecFile)) from None
+    return spec, lines
+
+
+def merge_file(cat: Catalogue, spec: SpecFile, name: str, lines: LineMap, user: bool) -> None:
+    """Add one file's entries to the catalogue, checking references; a user file may replace ids."""
+    problems: list[Problem] = []
+
+    def problem(loc: tuple, msg: str) -> None:
+        problems.append(Problem(name, format_path(loc), msg, line_for(lines, loc)))
+
+    for sid, src in spec.sources.items():
+        if sid in cat.sources and not user:
+            problem(("sources", sid), f"source id '{sid}' is already defined in {cat.origin['source:' + sid]}")
+        cat.sources[sid] = src
+        cat.origin["source:" + sid] = name
+    if user:
+        cat.sources.setdefault("user-file", Source(title=f"user spec file {name}", kind="user"))
+    for aid, acc in spec.accelerators.items():
+        if aid in cat.accelerators and not user:
+            problem(("accelerators", aid), f"accelerator id '{aid}' is already defined in {cat.origin['accelerator:' + aid]}")
+        if user and not acc.sources:
+            acc = acc.model_copy(update={"sources": ["user-file"]})
+        try:
+            cat.accelerators[aid] = _normalise(acc, FIGURES_ACC)
+        except ValueError as exc:
+            problem(("accelerators", aid), str(exc))
+        cat.origin["accelerator:" + aid] = name
+    for nid, node in spec.nodes.items():
+        if nid in cat.nodes and not user:
+            problem(("nodes", nid), f"node id '{nid}' is already defined in {cat.origin['node:' + nid]}")
+        if user and not node.sources:
+            node = node.model_copy(update={"sources": ["user-file"]})
+        try:
+            power = node.power.model_copy(update={
+                "max_kw": _fill_defaults(node.power.max_kw, node.status, node.confidence, node.sources),
+                "overhead_kw": _fill_defaults(node.power.overhead_kw, node.status, node.confidence, node.sources),
+            })
+            cat.nodes[nid] = _normalise(node, FIGURES_NODE, {"power": power})
+        except ValueError as exc:
+            problem(("nodes", nid), str(exc))
+        cat.origin["node:" + nid] = name
+    problems.extend(_check_refs(cat, spec, name, lines))
+    if problems:
+        raise InputError(problems)
+
+
+def _figure_refs(fig: Figure | None) -> list[str]:
+    return [] if fig is None else list(fig.sources)
+
+
+def _check_refs(cat: Catalogue, spec: SpecFile, name: str, lines: LineMap) -> list[Problem]:
+    out: list[Problem] = []
+
+    def bad(loc: tuple, sid: str) -> None:
+        out.append(Problem(name, format_path(loc), f"unknown source id '{sid}'; {suggest(sid, sorted(cat.sources))}",
+                           line_for(lines, loc)))
+
+    for aid in spec.accelerators:
+        acc = cat.accelerators.get(aid)
+        if acc is None:
+            continue
+        for sid in acc.sources:
+            if sid not in cat.sources:
+                bad(("accelerators", aid, "sources"), sid)
+        for f in FIGURES_ACC:
+            for sid in _figure_refs(getattr(acc, f)):
+                if sid not in cat.sources:
+                    bad(("accelerators", aid, f, "sources"), sid)
+    for nid in spec.nodes:
+        node = cat.nodes.get(nid)
+        if node is None:
+            continue
+        if node.accelerator not in cat.accelerators:
+            loc = ("nodes", nid, "accelerator")
+            out.append(Problem(name, format_path(loc),
+                               f"unknown accelerator '{node.accelerator}'; {suggest(node.accelerator, sorted(cat.accelerators))}",
+                               line_for(lines, loc)))
+        for sid in node.sources:
+            if sid not in cat.sources:
+                bad(("nodes", nid, "sources"), sid)
+        figs = [(f, getattr(node, f)) for f in FIGURES_NODE] + [
+            ("power.max_kw", node.power.max_kw), ("power.overhead_kw", node.power.overhead_kw)]
+        for f, fig in figs:
+            for sid in _figure_refs(fig):
+                if sid not in cat.sources:
+                    bad(("nodes", nid) + tuple(f.split(".")) + ("sources",), sid)
+    return out
+
+
+def load_library() -> Catalogue:
+    """The bundled spec library (every ``*.yaml`` in ``planner.gpu_specs``, in name order)."""
+    cat = Catalogue()
+    root = importlib.resources.files(LIBRARY_PACKAGE)
+    for entry in sorted(root.iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".yaml"):
+            name = f"gpu_specs/{entry.name}"
+            spec, lines = _parse_spec_file(entry.read_text(encoding="utf-8"), name, user=False)
+            merge_file(cat, spec, name, lines, user=False)
+    return cat
+
+
+def load_catalogue(user_files: list[str | Path] | None = None) -> Catalogue:
+    """The bundled library plus the user's spec files (which may add ids or replace them)."""
+    from planner.yamlio import read_text
+
+    cat = load_library()
+    for path in user_files or []:
+        name = str(path)
+        spec, lines = _parse_spec_file(read_text(path, name), name, user=True)
+        merge_file(cat, spec, name, lines, user=True)
+    return cat
+
+
+def node_overhead_kw(cat: Catalogue, node: NodeProfile, point: Point) -> float:
+    """Platform power beyond the GPUs at a point [kW]."""
+    acc = cat.accelerators[node.accelerator]
+    if node.power.basis == "derived":
+        assert node.power.overhead_kw is not None
+        return node.power.overhead_kw.at(point)
+    assert node.power.max_kw is not None
+    return node.power.max_kw.nominal - node.gpus * acc.tdp_w.nominal / 1000.0
+
+
+def resolve(cat: Catalogue, node_id: str, point: Point = "nominal",
+            tdp_override_w: dict[str, float] | None = None) -> NodeType:
+    """The plain numbers of a node profile at a spec point, with an optional TDP what-if."""
+    node = cat.node(node_id)
+    acc = cat.accelerators[node.accelerator]
+    override = (tdp_override_w or {}).get(node.accelerator)
+    tdp = override if override is not None else acc.tdp_w.at(point)
+    if node.power.basis == "vendor_max" and override is None:
+        assert node.power.max_kw is not None
+        max_kw = node.power.max_kw.at(point)
+    else:
+        max_kw = node.gpus * tdp / 1000.0 + node_overhead_kw(cat, node, point)
+    fp8 = acc.fp8_tflops_dense.at(point) if acc.fp8_tflops_dense is not None else 0.0
+    return NodeType(
+        id=node_id, name=node.name, accelerator=node.accelerator, gpus=node.gpus, u=node.u,
+        max_kw=max_kw, liquid_fraction=node.liquid_fraction.nominal, weight_kg=node.weight_kg.at(point),
+        annual_cost_usd=node.annual_cost_usd.at(point) if node.annual_cost_usd is not None else 0.0,
+        tdp_w=tdp, fp8_pflops=node.gpus * fp8 / 1000.0, hbm_tb=node.gpus * acc.hbm_gb.at(point) / 1000.0,
+        status=node.status, point=point, tdp_overridden=override is not None,
+    )
