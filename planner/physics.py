@@ -12,6 +12,15 @@ import math
 HOURS_PER_YEAR = 8760
 """Hours in a (non-leap) year, as ``CONTRACT.md`` counts annual energy."""
 
+EPS = 1e-6
+"""Tolerance when comparing a load with a limit (kW, kg, U): rounding must not turn a fit into a miss."""
+
+
+def within(load: float, limit: float) -> bool:
+    """True when ``load`` does not exceed ``limit`` (beyond :data:`EPS`)."""
+    return load <= limit + EPS
+
+
 AIR_PATH = {"air": "air", "rdhx": "rdhx", "dlc": "air", "immersion": "air"}
 """Which pPUE the air share of a node's heat pays in a rack of each cooling type (CONTRACT.md):
 an ``rdhx`` rack's air goes through its rear door, every other rack's air through the room."""

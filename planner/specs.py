@@ -281,13 +281,24 @@ class Catalogue:
 
 
 def suggest(word: str, options: list[str]) -> str:
+    """``did you mean ...?`` with close matches, else the first valid ids."""
     close = difflib.get_close_matches(word, options, n=3, cutoff=0.5)
     if close:
         return "did you mean " + ", ".join(close) + "?"
-    return "valid ids: " + ", ".join(options)
+    shown = ", ".join(options[:12]) + (f", ... ({len(options)} in all)" if len(options) > 12 else "")
+    return "valid ids: " + shown
 
 
-def _fill_defaults(fig: Figure | None, status: str, confidence: str, sources: list[str]) -> Figure | None:
+class FigureError(ValueError):
+    """A figure that is wrong once the entry's defaults are filled in; ``field`` names it."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(message)
+
+
+def _fill_defaults(fig: Figure | None, status: str, confidence: str, sources: list[str],
+                   name: str = "") -> Figure | None:
     if fig is None:
         return None
     update: dict[str, Any] = {}
@@ -301,7 +312,8 @@ def _fill_defaults(fig: Figure | None, status: str, confidence: str, sources: li
         return fig
     fixed = fig.model_copy(update=update)
     if fixed.status == "projected" and (fixed.low is None or fixed.high is None):
-        raise ValueError("a projected figure needs both low and high")
+        raise FigureError(name, "a projected figure needs both low and high "
+                                "(it takes the entry's status 'projected'; give a range or its own status)")
     return fixed
 
 
@@ -309,11 +321,22 @@ FIGURES_ACC = ("tdp_w", "hbm_gb", "mem_bw_tbps", "bf16_tflops_dense", "fp8_tflop
 FIGURES_NODE = ("liquid_fraction", "weight_kg", "annual_cost_usd")
 
 
-def _normalise(entry: StrictModel, figures: tuple[str, ...], extra: dict[str, Any] | None = None) -> Any:
-    """Give every figure of an entry the entry's status, confidence and sources where it has none."""
-    st, conf, src = entry.status, entry.confidence, entry.sources  # type: ignore[attr-defined]
-    update = {f: _fill_defaults(getattr(entry, f), st, conf, src) for f in figures}
-    update.update(extra or {})
+def _normalise(entry: Any, figures: tuple[str, ...], problem: Any, loc: tuple) -> Any:
+    """Give every figure of an entry (``power.*`` included) the entry's status, confidence and
+    sources where it has none; report each figure that is then wrong through ``problem``."""
+    st, conf, src = entry.status, entry.confidence, entry.sources
+    update: dict[str, Any] = {}
+    power: dict[str, Any] = {}
+    for name in figures:
+        holder, key = (entry.power, name[6:]) if name.startswith("power.") else (entry, name)
+        try:
+            value = _fill_defaults(getattr(holder, key), st, conf, src, name)
+        except FigureError as exc:
+            problem(loc + tuple(name.split(".")), str(exc))
+            value = getattr(holder, key)
+        (power if holder is not entry else update)[key] = value
+    if power:
+        update["power"] = entry.power.model_copy(update=power)
     return entry.model_copy(update=update)
 
 
@@ -344,31 +367,23 @@ def merge_file(cat: Catalogue, spec: SpecFile, name: str, lines: LineMap, user: 
             problem(("sources", sid), f"source id '{sid}' is already defined in {cat.origin['source:' + sid]}")
         cat.sources[sid] = src
         cat.origin["source:" + sid] = name
+    user_source = f"user:{name}"
     if user:
-        cat.sources.setdefault("user-file", Source(title=f"user spec file {name}", kind="user"))
+        cat.sources[user_source] = Source(title=f"user spec file {name}", kind="user")
     for aid, acc in spec.accelerators.items():
         if aid in cat.accelerators and not user:
             problem(("accelerators", aid), f"accelerator id '{aid}' is already defined in {cat.origin['accelerator:' + aid]}")
         if user and not acc.sources:
-            acc = acc.model_copy(update={"sources": ["user-file"]})
-        try:
-            cat.accelerators[aid] = _normalise(acc, FIGURES_ACC)
-        except ValueError as exc:
-            problem(("accelerators", aid), str(exc))
+            acc = acc.model_copy(update={"sources": [user_source]})
+        cat.accelerators[aid] = _normalise(acc, FIGURES_ACC, problem, ("accelerators", aid))
         cat.origin["accelerator:" + aid] = name
     for nid, node in spec.nodes.items():
         if nid in cat.nodes and not user:
             problem(("nodes", nid), f"node id '{nid}' is already defined in {cat.origin['node:' + nid]}")
         if user and not node.sources:
-            node = node.model_copy(update={"sources": ["user-file"]})
-        try:
-            power = node.power.model_copy(update={
-                "max_kw": _fill_defaults(node.power.max_kw, node.status, node.confidence, node.sources),
-                "overhead_kw": _fill_defaults(node.power.overhead_kw, node.status, node.confidence, node.sources),
-            })
-            cat.nodes[nid] = _normalise(node, FIGURES_NODE, {"power": power})
-        except ValueError as exc:
-            problem(("nodes", nid), str(exc))
+            node = node.model_copy(update={"sources": [user_source]})
+        cat.nodes[nid] = _normalise(node, FIGURES_NODE + ("power.max_kw", "power.overhead_kw"), problem,
+                                    ("nodes", nid))
         cat.origin["node:" + nid] = name
     problems.extend(_check_refs(cat, spec, name, lines))
     if problems:

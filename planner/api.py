@@ -1,0 +1,74 @@
+"""The planner as a library: load, optimize, check, and write, in the order the CLI does it.
+
+Override order (as in SQLFluff's config loader): packaged defaults -> facility file -> demand file ->
+command-line flags. Flags default to ``None`` so only what the user typed overrides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from planner.check import CheckReport, check_plan
+from planner.demand import Demand
+from planner.errors import InputError, PlanCheckError
+from planner.facility import LoadedFacility
+from planner.optimize import Placement, optimize
+from planner.plan import build_plan, racks_csv
+from planner.solve import Progress, available
+from planner.specs import Catalogue, NodeType, Point, resolve
+
+
+@dataclass
+class PlanRun:
+    """A checked plan and what produced it."""
+
+    loaded: LoadedFacility
+    types: list[NodeType]
+    demand: Demand
+    placement: Placement
+    plan: dict[str, Any]
+    check: CheckReport
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_types(cat: Catalogue, demand: Demand, point: Point = "nominal",
+                  tdp_w: dict[str, float] | None = None) -> list[NodeType]:
+    """The node types a demand uses, resolved at a spec point with TDP what-ifs."""
+    return [resolve(cat, nid, point, tdp_w) for nid in demand.node_ids]
+
+
+def run_plan(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, point: Point = "nominal",
+             tdp_w: dict[str, float] | None = None, solver: str = "cbc", time_limit: float | None = 120.0,
+             gap: float = 1e-4, progress: Progress | None = None) -> PlanRun:
+    """Optimize, build ``plan.json``, and check it independently. Raises
+    :class:`~planner.errors.NoPlanError` when nothing fits and
+    :class:`~planner.errors.PlanCheckError` if the plan breaks a limit (a bug)."""
+    if not available(solver):
+        hint = " (pip install 'rackplan[highs]')" if solver == "highs" else ""
+        raise InputError.one("<command line>", "--solver", f"solver '{solver}' is not available{hint}")
+    types = resolve_types(cat, demand, point, tdp_w)
+    placement = optimize(loaded.facility, types, demand, solver=solver, time_limit=time_limit, gap_rel=gap,
+                         progress=progress)
+    options = {"time_limit_s": time_limit, "gap_tolerance": gap, "point": point,
+               "tdp_overrides_w": dict(tdp_w or {})}
+    plan = build_plan(loaded, cat, types, demand, placement, options)
+    report = check_plan(loaded.facility, plan, cat)
+    if not report.passed:
+        raise PlanCheckError(report.violations)
+    plan["checks"] = report.to_json()
+    return PlanRun(loaded, types, demand, placement, plan, report)
+
+
+def write_plan(run: PlanRun, out_dir: str | Path) -> list[Path]:
+    """Write ``plan.json``, ``racks.csv`` and ``report.html`` into ``out_dir``, all or nothing."""
+    from planner.report import render_plan
+    from planner.yamlio import atomic_outputs
+
+    html = render_plan(run.plan)
+    with atomic_outputs(out_dir) as out:
+        paths = [out.write_json("plan.json", run.plan),
+                 out.write_text("racks.csv", racks_csv(run.loaded, run.types, run.placement.counts)),
+                 out.write_text("report.html", html)]
+    return paths

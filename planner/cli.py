@@ -1,0 +1,445 @@
+"""The ``rackplan`` command line.
+
+Exit codes (CONTRACT.md): 0 a plan was found (or the input is valid); 1 no plan can meet the demand
+(the message names what runs out and by how much); 2 bad input (one line per problem, naming the file
+and the field); 3 an internal error, which is a bug in rackplan. No traceback unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from planner import __version__
+from planner.errors import InputError, NoPlanError, PlanCheckError, Problem
+
+EXAMPLES = """\
+examples:
+  rackplan validate facilities/ai-hall.yaml
+  rackplan specs                                  # node profiles, power, status
+  rackplan plan facilities/ai-hall.yaml --nodes b200-8x-air=48,mi400-8x=64
+  rackplan plan facilities/ai-hall.yaml --gpus 1024 --candidates mi400-8x,b200-8x-air
+  rackplan plan facilities/ai-hall.yaml --fill mi400-8x --tdp mi400=1400
+  rackplan compare facilities/ai-hall.yaml --candidates mi400-8x,b200-8x-air --gpus 1024
+  rackplan report rackplan-out/plan.json -o plan.html
+
+exit codes: 0 plan found / input valid, 1 no plan meets the demand, 2 bad input, 3 internal error
+"""
+
+PLAN_HELP = """\
+Pack GPU nodes into the facility's racks at least annual cost (energy + cooling + newly occupied
+racks + node prices), respecting every limit: each rack's power (under 2N either feed side alone
+carries the rack), air and liquid heat, U and weight with existing load counted, row and hall
+cooling with redundant units held back. The plan is re-checked by independent code before it is
+written to DIR/plan.json, DIR/racks.csv and DIR/report.html.
+
+demand (exactly one):
+  --demand FILE                 a demand file (nodes, target + candidates, or fill)
+  --nodes ID=N[,ID=N...]        place exactly these nodes
+  --gpus N --candidates IDS     reach N GPUs choosing the mix (also --fp8-pflops, --hbm-tb)
+  --fill ID                     as many of one node as fit, then at least cost
+"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=34, width=100)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+
+
+def _add_specs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--specs", action="append", metavar="FILE", default=None,
+                   help="extra spec file with your own node profiles (same shape as gpu_specs/*.yaml); "
+                        "may be repeated")
+
+
+def _add_solver(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tdp", action="append", metavar="ACCELERATOR=WATTS", default=None,
+                   help="what-if accelerator power; node power is re-derived as GPUs x WATTS + the "
+                        "node's platform overhead (e.g. --tdp mi400=1400)")
+    p.add_argument("--solver", choices=("cbc", "highs"), default=None,
+                   help="MILP solver: cbc (bundled with PuLP, default) or highs (needs highspy)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help="stop the solver after this long and keep the best plan found, with its gap "
+                        "(default 120)")
+    p.add_argument("--gap", type=float, default=None, metavar="FRACTION",
+                   help="stop when proven within this relative gap of the optimum (default 0.0001)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary on stderr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rackplan",
+        description="Datacenter rack power and thermal capacity planner for GPU nodes.\n\n"
+                    "Reads a facility descriptor (halls, rows, rack types, feeds, cooling, existing load)\n"
+                    "and GPU node profiles from a sourced spec library, and finds the least-cost\n"
+                    "placement with an integer program.",
+        epilog=EXAMPLES, formatter_class=_Formatter)
+    parser.add_argument("--version", action="version", version=f"rackplan {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check a facility file and summarise it", formatter_class=_Formatter,
+                       description="Validate a facility descriptor: every field, then cross-entity checks "
+                                   "(unknown rack types,\nexisting load on missing racks or over limits, "
+                                   "duplicate names, impossible redundancy).\nAll problems are reported "
+                                   "together, one line each.")
+    p.add_argument("facility", metavar="FACILITY")
+    _add_common(p)
+
+    p = sub.add_parser("specs", help="list the GPU node profiles with power, status and sources",
+                       formatter_class=_Formatter,
+                       description="List the spec library: node profiles with their design power (and range "
+                                   "where projected),\nU, cooling, status and confidence. --json gives every "
+                                   "figure with its sources.")
+    p.add_argument("--json", action="store_true", help="everything, as JSON on stdout")
+    _add_specs(p)
+    _add_common(p)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of a facility (or demand, or spec) file",
+                       formatter_class=_Formatter,
+                       description="Print the JSON Schema of an input format, for editors that validate YAML.")
+    p.add_argument("kind", nargs="?", choices=("facility", "demand", "specs"), default="facility")
+    _add_common(p)
+
+    p = sub.add_parser("plan", help="find the least-cost placement and write plan.json, racks.csv, report.html",
+                       formatter_class=_Formatter, description=PLAN_HELP, epilog=EXAMPLES)
+    p.add_argument("facility", metavar="FACILITY")
+    p.add_argument("--demand", metavar="FILE", help="demand file")
+    p.add_argument("--nodes", metavar="ID=N[,ID=N...]", help="place exactly these nodes")
+    p.add_argument("--gpus", type=int, metavar="N", help="target: at least N GPUs (with --candidates)")
+    p.add_argument("--fp8-pflops", type=float, metavar="X", help="target: at least X dense FP8 PFLOPS")
+    p.add_argument("--hbm-tb", type=float, metavar="X", help="target: at least X TB of HBM")
+    p.add_argument("--candidates", metavar="ID[,ID...]", help="node ids a target may choose among")
+    p.add_argument("--fill", metavar="ID", help="as many of this node as fit, then at least cost")
+    p.add_argument("--point", choices=("low", "nominal", "high"), default="nominal",
+                   help="spec point for projected figures (default nominal)")
+    p.add_argument("-o", "--out", metavar="DIR", default="rackplan-out", help="output directory (default rackplan-out)")
+    _add_solver(p)
+    _add_specs(p)
+    _add_common(p)
+
+    p = sub.add_parser("compare", help="plan each candidate alone at each spec point and compare them",
+                       formatter_class=_Formatter,
+                       description="Plan each candidate on its own against the same facility and demand, and "
+                                   "for projected\nfigures at the low, nominal and high spec points. Writes "
+                                   "DIR/compare.json, DIR/compare.csv,\nDIR/compare.html and one checked plan "
+                                   "per candidate and point in DIR/plans/ID@POINT.json.")
+    p.add_argument("facility", metavar="FACILITY")
+    p.add_argument("--candidates", required=True, metavar="ID,ID[,...]", help="node ids to compare")
+    p.add_argument("--gpus", type=int, metavar="N", help="each candidate must reach N GPUs")
+    p.add_argument("--fp8-pflops", type=float, metavar="X", help="each candidate must reach X dense FP8 PFLOPS")
+    p.add_argument("--hbm-tb", type=float, metavar="X", help="each candidate must reach X TB of HBM")
+    p.add_argument("--fill", action="store_true", help="fit as many of each candidate as possible")
+    p.add_argument("--no-break-even", action="store_true", help="skip the break-even TDP search")
+    p.add_argument("-o", "--out", metavar="DIR", default="rackplan-compare", help="output directory (default rackplan-compare)")
+    _add_solver(p)
+    _add_specs(p)
+    _add_common(p)
+
+    p = sub.add_parser("report", help="render the HTML report of a plan.json (or compare.json)",
+                       formatter_class=_Formatter,
+                       description="Render the self-contained HTML report of an existing plan.json or compare.json.")
+    p.add_argument("plan", metavar="PLAN.json")
+    p.add_argument("-o", "--out", metavar="FILE.html", help="output file (default: beside the input, .html)")
+    _add_common(p)
+
+    p = sub.add_parser("check", help="re-check a plan.json against its facility with the independent checker",
+                       formatter_class=_Formatter,
+                       description="Re-verify every rack, feed side, heat path, row and hall of a plan, and its "
+                                   "costs,\nagainst the facility file. Exit 0 if it passes, 1 if not.")
+    p.add_argument("plan", metavar="PLAN.json")
+    p.add_argument("facility", metavar="FACILITY")
+    _add_specs(p)
+    _add_common(p)
+    return parser
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _progress(quiet: bool):
+    if quiet:
+        return None
+    return lambda line: _err(f"  {line}")
+
+
+def _catalogue(args: argparse.Namespace):
+    from planner.specs import load_catalogue
+
+    return load_catalogue(args.specs or [])
+
+
+def _tdp(args: argparse.Namespace, cat, base: dict[str, float]) -> dict[str, float]:
+    from planner.demand import check_tdp, parse_pairs
+
+    tdp = dict(base)
+    for text in args.tdp or []:
+        tdp.update(parse_pairs(text, "--tdp", float))
+    check_tdp(tdp, cat, "<command line>")
+    return tdp
+
+
+def _solver_opts(args: argparse.Namespace) -> dict[str, Any]:
+    time_limit = 120.0 if args.time_limit is None else args.time_limit
+    gap = 1e-4 if args.gap is None else args.gap
+    if not (time_limit > 0 and time_limit < 1e7):
+        raise InputError.one("<command line>", "--time-limit", f"must be a positive number of seconds, got {time_limit}")
+    if not (0 <= gap < 1):
+        raise InputError.one("<command line>", "--gap", f"must be within 0..1, got {gap}")
+    return {"solver": args.solver or "cbc", "time_limit": time_limit, "gap": gap}
+
+
+def _read_json(path: str) -> dict[str, Any]:
+    from planner.yamlio import read_text
+
+    text = read_text(path, path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError.one(path, "", f"not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise InputError.one(path, "", "expected a JSON object")
+    return data
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from planner.facility import load_facility
+
+    loaded = load_facility(args.facility)
+    fac = loaded.facility
+    df = fac.racks.frame
+    rows = sum(len(h.rows) for h in fac.halls)
+    print(f"ok: {args.facility}: '{fac.name}': {len(fac.halls)} hall(s), {rows} row(s), {len(df):,} racks "
+          f"({int(df['has_existing'].sum())} with existing load), power redundancy {fac.site.power_redundancy}")
+    for name, rt in fac.rack_types.items():
+        n = int((df["rack_type"] == name).sum())
+        liquid = f", liquid {rt.liquid_kw:g} kW" if rt.liquid_kw else ""
+        print(f"  rack type {name}: {n:,} racks, {rt.u}U, {rt.cooling}, power {fac.power_capacity_kw(name):.1f} kW "
+              f"({rt.feeds} x {fac.one_feed_kw(name):.1f} kW feed), air {rt.air_kw:g} kW{liquid}, "
+              f"{rt.max_weight_kg:g} kg")
+    for hall in fac.halls:
+        cu = hall.cooling_units
+        print(f"  hall {hall.name}: {sum(r.racks for r in hall.rows):,} racks in {len(hall.rows)} rows, cooling "
+              f"{fac.hall_usable_kw(hall):,.0f} kW usable ({cu.count} x {cu.unit_kw:g} kW, N+{cu.redundant})")
+    return 0
+
+
+def cmd_specs(args: argparse.Namespace) -> int:
+    from planner.specs import resolve
+
+    cat = _catalogue(args)
+    if args.json:
+        out = {
+            "schema": "rackplan.specs-listing/1",
+            "sources": {k: v.model_dump() for k, v in cat.sources.items()},
+            "accelerators": {k: v.model_dump(exclude_none=True) for k, v in cat.accelerators.items()},
+            "nodes": {},
+        }
+        for nid, prof in cat.nodes.items():
+            entry = prof.model_dump(exclude_none=True)
+            entry["from"] = cat.origin.get("node:" + nid)
+            entry["points"] = {p: resolve(cat, nid, p).contract_dict() for p in cat.points(nid)}
+            out["nodes"][nid] = entry
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{'node id':<16} {'GPUs':>4} {'U':>3} {'max kW':>18}  {'cooling':<7} {'status':<10} conf  name")
+    for nid in sorted(cat.nodes):
+        prof = cat.nodes[nid]
+        pts = cat.points(nid)
+        nominal = resolve(cat, nid).max_kw
+        kw = f"{nominal:.1f}"
+        if pts != ("nominal",):
+            kw += f" ({resolve(cat, nid, 'low').max_kw:.1f}-{resolve(cat, nid, 'high').max_kw:.1f})"
+        print(f"{nid:<16} {prof.gpus:>4} {prof.u:>3} {kw:>18}  {prof.cooling:<7} {prof.status:<10} {prof.confidence:<4}  {prof.name}")
+    disputed = [(aid, a) for aid, a in cat.accelerators.items() if a.disagreement]
+    if disputed:
+        print("\nwhere sources disagree:")
+        for aid, acc in disputed:
+            print(textwrap.fill(f"{aid}: {acc.disagreement}", width=100, initial_indent="  ", subsequent_indent="    "))
+    print("\n'rackplan specs --json' lists every figure with its sources; ranges are low-high spec points.")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from planner.demand import DemandFile
+    from planner.facility import Facility
+    from planner.specs import SpecFile
+
+    model = {"facility": Facility, "demand": DemandFile, "specs": SpecFile}[args.kind]
+    schema = model.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    print(json.dumps(schema, indent=2))
+    return 0
+
+
+def _summary(plan: dict[str, Any]) -> list[str]:
+    t = plan["totals"]
+    s = plan["solver"]
+    usd = t["annual_usd"]
+    lines = [
+        f"plan: {s['status']} (gap {s['gap']:.4%}, {s['name']}, {s['seconds']:.1f} s): "
+        f"{sum(t['nodes'].values()):,} nodes / {t['gpus']:,} GPUs in {t['racks_used']:,} racks, "
+        f"IT {t['it_kw']:,.1f} kW",
+        f"  annual USD {usd['total']:,.0f} = energy {usd['energy']:,.0f} + cooling {usd['cooling']:,.0f} "
+        f"+ racks {usd['racks']:,.0f} + nodes {usd['nodes']:,.0f}",
+    ]
+    b = plan.get("baseline", {})
+    if b.get("meets_demand") and "excess_over_plan" in b:
+        lines.append(f"  first-fit baseline: USD {b['annual_usd']['total']:,.0f} in {b['racks_used']:,} racks "
+                     f"({b['excess_over_plan']:+.1%} vs this plan)")
+    elif b:
+        lines.append(f"  first-fit baseline: places {sum(b['nodes'].values()):,} nodes, "
+                     f"{'meets' if b.get('meets_demand') else 'does not meet'} the demand")
+    if plan.get("binding", {}).get("label"):
+        lines.append(f"  binding limit: {plan['binding']['label']}")
+    return lines
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from planner.api import run_plan, write_plan
+    from planner.demand import from_cli, load_demand
+    from planner.facility import load_facility
+
+    opts = _solver_opts(args)
+    loaded = load_facility(args.facility)
+    cat = _catalogue(args)
+    cli_demand = from_cli(cat, nodes=args.nodes, gpus=args.gpus, fp8_pflops=args.fp8_pflops, hbm_tb=args.hbm_tb,
+                          candidates=args.candidates, fill=args.fill)
+    tdp_file: dict[str, float] = {}
+    demand = None
+    if args.demand:
+        demand, tdp_file = load_demand(args.demand, cat)
+    if cli_demand is not None:
+        demand = cli_demand  # the command line overrides the file
+    if demand is None:
+        raise InputError.one("<command line>", "", "no demand: give --demand FILE, --nodes, --gpus/--fp8-pflops/"
+                                                   "--hbm-tb with --candidates, or --fill")
+    tdp = _tdp(args, cat, tdp_file)
+    progress = _progress(args.quiet)
+    if progress:
+        df = loaded.facility.racks.frame
+        _err(f"rackplan: '{loaded.facility.name}' ({len(df):,} racks in {len(loaded.facility.halls)} halls); "
+             f"demand: {demand.describe()}")
+    run = run_plan(loaded, cat, demand, point=args.point, tdp_w=tdp, solver=opts["solver"],
+                   time_limit=opts["time_limit"], gap=opts["gap"], progress=progress)
+    paths = write_plan(run, args.out)
+    if not args.quiet:
+        for line in _summary(run.plan):
+            _err(line)
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from planner.compare import run_compare, write_compare
+    from planner.facility import load_facility
+
+    opts = _solver_opts(args)
+    loaded = load_facility(args.facility)
+    cat = _catalogue(args)
+    targets = {k: v for k, v in (("gpus", args.gpus), ("fp8_pflops", args.fp8_pflops), ("hbm_tb", args.hbm_tb))
+               if v is not None}
+    if len(targets) + bool(args.fill) != 1:
+        raise InputError.one("<command line>", "", "give exactly one of --gpus, --fp8-pflops, --hbm-tb or --fill")
+    candidates = [c.strip() for c in args.candidates.split(",") if c.strip()]
+    tdp = _tdp(args, cat, {})
+    result = run_compare(loaded, cat, candidates, targets, bool(args.fill), tdp=tdp, solver=opts["solver"],
+                         time_limit=opts["time_limit"], gap=opts["gap"], progress=_progress(args.quiet),
+                         break_even=not args.no_break_even)
+    paths = write_compare(result, args.out)
+    print("wrote " + ", ".join(str(p) for p in paths[:3]) + f" and {len(paths) - 3} plans in {Path(args.out) / 'plans'}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from planner.report import render_compare, render_plan
+    from planner.yamlio import write_atomic
+
+    data = _read_json(args.plan)
+    schema = data.get("schema")
+    if schema == "rackplan.plan/1":
+        html = render_plan(data)
+    elif schema == "rackplan.compare/1":
+        html = render_compare(data)
+    else:
+        raise InputError.one(args.plan, "schema", f"expected 'rackplan.plan/1' or 'rackplan.compare/1', got {schema!r}")
+    out = Path(args.out) if args.out else Path(args.plan).with_suffix(".html")
+    write_atomic(out, html)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from planner.check import check_plan
+    from planner.facility import load_facility
+
+    plan = _read_json(args.plan)
+    loaded = load_facility(args.facility)
+    if plan.get("facility", {}).get("sha256") not in (None, loaded.sha256):
+        _err(f"note: {args.plan} was made for a facility file with a different sha256")
+    report = check_plan(loaded.facility, plan, _catalogue(args))
+    if report.passed:
+        print(f"ok: {args.plan}: {report.racks_checked} racks, {report.feed_sides_simulated} feed-side failures "
+              f"simulated, every limit holds")
+        return 0
+    for v in report.violations:
+        print(f"{args.plan}: {v}")
+    return 1
+
+
+COMMANDS = {"validate": cmd_validate, "specs": cmd_specs, "schema": cmd_schema, "plan": cmd_plan,
+            "compare": cmd_compare, "report": cmd_report, "check": cmd_check}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    debug = getattr(args, "debug", False)
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as exc:
+        for problem in exc.problems:
+            _err(f"rackplan: {problem}")
+        return 2
+    except NoPlanError as exc:
+        _err(f"rackplan: {exc}")
+        for line in exc.shortfalls[1:]:
+            _err(f"  also: {line}")
+        return 1
+    except PlanCheckError as exc:
+        if debug:
+            raise
+        _err(f"rackplan: internal error: {exc}. This is a bug; please report it with the input files.")
+        return 3
+    except KeyboardInterrupt:
+        _err("rackplan: interrupted; no output was written")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - user errors are not bugs, but bugs must not print tracebacks
+        if debug:
+            raise
+        _err(f"rackplan: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        return 3
+
+
+def _problem_sink(problems: list[Problem]) -> None:  # pragma: no cover - kept for API symmetry
+    for p in problems:
+        _err(f"rackplan: {p}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

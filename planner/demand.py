@@ -1,0 +1,224 @@
+"""What must be placed: exact node counts, a target with candidates, or fill.
+
+A demand file holds exactly one of ``nodes``, ``target`` + ``candidates`` or ``fill`` (CONTRACT.md);
+the command line can say the same (``--nodes``, ``--gpus``/``--fp8-pflops``/``--hbm-tb`` with
+``--candidates``, ``--fill``). Command-line flags override the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from planner.errors import InputError, Problem
+from planner.facility import StrictModel
+from planner.specs import Catalogue, suggest
+from planner.yamlio import LineMap, format_path, line_for, load_yaml, validate
+
+Metric = Literal["gpus", "fp8_pflops", "hbm_tb"]
+METRIC_LABEL = {"gpus": "GPUs", "fp8_pflops": "FP8 PFLOPS (dense)", "hbm_tb": "HBM TB"}
+
+
+class Target(StrictModel):
+    """A quantity to reach; exactly one key."""
+
+    gpus: int | None = Field(None, gt=0, le=100_000_000)
+    """Number of accelerators."""
+    fp8_pflops: float | None = Field(None, gt=0)
+    """Peak dense FP8 compute [PFLOPS]."""
+    hbm_tb: float | None = Field(None, gt=0)
+    """Accelerator memory [TB]."""
+
+    @model_validator(mode="after")
+    def _one(self) -> "Target":
+        given = [k for k in ("gpus", "fp8_pflops", "hbm_tb") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of gpus, fp8_pflops, hbm_tb")
+        return self
+
+
+class DemandFile(StrictModel):
+    """A demand file: exactly one of ``nodes``, ``target`` (with ``candidates``) or ``fill``."""
+
+    nodes: dict[str, int] | None = None
+    """Place exactly these nodes: node id -> count."""
+    target: Target | None = None
+    """Reach at least this target, choosing the mix among ``candidates``."""
+    candidates: list[str] | None = Field(None, min_length=1, max_length=20)
+    """Node ids the optimizer may choose among to meet ``target``."""
+    fill: str | None = None
+    """Place as many nodes of this id as fit, then at least cost."""
+    tdp: dict[str, float] | None = None
+    """What-if accelerator power: accelerator id -> watts (like ``--tdp``)."""
+    description: str | None = None
+    """Free text for people."""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "DemandFile":
+        given = [k for k in ("nodes", "target", "fill") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a demand holds exactly one of nodes, target (with candidates) or fill"
+                             + (f"; got {', '.join(given)}" if given else ""))
+        if self.target is not None and not self.candidates:
+            raise ValueError("a target needs candidates: the node ids to choose among")
+        if self.candidates is not None and self.target is None:
+            raise ValueError("candidates go with a target")
+        return self
+
+
+@dataclass(frozen=True)
+class Demand:
+    """A validated demand, resolved against the spec catalogue."""
+
+    kind: Literal["nodes", "target", "fill"]
+    nodes: dict[str, int] = field(default_factory=dict)
+    metric: Metric | None = None
+    amount: float = 0.0
+    candidates: tuple[str, ...] = ()
+    fill: str | None = None
+
+    @property
+    def node_ids(self) -> list[str]:
+        if self.kind == "nodes":
+            return list(self.nodes)
+        if self.kind == "target":
+            return list(self.candidates)
+        return [self.fill]  # type: ignore[list-item]
+
+    def describe(self) -> str:
+        if self.kind == "nodes":
+            return "place " + ", ".join(f"{n} x {i}" for i, n in self.nodes.items())
+        if self.kind == "target":
+            amount = f"{self.amount:g}"
+            return f"at least {amount} {METRIC_LABEL[self.metric]} from {', '.join(self.candidates)}"  # type: ignore[index]
+        return f"fill with as many {self.fill} as fit"
+
+    def to_json(self) -> dict:
+        if self.kind == "nodes":
+            return {"kind": "nodes", "nodes": dict(self.nodes)}
+        if self.kind == "target":
+            return {"kind": "target", "target": {self.metric: self.amount}, "candidates": list(self.candidates)}
+        return {"kind": "fill", "fill": self.fill}
+
+
+def check_ids(ids: list[tuple[str, tuple]], cat: Catalogue, name: str, lines: LineMap) -> None:
+    """Every node id names a profile in the catalogue; unknown ones list close valid ids."""
+    problems = [
+        Problem(name, format_path(loc), f"unknown node id '{nid}'; {suggest(nid, sorted(cat.nodes))}", line_for(lines, loc))
+        for nid, loc in ids if nid not in cat.nodes
+    ]
+    if problems:
+        raise InputError(problems)
+
+
+def from_model(d: DemandFile, cat: Catalogue, name: str, lines: LineMap | None = None) -> Demand:
+    lines = lines or {}
+    if d.nodes is not None:
+        problems = [Problem(name, format_path(("nodes", k)), f"count must be a positive integer, got {v!r}",
+                            line_for(lines, ("nodes", k))) for k, v in d.nodes.items() if v <= 0]
+        if not d.nodes:
+            problems.append(Problem(name, "nodes", "no nodes given", line_for(lines, ("nodes",))))
+        if problems:
+            raise InputError(problems)
+        check_ids([(k, ("nodes", k)) for k in d.nodes], cat, name, lines)
+        return Demand("nodes", nodes=dict(d.nodes))
+    if d.target is not None:
+        assert d.candidates is not None
+        check_ids([(c, ("candidates", i)) for i, c in enumerate(d.candidates)], cat, name, lines)
+        dupes = sorted({c for c in d.candidates if d.candidates.count(c) > 1})
+        if dupes:
+            raise InputError.one(name, "candidates", f"listed twice: {', '.join(dupes)}", line_for(lines, ("candidates",)))
+        metric = next(k for k in ("gpus", "fp8_pflops", "hbm_tb") if getattr(d.target, k) is not None)
+        return Demand("target", metric=metric, amount=float(getattr(d.target, metric)),  # type: ignore[arg-type]
+                      candidates=tuple(d.candidates))
+    assert d.fill is not None
+    check_ids([(d.fill, ("fill",))], cat, name, lines)
+    return Demand("fill", fill=d.fill)
+
+
+def load_demand(path: str, cat: Catalogue) -> tuple[Demand, dict[str, float]]:
+    """Read a demand file. Returns the demand and its TDP what-ifs (accelerator id -> W)."""
+    data, lines = load_yaml(path, path)
+    model = validate(DemandFile, data, path, lines)
+    demand = from_model(model, cat, path, lines)
+    tdp = dict(model.tdp or {})
+    check_tdp(tdp, cat, path, lines)
+    return demand, tdp
+
+
+def check_tdp(tdp: dict[str, float], cat: Catalogue, name: str, lines: LineMap | None = None) -> None:
+    lines = lines or {}
+    problems = []
+    for acc, watts in tdp.items():
+        loc = ("tdp", acc)
+        if acc not in cat.accelerators:
+            problems.append(Problem(name, format_path(loc),
+                                    f"unknown accelerator '{acc}'; {suggest(acc, sorted(cat.accelerators))}",
+                                    line_for(lines, loc)))
+        elif not (isinstance(watts, (int, float)) and 1 <= watts <= 10_000) or watts != watts:
+            problems.append(Problem(name, format_path(loc), f"watts must be within 1..10000, got {watts!r}",
+                                    line_for(lines, loc)))
+    if problems:
+        raise InputError(problems)
+
+
+CLI = "<command line>"
+
+
+def parse_pairs(text: str, flag: str, value_kind: type) -> dict[str, float]:
+    """``a=1,b=2`` -> ``{'a': 1, 'b': 2}``; a malformed pair is an :class:`InputError` naming the flag."""
+    out: dict[str, float] = {}
+    for part in [p.strip() for p in text.split(",") if p.strip()]:
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError.one(CLI, flag, f"expected ID=NUMBER, got '{part}'")
+        try:
+            number = value_kind(value.strip())
+        except ValueError:
+            raise InputError.one(CLI, flag, f"'{value.strip()}' is not a {'whole ' if value_kind is int else ''}number") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise InputError.one(CLI, flag, f"'{value.strip()}' is not a finite number")
+        if key.strip() in out:
+            raise InputError.one(CLI, flag, f"'{key.strip()}' given twice")
+        out[key.strip()] = number
+    if not out:
+        raise InputError.one(CLI, flag, "nothing given")
+    return out
+
+
+def from_cli(cat: Catalogue, nodes: str | None = None, gpus: int | None = None,
+             fp8_pflops: float | None = None, hbm_tb: float | None = None,
+             candidates: str | None = None, fill: str | None = None) -> Demand | None:
+    """A demand from command-line flags, or None when no demand flag was given."""
+    targets = {k: v for k, v in (("gpus", gpus), ("fp8_pflops", fp8_pflops), ("hbm_tb", hbm_tb)) if v is not None}
+    kinds = [k for k, given in (("--nodes", nodes is not None), ("--gpus/--fp8-pflops/--hbm-tb", bool(targets)),
+                                ("--fill", fill is not None)) if given]
+    if not kinds and candidates is None:
+        return None
+    if len(kinds) > 1:
+        raise InputError.one(CLI, "", f"give one kind of demand, not {' and '.join(kinds)}")
+    if len(targets) > 1:
+        raise InputError.one(CLI, "", "give one of --gpus, --fp8-pflops, --hbm-tb")
+    data: dict = {}
+    if nodes is not None:
+        data["nodes"] = {k: int(v) for k, v in parse_pairs(nodes, "--nodes", int).items()}
+    elif targets:
+        if candidates is None:
+            raise InputError.one(CLI, "--candidates", "a target (--gpus, --fp8-pflops, --hbm-tb) needs --candidates ID[,ID...]")
+        data["target"] = targets
+        data["candidates"] = [c.strip() for c in candidates.split(",") if c.strip()]
+    elif fill is not None:
+        data["fill"] = fill.strip()
+    else:
+        raise InputError.one(CLI, "--candidates", "--candidates goes with a target: --gpus, --fp8-pflops or --hbm-tb")
+    from pydantic import ValidationError
+
+    from planner.yamlio import problems_from_validation
+
+    try:
+        model = DemandFile.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(problems_from_validation(exc, CLI, {}, DemandFile)) from None
+    return from_model(model, cat, CLI)

@@ -1,0 +1,134 @@
+"""Why no plan fits: which resource runs out first, and by how much, found from the model.
+
+Two stages. :func:`screen` catches, before any solve, node types that fit no rack at all (and says
+which single-rack limit stops them). :func:`diagnose` solves an *elastic* copy of the model in which
+row and hall heat may exceed their limits at a price per kW and the demand may fall short at a much
+higher price: the shortfall left says how much of the demand no rack can take; the heat slack says
+how many kW each row or hall would need. Re-solving with one single-rack limit switched off at a time
+names the rack limit that binds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from planner.demand import METRIC_LABEL, Demand
+from planner.errors import NoPlanError
+from planner.problem import RESOURCES, ProblemData, build_problem_data
+
+RESOURCE_LABEL = {
+    "power_kw": "rack power (feeds)",
+    "air_kw": "rack air heat",
+    "liquid_kw": "rack liquid heat",
+    "u": "rack space (U)",
+    "weight_kg": "rack weight",
+}
+UNIT = {"power_kw": "kW", "air_kw": "kW", "liquid_kw": "kW", "u": "U", "weight_kg": "kg"}
+
+
+def _fits_nowhere(data: ProblemData, t: int) -> str:
+    """Why node type t fits no rack: the single-rack limits that every rack fails."""
+    ty = data.types[t]
+    need = data.use[t]
+    reasons = []
+    for j, res in enumerate(RESOURCES):
+        best = float(data.cap[:, j].max()) if len(data.cap) else 0.0
+        if need[j] > best + 1e-6:
+            if res == "liquid_kw" and best <= 0:
+                reasons.append(f"liquid cooling: {ty.id} puts {need[j]:.1f} kW into a liquid loop; "
+                               "no rack has liquid_kw > 0")
+            else:
+                reasons.append(f"{RESOURCE_LABEL[res]}: {ty.id} needs {need[j]:g} {UNIT[res]}, "
+                               f"the most any rack has left is {best:g} {UNIT[res]}")
+    if not reasons:
+        reasons.append(f"{ty.id} fits no rack: no rack meets power, heat, U and weight at once")
+    return "; ".join(reasons)
+
+
+def screen(data: ProblemData, demand: Demand) -> None:
+    """Refuse at once a demand whose node types fit no rack at all."""
+    slots = data.slots_max().sum(axis=1) if data.K else np.zeros(data.T, dtype=np.int64)
+    stuck = [t for t in range(data.T) if slots[t] == 0]
+    if demand.kind == "target" and len(stuck) < data.T:
+        return  # the other candidates may still meet it
+    if not stuck:
+        return
+    lines = [_fits_nowhere(data, t) for t in stuck]
+    raise NoPlanError("no plan: " + lines[0], lines)
+
+
+def _elastic(data: ProblemData, demand: Demand, solver: str):
+    from planner.model import build_problem
+    from planner.solve import solve
+
+    m = build_problem(data, demand, elastic=True)
+    outcome = solve(m, solver, 60.0, 1e-6, warm=False)
+    if not outcome.has_solution:
+        return None
+    short = {name: float(v.value() or 0.0) for name, v in m.short.items()}
+    slack = {name: float(v.value() or 0.0) for name, v in m.slack.items()}
+    return short, slack
+
+
+def _short_text(demand: Demand, data: ProblemData, short: dict[str, float], of: bool = True) -> list[str]:
+    out = []
+    if demand.kind == "nodes":
+        for t, ty in enumerate(data.types):
+            n = next((v for k, v in short.items() if k.startswith(f"demand_nodes_min__{t}_")), 0.0)
+            if n > 0.5:
+                total = f" of {demand.nodes[ty.id]}" if of else ""
+                out.append(f"{round(n)}{total} {ty.id} ({n * ty.max_kw:,.0f} kW)")
+    elif demand.kind == "target":
+        n = sum(short.values())
+        if n > 1e-6:
+            total = f" of {demand.amount:,.4g}" if of else ""
+            out.append(f"{n:,.4g}{total} {METRIC_LABEL[demand.metric]}")  # type: ignore[index]
+    else:
+        n = sum(short.values())
+        if n > 0.5:
+            out.append(f"{round(n)} {demand.fill}")
+    return out
+
+
+def diagnose(data: ProblemData, demand: Demand, solver: str) -> NoPlanError:
+    """A :class:`NoPlanError` naming what runs out (rack limits, row or hall cooling) and by how much."""
+    if demand.kind == "fill":
+        # nothing fits at all: ask where a single node would go
+        one = Demand("nodes", nodes={demand.fill: 1})  # type: ignore[dict-item]
+        return diagnose(data, one, solver)
+    result = _elastic(data, demand, solver)
+    if result is None:
+        return NoPlanError("no plan: the demand does not fit (the diagnosis did not finish in time)")
+    short, slack = result
+    lines: list[str] = []
+    budgets = {}
+    for i, (hall, row, budget, _ks) in enumerate(data.row_limits):
+        budgets[f"row_heat_max__{i}_"] = (f"row {hall}/{row} cooling", budget,
+                                          next(r.cooling_kw for h in data.facility.halls if h.name == hall
+                                               for r in h.rows if r.name == row))
+    for i, (hall, budget, _ks) in enumerate(data.hall_limits):
+        h = next(h for h in data.facility.halls if h.name == hall)
+        budgets[f"hall_heat_max__{i}_"] = (f"hall {hall} cooling", budget, data.facility.hall_usable_kw(h))
+    for name, kw in sorted(slack.items(), key=lambda kv: -kv[1]):
+        if kw <= 1e-3:
+            continue
+        key = next(k for k in budgets if name.startswith(k))
+        label, budget, usable = budgets[key]
+        needs = usable + kw  # the heat the demand would put there, existing load included
+        lines.append(f"{label}: demand needs {needs:,.0f} kW, usable {usable:,.0f} kW ({kw:,.0f} kW short)")
+    unplaced = _short_text(demand, data, short)
+    if unplaced:
+        binding = []
+        base = sum(short.values())
+        for res in RESOURCES:
+            relaxed = build_problem_data(data.facility, data.types, data.include_energy, relax=(res,))
+            again = _elastic(relaxed, demand, solver)
+            if again is not None and sum(again[0].values()) < base - 1e-6:
+                freed = _short_text(demand, data, {k: v - again[0].get(k, 0.0) for k, v in short.items()}, of=False)
+                binding.append(f"{RESOURCE_LABEL[res]} (lifting it alone fits {', '.join(freed) or 'more'} more)")
+        what = "; ".join(binding) if binding else "rack power, heat, space and weight together"
+        lines.insert(0, f"racks: {', '.join(unplaced)} cannot be placed in any rack even with unlimited "
+                        f"row and hall cooling; binding: {what}")
+    if not lines:
+        lines.append("the demand does not fit, but no single limit explains it")
+    return NoPlanError("no plan: " + lines[0], lines)

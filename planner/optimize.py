@@ -1,0 +1,169 @@
+"""From a facility, node types and a demand to a rack-by-rack placement, with its status and gap.
+
+The pipeline: problem data (classes and patterns) -> first-fit baseline (also the warm start) ->
+the integer program -> the solution read back, any surplus trimmed, and racks filled class by class.
+Fill runs two phases: the most nodes, then the least cost at that count.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from planner.demand import Demand
+from planner.errors import NoPlanError
+from planner.facility import Facility
+from planner.greedy import first_fit, meets
+from planner.model import build_problem, start_from_counts
+from planner.problem import ProblemData, build_problem_data
+from planner.solve import Progress, SolveOutcome, relative_gap, solve
+from planner.specs import NodeType
+
+
+@dataclass
+class Placement:
+    """The result of optimizing: counts per rack and node type, and how they were found."""
+
+    data: ProblemData
+    counts: np.ndarray
+    """(R x T) nodes of each type in each rack, rows in the facility's rack order."""
+    greedy: np.ndarray
+    """(R x T) the first-fit baseline (may fall short of the demand)."""
+    outcome: SolveOutcome
+    """The final solver run (fill: the cost phase)."""
+    variable_usd: float
+    """The plan's annual cost that the placement controls (what the solver minimized) [USD]."""
+    bound_usd: float | None
+    """The solver's best bound on that cost [USD]."""
+    gap: float
+    """``(variable_usd - bound_usd) / variable_usd``; 0 when proven optimal."""
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall time per stage: ``data``, ``greedy``, ``build``, ``solve``."""
+    fill_bound: int | None = None
+    """Fill only: an upper bound on the number of nodes that fit (equal to the count when proven)."""
+    status: str = "optimal"
+    """``optimal`` when every solver phase finished within its gap tolerance, else ``feasible``."""
+
+
+def variable_cost(data: ProblemData, counts: np.ndarray) -> float:
+    """Annual cost of an (R x T) plan that the solver's objective measures [USD]."""
+    cls = data.racks["cls"].to_numpy()
+    used = counts.sum(axis=1) > 0
+    if not used.any():
+        return 0.0
+    if (cls[used] < 0).any():
+        raise ValueError("a node was placed in a rack where nothing fits")
+    per_node = data.node_cost[:, cls[used]].T  # (used racks x T)
+    nodes = float((counts[used] * np.nan_to_num(per_node)).sum())
+    racks = float(data.racks["rack_cost_usd"].to_numpy(float)[used].sum())
+    return nodes + racks
+
+
+def trim_surplus(data: ProblemData, demand: Demand, w: np.ndarray) -> np.ndarray:
+    """Drop nodes beyond an exact demand, costliest class first (the model writes demand as >=)."""
+    if demand.kind != "nodes":
+        return w
+    w = w.copy()
+    for t, ty in enumerate(data.types):
+        extra = int(w[t].sum()) - demand.nodes[ty.id]
+        for k in np.argsort(-np.nan_to_num(data.node_cost[t], nan=-1.0), kind="stable"):
+            if extra <= 0:
+                break
+            take = min(extra, int(w[t, k]))
+            w[t, k] -= take
+            extra -= take
+    return w
+
+
+def expand(data: ProblemData, z: dict[tuple[int, int], int], w: np.ndarray) -> np.ndarray:
+    """Fill each class's racks, in facility order, from the slots of its chosen patterns."""
+    counts = np.zeros((len(data.racks), data.T), dtype=np.int64)
+    for k in range(data.K):
+        need = w[:, k].copy()
+        if need.sum() == 0:
+            continue
+        pats = data.patterns(k)
+        chosen = [(p, n) for (kk, p), n in sorted(z.items()) if kk == k and n > 0]
+        racks = iter(data.class_racks[k])
+        for p, n in chosen:
+            for _ in range(n):
+                if need.sum() == 0:
+                    break
+                take = np.minimum(pats[p], need)
+                counts[next(racks)] = take
+                need -= take
+        if need.sum() > 0:
+            raise AssertionError(f"class {k}: {need.tolist()} nodes left without a slot")
+    return counts
+
+
+def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str = "cbc",
+             time_limit: float | None = 120.0, gap_rel: float = 1e-4,
+             progress: Progress | None = None) -> Placement:
+    """Place the demand at least cost. Raises :class:`NoPlanError` when no plan meets it."""
+    from planner.diagnose import diagnose, screen
+
+    clock = time.monotonic()
+    seconds: dict[str, float] = {}
+    data = build_problem_data(fac, types, include_energy=demand.kind == "target")
+    seconds["data"] = time.monotonic() - clock
+    screen(data, demand)
+
+    clock = time.monotonic()
+    greedy = first_fit(data, demand)
+    seconds["greedy"] = time.monotonic() - clock
+    greedy_ok = meets(data, demand, greedy)
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+
+    def left() -> float | None:
+        return None if deadline is None else max(1.0, deadline - time.monotonic())
+
+    fill_bound = None
+    fill_count = None
+    start = start_from_counts(data, greedy)
+    if demand.kind == "fill":
+        clock = time.monotonic()
+        m1 = build_problem(data, demand, maximize_count=True)
+        m1.set_start(*start)
+        seconds["build"] = time.monotonic() - clock
+        first = solve(m1, solver, left(), 0.0, progress)
+        seconds["solve"] = first.seconds
+        if not first.has_solution:
+            raise NoPlanError(f"the solver found no plan within the time limit ({first.status})")
+        z1, w1 = m1.values()
+        fill_count = int(w1.sum())
+        if fill_count == 0:
+            raise diagnose(data, demand, solver)
+        fill_bound = int(np.floor(first.bound + 1e-6)) if first.bound is not None else None
+        start = (z1, w1)
+
+    clock = time.monotonic()
+    m = build_problem(data, demand, fill_count=fill_count)
+    if demand.kind == "fill" or greedy_ok:
+        m.set_start(*start)
+    seconds["build"] = seconds.get("build", 0.0) + time.monotonic() - clock
+    outcome = solve(m, solver, left(), gap_rel, progress, warm=demand.kind == "fill" or greedy_ok)
+    seconds["solve"] = seconds.get("solve", 0.0) + outcome.seconds
+    if outcome.status == "infeasible":
+        raise diagnose(data, demand, solver)
+    if not outcome.has_solution:
+        if greedy_ok:
+            z, w = start
+        else:
+            raise NoPlanError("the time limit ran out before any plan was found; "
+                              "raise --time-limit (no plan was written)")
+    else:
+        z, w = m.values()
+    w = trim_surplus(data, demand, w)
+    counts = expand(data, z, w)
+    # trimming and emptied racks only lower the cost below the solver's value, never the bound
+    cost = variable_cost(data, counts)
+    bound = outcome.bound
+    gap = relative_gap(cost, bound)
+    if gap is None:  # no bound: the best we can say is the LP-free worst case
+        gap = 1.0
+    proven = outcome.status == "optimal" and (demand.kind != "fill" or fill_bound == fill_count)
+    return Placement(data, counts, greedy, outcome, cost, bound, gap, seconds, fill_bound,
+                     "optimal" if proven else "feasible")

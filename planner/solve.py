@@ -1,0 +1,252 @@
+"""Solver selection, progress while solving, and an honest status and gap. The one place that knows
+which solvers exist.
+
+* ``cbc`` (default): the CBC binary bundled with PuLP, run as a subprocess; its log is tailed for
+  progress and for the best bound (CBC reports the bound only in its log).
+* ``highs``: HiGHS through ``highspy``. Its own time limit is soft, so a callback interrupts it at the
+  limit; its banner is kept off standard output so ``--json`` output stays clean.
+
+The gap is computed here from the objective and the best bound, on the solver's objective: the
+part of the annual cost that the placement controls (the constant energy of a fixed set of nodes is
+outside it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pulp
+
+from planner.model import Model
+
+SOLVERS = ("cbc", "highs")
+Progress = Callable[[str], None]
+
+
+@dataclass
+class SolveOutcome:
+    """What a solver run gave."""
+
+    solver: str
+    status: str
+    """``optimal`` (finished within the gap tolerance), ``feasible`` (stopped by the time limit with a
+    solution), ``infeasible``, or ``no_solution`` (stopped before finding one)."""
+    objective: float | None
+    bound: float | None
+    seconds: float
+
+    @property
+    def has_solution(self) -> bool:
+        return self.status in ("optimal", "feasible")
+
+
+def relative_gap(objective: float | None, bound: float | None, maximize: bool = False) -> float | None:
+    """``|objective - bound| / max(|objective|, 1)``, 0 when the bound meets the objective."""
+    if objective is None or bound is None:
+        return None
+    diff = (bound - objective) if maximize else (objective - bound)
+    return max(0.0, diff) / max(abs(objective), 1.0)
+
+
+def available(solver: str) -> bool:
+    if solver == "cbc":
+        return pulp.PULP_CBC_CMD(msg=False).available()
+    if solver == "highs":
+        try:
+            import highspy  # noqa: F401
+        except ImportError:
+            return False
+        return True
+    return False
+
+
+@contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Send file descriptor 1 to /dev/null (HiGHS prints a banner there even when told not to log)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+# --- CBC ------------------------------------------------------------------------------------------
+
+_CBC_PROGRESS = re.compile(
+    r"Cbc0010I After (\d+) nodes, \d+ on tree, ([-\d.e+]+) best solution, best possible ([-\d.e+]+) \(([\d.]+) seconds\)")
+_CBC_FOUND = re.compile(r"Cbc00(?:04|12)I Integer solution of ([-\d.e+]+) found.*\(([\d.]+) seconds\)")
+
+
+def _tail(path: str, stop: threading.Event, progress: Progress, maximize: bool, started: float) -> None:
+    """Report the best solution and bound from CBC's log every couple of seconds."""
+    best = bound = None
+    last = 0.0
+    pos = 0
+    while not stop.wait(0.25):
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                fh.seek(pos)
+                chunk = fh.read()
+                pos = fh.tell()
+        except OSError:
+            continue
+        for line in chunk.splitlines():
+            if m := _CBC_PROGRESS.search(line):
+                best, bound = float(m.group(2)), float(m.group(3))
+            elif m := _CBC_FOUND.search(line):
+                best = float(m.group(1))
+        now = time.monotonic() - started
+        if now - last >= 2.0 and now >= 1.0:
+            last = now
+            progress(_progress_line("cbc", now, best, bound, maximize))
+
+
+def _progress_line(solver: str, seconds: float, best: float | None, bound: float | None, maximize: bool) -> str:
+    if maximize:
+        best, bound = (None if best is None else abs(best)), (None if bound is None else abs(bound))
+    parts = [f"{solver}: {seconds:5.1f} s"]
+    if best is not None and best < 1e29:
+        parts.append(f"best {best:,.0f}" + ("" if maximize else " USD/yr"))
+    if bound is not None and abs(bound) < 1e29:
+        parts.append(f"bound {bound:,.0f}")
+    gap = relative_gap(best, bound, maximize) if best is not None and bound is not None and best < 1e29 else None
+    if gap is not None:
+        parts.append(f"gap {gap:.3%}")
+    return ", ".join(parts)
+
+
+def _parse_cbc_log(text: str) -> tuple[str | None, float | None, float | None]:
+    result = re.search(r"^Result - (.*)$", text, re.M)
+    obj = re.search(r"^Objective value:\s+([-\d.e+]+)", text, re.M)
+    low = re.search(r"^Lower bound:\s+([-\d.e+]+)", text, re.M)
+    return (result.group(1).strip() if result else None,
+            float(obj.group(1)) if obj else None,
+            float(low.group(1)) if low else None)
+
+
+def _solve_cbc(m: Model, time_limit: float | None, gap_rel: float, progress: Progress | None,
+               warm: bool) -> SolveOutcome:
+    fd, log = tempfile.mkstemp(prefix="rackplan-cbc-", suffix=".log")
+    os.close(fd)
+    started = time.monotonic()
+    stop = threading.Event()
+    watcher = None
+    if progress is not None:
+        watcher = threading.Thread(target=_tail, args=(log, stop, progress, m.maximize_count, started), daemon=True)
+        watcher.start()
+    try:
+        cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=gap_rel, warmStart=warm,
+                                logPath=log, threads=1)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m.prob.solve(cmd)
+        text = open(log, encoding="utf-8", errors="replace").read()
+    finally:
+        stop.set()
+        if watcher is not None:
+            watcher.join()
+        os.unlink(log)
+    seconds = time.monotonic() - started
+    result, _obj, lower = _parse_cbc_log(text)
+    status_pulp = pulp.LpStatus[m.prob.status]
+    sol = m.prob.sol_status
+    if status_pulp == "Infeasible" or (result and "infeasible" in result.lower()):
+        return SolveOutcome("cbc", "infeasible", None, None, seconds)
+    if sol not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+        return SolveOutcome("cbc", "no_solution", None, None, seconds)
+    objective = float(pulp.value(m.prob.objective) or 0.0)
+    finished = bool(result and result.startswith("Optimal"))
+    if lower is not None:
+        bound = -lower if m.maximize_count and lower < 0 < objective else lower
+    elif finished:
+        bound = objective
+    else:
+        bound = None
+    return SolveOutcome("cbc", "optimal" if finished else "feasible", objective, bound, seconds)
+
+
+# --- HiGHS ----------------------------------------------------------------------------------------
+
+def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: Progress | None,
+                 warm: bool) -> SolveOutcome:
+    import highspy
+
+    started = time.monotonic()
+    maximize = m.maximize_count
+    state = {"last": 0.0}
+
+    class _HiGHS(pulp.HiGHS):  # type: ignore[misc,valid-type]
+        def createAndConfigureSolver(self, lp):  # noqa: N802 (PuLP's name)
+            with quiet_stdout():
+                super().createAndConfigureSolver(lp)
+
+        def callSolver(self, lp):  # noqa: N802
+            h = lp.solverModel
+            if warm:
+                sol = highspy.HighsSolution()
+                values = [0.0] * h.getNumCol()
+                for var in lp.variables():
+                    values[var.index] = float(var.varValue or 0.0)
+                sol.col_value = values
+                sol.value_valid = True
+                h.setSolution(sol)
+
+            def interrupt(event):
+                now = time.monotonic() - started
+                if time_limit is not None and now > time_limit:
+                    event.interrupt()
+                if progress is not None and now - state["last"] >= 2.0 and now >= 1.0:
+                    state["last"] = now
+                    out = event.data_out
+                    sign = -1.0 if maximize else 1.0
+                    progress(_progress_line("highs", now, sign * out.mip_primal_bound, sign * out.mip_dual_bound, maximize))
+
+            h.cbMipInterrupt += interrupt
+            with quiet_stdout():
+                h.run()
+
+    solver = _HiGHS(msg=False, timeLimit=time_limit, gapRel=gap_rel, threads=1)
+    with quiet_stdout():
+        m.prob.solve(solver)
+    seconds = time.monotonic() - started
+    h = m.prob.solverModel
+    ms = h.getModelStatus()
+    if ms in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        return SolveOutcome("highs", "infeasible", None, None, seconds)
+    info = h.getInfo()
+    if m.prob.sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible) or info.primal_solution_status != 2:
+        return SolveOutcome("highs", "no_solution", None, None, seconds)
+    objective = float(pulp.value(m.prob.objective) or 0.0)
+    bound = info.mip_dual_bound
+    bound = -bound if maximize else bound
+    finished = ms == highspy.HighsModelStatus.kOptimal
+    return SolveOutcome("highs", "optimal" if finished else "feasible", objective, float(bound), seconds)
+
+
+def solve(m: Model, solver: str = "cbc", time_limit: float | None = None, gap_rel: float = 1e-4,
+          progress: Progress | None = None, warm: bool = True) -> SolveOutcome:
+    """Solve a built model; ``time_limit`` [s] bounds the solver's wall time."""
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; choose from {', '.join(SOLVERS)}")
+    if not m.prob.variables():
+        objective = 0.0
+        return SolveOutcome(solver, "optimal", objective, objective, 0.0)
+    if solver == "cbc":
+        return _solve_cbc(m, time_limit, gap_rel, progress, warm)
+    return _solve_highs(m, time_limit, gap_rel, progress, warm)
