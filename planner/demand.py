@@ -7,6 +7,7 @@ the command line can say the same (``--nodes``, ``--gpus``/``--fp8-pflops``/``--
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -161,10 +162,31 @@ def check_tdp(tdp: dict[str, float], cat: Catalogue, name: str, lines: LineMap |
             problems.append(Problem(name, format_path(loc), f"watts must be within 1..10000, got {watts!r}",
                                     line_for(lines, loc)))
     if problems:
-        raise InputError(problems)
+        raise InputError(problems) if name != CLI else _cli_paths(InputError(problems))
 
 
 CLI = "<command line>"
+
+_CLI_FLAG_PATHS = (
+    (re.compile(r"^(nodes|tdp)\.(.+)$"), lambda m: f"--{m[1]} {m[2]}"),
+    (re.compile(r"^target\.(\w+)$"), lambda m: "--" + m[1].replace("_", "-")),
+    (re.compile(r"^target$"), lambda m: "--gpus/--fp8-pflops/--hbm-tb"),
+    (re.compile(r"^(nodes|tdp|candidates|fill)(\[\d+\])?$"), lambda m: f"--{m[1]}"),
+)
+
+
+def _cli_paths(exc: InputError) -> InputError:
+    """Problems found in a demand built from flags name the flag (``--nodes b200-8x``), not the
+    demand-file field it became (``nodes.b200-8x``)."""
+    problems = []
+    for p in exc.problems:
+        path = p.path
+        for pattern, flag in _CLI_FLAG_PATHS:
+            if m := pattern.match(path):
+                path = flag(m)
+                break
+        problems.append(Problem(p.file, path, p.message, p.line))
+    return InputError(problems)
 
 
 def parse_pairs(text: str, flag: str, value_kind: type) -> dict[str, float]:
@@ -220,5 +242,8 @@ def from_cli(cat: Catalogue, nodes: str | None = None, gpus: int | None = None,
     try:
         model = DemandFile.model_validate(data)
     except ValidationError as exc:
-        raise InputError(problems_from_validation(exc, CLI, {}, DemandFile)) from None
-    return from_model(model, cat, CLI)
+        raise _cli_paths(InputError(problems_from_validation(exc, CLI, {}, DemandFile))) from None
+    try:
+        return from_model(model, cat, CLI)
+    except InputError as exc:
+        raise _cli_paths(exc) from None

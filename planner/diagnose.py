@@ -67,7 +67,10 @@ def _elastic(data: ProblemData, demand: Demand, solver: str):
         return None
     short = {name: float(v.value() or 0.0) for name, v in m.short.items()}
     slack = {name: float(v.value() or 0.0) for name, v in m.slack.items()}
-    return short, slack
+    # planned heat each limited row or hall carries in that solution (value() = heat - slack - budget)
+    heat = {name: float(c.value() or 0.0) - float(c.constant) + slack.get(name, 0.0)
+            for name, c in m.prob.constraints.items() if name.startswith(("row_heat_max__", "hall_heat_max__"))}
+    return short, slack, heat
 
 
 def _short_text(demand: Demand, data: ProblemData, short: dict[str, float], of: bool = True) -> list[str]:
@@ -99,23 +102,48 @@ def diagnose(data: ProblemData, demand: Demand, solver: str) -> NoPlanError:
     result = _elastic(data, demand, solver)
     if result is None:
         return NoPlanError("no plan: the demand does not fit (the diagnosis did not finish in time)")
-    short, slack = result
+    short, slack, heat = result
     lines: list[str] = []
-    budgets = {}
-    for i, (hall, row, budget, _ks) in enumerate(data.row_limits):
-        budgets[f"row_heat_max__{i}_"] = (f"row {hall}/{row} cooling", budget,
-                                          next(r.cooling_kw for h in data.facility.halls if h.name == hall
-                                               for r in h.rows if r.name == row))
+    fac = data.facility
+    rows = {}
+    for i, (hall, row, _budget, _ks) in enumerate(data.row_limits):
+        limit = next(r.cooling_kw for h in fac.halls if h.name == hall for r in h.rows if r.name == row)
+        rows[f"row_heat_max__{i}_"] = (f"{hall}/{row}", limit, _budget)
+    halls = {}
     for i, (hall, budget, _ks) in enumerate(data.hall_limits):
-        h = next(h for h in data.facility.halls if h.name == hall)
-        budgets[f"hall_heat_max__{i}_"] = (f"hall {hall} cooling", budget, data.facility.hall_usable_kw(h))
-    for name, kw in sorted(slack.items(), key=lambda kv: -kv[1]):
-        if kw <= 1e-3:
-            continue
-        key = next(k for k in budgets if name.startswith(k))
-        label, budget, usable = budgets[key]
-        needs = usable + kw  # the heat the demand would put there, existing load included
-        lines.append(f"{label}: demand needs {needs:,.0f} kW, usable {usable:,.0f} kW ({kw:,.0f} kW short)")
+        h = next(h for h in fac.halls if h.name == hall)
+        halls[f"hall_heat_max__{i}_"] = (hall, fac.hall_usable_kw(h), budget)
+
+    def report(groups: dict, kind: str) -> None:
+        short_kw = {}
+        full = []
+        for name in heat:
+            key = next((k for k in groups if name.startswith(k)), None)
+            if key is None:
+                continue
+            label, usable, budget = groups[key]
+            if slack.get(name, 0.0) > 1e-3:
+                short_kw[label] = (slack[name], usable, usable + slack[name])
+            if heat[name] >= budget - 1e-3:
+                full.append((label, usable, usable - budget + heat[name]))
+        if not short_kw:
+            return
+        if len(short_kw) == 1 and len(full) <= 1:
+            (label, (kw, usable, needs)), = short_kw.items()
+            lines.append(f"{kind} {label} cooling: demand needs {needs:,.0f} kW, usable {usable:,.0f} kW "
+                         f"({kw:,.0f} kW short)")
+            return
+        # several limits are full: any split of the excess among them is as good, so report the sum
+        needs = sum(n for _l, _u, n in full)  # heat in the solution includes the slack
+        usable = sum(u for _l, u, _n in full)
+        kw = sum(kw for kw, _u, _n in short_kw.values())
+        names = [label for label, _u, _n in full]
+        shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+        lines.append(f"{kind} cooling: the {len(names)} full {kind}s ({shown}) need {needs:,.0f} kW, "
+                     f"usable {usable:,.0f} kW ({kw:,.0f} kW short)")
+
+    report(halls, "hall")
+    report(rows, "row")
     unplaced = _short_text(demand, data, short)
     if unplaced:
         binding = []

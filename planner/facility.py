@@ -16,15 +16,16 @@ import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from planner import physics
 from planner.errors import InputError, Problem
 from planner.yamlio import LineMap, format_path, line_for, load_yaml, validate
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CoolingType = Literal["air", "rdhx", "dlc", "immersion"]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
@@ -241,6 +242,10 @@ class RackTable:
 
     @staticmethod
     def build(fac: Facility) -> "RackTable":
+        # imported here: loading and checking a facility (and refusing a bad one) needs neither
+        import numpy as np
+        import pandas as pd
+
         ids: list[str] = []
         halls: list[str] = []
         rows: list[str] = []
@@ -342,12 +347,34 @@ def check_size(fac: Facility) -> list[tuple[tuple, str]]:
     return []
 
 
+def _rack_hint(rid: str, rows: dict[str, dict[str, int]]) -> str:
+    """Where a rack id that does not exist goes wrong (hall, row or number), from the facility's
+    layout: cheap for any number of racks, unlike matching the id against every rack id."""
+    parts = rid.split("/")
+    if len(parts) != 3:
+        hall = next(iter(rows))
+        row = next(iter(rows[hall]))
+        return f"rack ids are HALL/ROW/NN, e.g. '{rack_id(hall, row, 1, rows[hall][row])}'"
+    hall, row, number = parts
+    if hall not in rows:
+        return f"there is no hall '{hall}'; {_close(hall, list(rows))}"
+    if row not in rows[hall]:
+        return f"hall '{hall}' has no row '{row}'; {_close(row, list(rows[hall]))}"
+    n = rows[hall][row]
+    span = f"row {hall}/{row} has racks {rack_id(hall, row, 1, n)} to {rack_id(hall, row, n, n)}"
+    if number.isdigit() and 1 <= int(number) <= n:
+        return f"{span}; did you mean '{rack_id(hall, row, int(number), n)}'?"
+    return span
+
+
 def check_existing(fac: Facility) -> list[tuple[tuple, str]]:
     """Existing load names a rack that exists, once, and fits that rack (power, air heat, U, weight),
     its row's and its hall's cooling."""
     racks: dict[str, tuple[Hall, Row]] = {}
+    layout: dict[str, dict[str, int]] = {}
     for hall in fac.halls:
         for row in hall.rows:
+            layout.setdefault(hall.name, {}).setdefault(row.name, row.racks)
             for i in range(1, row.racks + 1):
                 racks[rack_id(hall.name, row.name, i, row.racks)] = (hall, row)
     out = []
@@ -356,7 +383,7 @@ def check_existing(fac: Facility) -> list[tuple[tuple, str]]:
     hall_heat: dict[str, float] = {}
     for k, e in enumerate(fac.existing):
         if e.rack not in racks:
-            out.append((("existing", k, "rack"), f"no rack '{e.rack}' in the facility; {_close(e.rack, list(racks))}"))
+            out.append((("existing", k, "rack"), f"no rack '{e.rack}' in the facility; {_rack_hint(e.rack, layout)}"))
             continue
         if e.rack in seen:
             out.append((("existing", k, "rack"), f"rack '{e.rack}' already has existing load (existing[{seen[e.rack]}])"))

@@ -107,6 +107,8 @@ def _assumptions(cat: Catalogue, types: list[NodeType]) -> list[dict[str, Any]]:
                     "basis": basis, "note": fig.note, "sources": src(fig.sources)})
 
     for t in types:
+        if t.id not in cat.nodes:  # a node type made in code (tests, what-ifs) has no library entry
+            continue
         prof = cat.nodes[t.id]
         acc = cat.accelerators[t.accelerator]
         if t.tdp_overridden:

@@ -165,11 +165,13 @@ RELAXED = 1e6
 
 
 def build_problem_data(fac: Facility, types: list[NodeType], include_energy: bool,
-                       relax: tuple[str, ...] = ()) -> ProblemData:
+                       relax: tuple[str, ...] = (), naive: bool = False) -> ProblemData:
     """Group the facility's racks into classes and enumerate each class's maximal patterns.
 
     ``relax`` names single-rack limits (of :data:`RESOURCES`) to switch off: diagnosis uses it to find
-    which limit keeps a demand from fitting.
+    which limit keeps a demand from fitting. ``naive`` makes one class per hall, row, rack type and
+    distinct existing load (no merging of rows, no sharing of pattern sets): the straightforward
+    model that ``benchmarks/`` measures against.
     """
     frame = fac.racks.frame.copy()
     cap = rack_capacity(frame)
@@ -197,13 +199,14 @@ def build_problem_data(fac: Facility, types: list[NodeType], include_energy: boo
     frame["pattern_set"] = cap_to_set[inverse]
 
     row_limit = {(h.name, r.name): r.cooling_kw for h in fac.halls for r in h.rows}
-    frame["row_group"] = [row if row_limit[(hall, row)] is not None else "" for hall, row in
+    frame["row_group"] = [row if naive or row_limit[(hall, row)] is not None else "" for hall, row in
                           zip(frame["hall"], frame["row"])]
+    frame["cap_id"] = inverse if naive else 0
     frame["rack_cost_usd"] = np.where(frame["has_existing"].to_numpy(bool), 0.0,
                                       frame["annual_cost_usd"].to_numpy(float))
 
     usable = frame["pattern_set"].to_numpy() >= 0
-    keys = ["hall", "row_group", "rack_type", "rack_cost_usd", "pattern_set"]
+    keys = ["hall", "row_group", "rack_type", "rack_cost_usd", "pattern_set", "cap_id"]
     frame["cls"] = -1
     if usable.any():
         sub = frame.loc[usable, keys]
@@ -237,7 +240,7 @@ def build_problem_data(fac: Facility, types: list[NodeType], include_energy: boo
     by_hall: dict[str, list[int]] = {}
     for k, (hall, group) in enumerate(zip(classes["hall"], classes["row_group"])):
         by_hall.setdefault(hall, []).append(k)
-        if group:
+        if group and row_limit[(hall, group)] is not None:
             by_row.setdefault((hall, group), []).append(k)
     row_limits = [
         (hall.name, row.name, row.cooling_kw - ex_row.get((hall.name, row.name), 0.0), by_row.get((hall.name, row.name), []))

@@ -83,12 +83,58 @@ def read_text(path: str | os.PathLike, display: str | None = None) -> str:
     return text
 
 
-class _Loader(yaml.SafeLoader):
+_SafeBase: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML was built with it (about 50x faster than the pure-Python one and
+it caps nesting itself), else the pure-Python safe loader. Both construct plain data only."""
+
+
+class _Loader(_SafeBase):  # type: ignore[misc,valid-type]
     """The safe loader; its only difference is that we compose and check before constructing."""
 
 
 def _mark_line(mark: Any) -> int | None:
     return None if mark is None else mark.line + 1
+
+
+_COLLECTION_START = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_COLLECTION_END = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+_VALUE = (yaml.ScalarEvent, yaml.AliasEvent)
+
+
+def _check_events(text: str, name: str) -> None:
+    """Count the file's YAML values and nesting from the parser's events, before any node is built,
+    and stop as soon as either bound is passed: a file of millions of tiny values (within the byte
+    limit) would otherwise take minutes and gigabytes to compose."""
+    loader = _Loader(text)
+    try:
+        values = depth = 0
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, _VALUE):
+                values += 1
+            elif isinstance(event, _COLLECTION_START):
+                values += 1
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise InputError.one(name, "", f"nesting deeper than {MAX_DEPTH} levels",
+                                         _mark_line(event.start_mark))
+            elif isinstance(event, _COLLECTION_END):
+                depth -= 1
+            if values > MAX_EXPANDED_NODES:
+                raise InputError.one(name, "", f"more than {MAX_EXPANDED_NODES:,} YAML values in the file",
+                                     _mark_line(event.start_mark))
+    finally:
+        loader.dispose()
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """``context problem``, with the offending character where libyaml's message leaves it out."""
+    what = " ".join(x for x in (exc.context, exc.problem) if x)
+    mark = exc.problem_mark
+    index = getattr(mark, "index", None)
+    if "cannot start any token" in what and "'" not in what and index is not None and index < len(text):
+        what += f" ({text[index]!r})"
+    return what
 
 
 def _check_graph(node: yaml.Node, name: str) -> None:
@@ -122,20 +168,21 @@ def _check_graph(node: yaml.Node, name: str) -> None:
 
 
 def _walk(node: yaml.Node, path: tuple, lines: LineMap, problems: list[Problem], name: str,
-          seen: set[int]) -> None:
-    """Record the line of every field and flag duplicate mapping keys."""
+          seen: set[int], shown: str = "") -> None:
+    """Record the line of every field and flag duplicate mapping keys. ``shown`` is ``path`` as the
+    user reads it (a mapping key that is a number is still a key, ``nodes.1``, not an index)."""
     lines.setdefault(path, _mark_line(node.start_mark) or 0)
     if id(node) in seen:  # an alias: its fields were recorded where the anchor is
         return
     seen.add(id(node))
     if isinstance(node, yaml.SequenceNode):
         for i, child in enumerate(node.value):
-            _walk(child, path + (i,), lines, problems, name, seen)
+            _walk(child, path + (i,), lines, problems, name, seen, f"{shown}[{i}]")
     elif isinstance(node, yaml.MappingNode):
         keys: set[Any] = set()
         for k, v in node.value:
             if not isinstance(k, yaml.ScalarNode):
-                problems.append(Problem(name, format_path(path), "mapping keys must be plain values",
+                problems.append(Problem(name, shown, "mapping keys must be plain values",
                                         _mark_line(k.start_mark)))
                 continue
             if k.tag == "tag:yaml.org,2002:merge":
@@ -146,11 +193,15 @@ def _walk(node: yaml.Node, path: tuple, lines: LineMap, problems: list[Problem],
                     key = int(k.value)
                 except ValueError:
                     pass
+            key_shown = f"{shown}.{k.value}" if shown else str(k.value)
             if key in keys:
-                problems.append(Problem(name, format_path(path + (key,)), "duplicate key",
-                                        _mark_line(k.start_mark)))
+                problems.append(Problem(name, key_shown, "duplicate key", _mark_line(k.start_mark)))
             keys.add(key)
-            _walk(v, path + (key,), lines, problems, name, seen)
+            line = _mark_line(k.start_mark) or 0  # the key's line, not its value's
+            lines.setdefault(path + (key,), line)
+            if not isinstance(key, str):  # also as a string: how a pydantic error on the key names it
+                lines.setdefault(path + (str(key),), line)
+            _walk(v, path + (key,), lines, problems, name, seen, key_shown)
 
 
 def parse_yaml(text: str, name: str) -> tuple[Any, LineMap]:
@@ -158,11 +209,12 @@ def parse_yaml(text: str, name: str) -> tuple[Any, LineMap]:
     loader = _Loader(text)
     try:
         try:
+            _check_events(text, name)
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
-            what = " ".join(x for x in (exc.context, exc.problem) if x)
-            raise InputError.one(name, "", f"malformed YAML: {what}", _mark_line(mark)) from None
+            raise InputError.one(name, "", f"malformed YAML: {_syntax_problem(exc, text)}",
+                                 _mark_line(mark)) from None
         except yaml.YAMLError as exc:
             raise InputError.one(name, "", f"malformed YAML: {exc}") from None
         except RecursionError:
@@ -259,7 +311,11 @@ def problems_from_validation(exc: ValidationError, name: str, lines: LineMap,
     """Turn a pydantic ValidationError into one problem per error, with paths and lines."""
     out: list[Problem] = []
     for err in exc.errors(include_url=False):
-        loc = prefix + tuple(p for p in err.get("loc", ()) if not (isinstance(p, str) and p.startswith("function-")))
+        raw = tuple(err.get("loc", ()))
+        # a mapping key that is itself wrong ('[key]' follows it) is a key, not a list index
+        raw = tuple(str(p) if isinstance(p, int) and raw[i + 1:i + 2] == ("[key]",) else p
+                    for i, p in enumerate(raw))
+        loc = prefix + tuple(p for p in raw if not (isinstance(p, str) and p.startswith("function-")))
         # drop pydantic's union/tag noise ('list[...]', 'literal[...]')
         loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in ("int", "float", "str"))))
         out.append(Problem(name, format_path(loc), _message({**err, "loc": loc[len(prefix):]}, model),

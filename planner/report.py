@@ -1,0 +1,682 @@
+"""The self-contained HTML report of a plan (``plan.json``) or a comparison (``compare.json``).
+
+The report renders from the JSON document alone: no facility file, no spec library. This module
+turns the document into view data (plain dicts and lists of already formatted strings, plus the SVG
+drawings from :mod:`planner.drawing`) and renders the Jinja2 templates of ``planner.templates``
+with autoescaping on, so any name in a facility or spec file shows as text. The stylesheet is
+inlined; the output uses no JavaScript and loads nothing (links to sources are plain text links).
+
+Scale: a campus plan may hold tens of thousands of used racks. The floor layout draws every rack
+position (one bare tile each); rack elevations are drawn for at most :data:`MAX_ELEVATIONS` racks
+(one per distinct fill in each row, the most loaded first) and the per-rack table lists at most
+:data:`MAX_TABLE_ROWS` racks (the most loaded), each with a note saying what was left out.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections import defaultdict
+from importlib import resources
+from typing import Any
+
+import jinja2
+
+from planner.drawing import (UTIL_BINS, Bar, BarChart, FloorLayout, FloorRow, RackElevation, StackedBar,
+                             swatch, util_class)
+
+MAX_ELEVATIONS = 200
+"""Most rack elevations drawn in one report."""
+MAX_TABLE_ROWS = 500
+"""Most racks listed in the per-rack tables of one report (all halls together)."""
+MAX_EXISTING_ROWS = 200
+"""Most existing-only racks listed (all halls together)."""
+MAX_TILE_TITLES = 4000
+"""Floor tiles get a hover title (rack id, load) only when the plan has at most this many racks
+with load; past that the titles would dominate the file size."""
+
+LIMIT_LABEL = {"power": "power", "air": "air heat", "liquid": "liquid heat", "u": "space (U)",
+               "weight": "weight", "row": "row cooling", "hall": "hall cooling"}
+COST_PARTS = (("energy", "Energy"), ("cooling", "Cooling overhead"), ("racks", "Racks"), ("nodes", "Nodes"))
+POINTS = ("low", "nominal", "high")
+CANDIDATE_COLOURS = ("c0", "c2", "c4", "c3", "c5", "c1")
+"""Okabe-Ito colours per candidate, the most distinct first."""
+
+
+# ------------------------------------------------------------------------------------------------
+# formatting
+
+
+def fnum(x: Any, nd: int = 1) -> str:
+    """``1234.56`` -> ``1,234.6``; None or missing -> an en dash."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    return f"{float(x):,.{nd}f}"
+
+
+def fint(x: Any) -> str:
+    return "–" if x is None else f"{int(round(float(x))):,}"
+
+
+def usd(x: Any) -> str:
+    if x is None:
+        return "–"
+    x = float(x)
+    return f"-${-x:,.0f}" if x < 0 else f"${x:,.0f}"
+
+
+def usd_short(x: float) -> str:
+    """Axis ticks: ``$0``, ``$500``, ``$250k``, ``$1.5M``."""
+    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= div:
+            return f"${x / div:,.3g}{suffix}"
+    return f"${x:,.0f}"
+
+
+def pct(x: Any, nd: int = 0) -> str:
+    return "–" if x is None else f"{float(x) * 100:.{nd}f} %"
+
+
+def fig(x: Any) -> str:
+    """A spec figure as written in the library: up to 4 significant decimals, no trailing zeros."""
+    if x is None:
+        return "–"
+    if isinstance(x, (int, float)):
+        return f"{float(x):,.4f}".rstrip("0").rstrip(".")
+    return str(x)
+
+
+def limit_label(limit: str | None) -> str:
+    return LIMIT_LABEL.get(limit, limit) if limit else "–"
+
+
+def binding_util(rack: dict[str, Any]) -> float:
+    util = rack.get("utilization") or {}
+    return max((float(v) for v in util.values() if v is not None), default=0.0)
+
+
+def rack_number(rack_id: str) -> int:
+    """``hall-1/C/07`` -> 7 (rack ids are HALL/ROW/NN, numbered from 01 within the row)."""
+    return int(rack_id.rsplit("/", 1)[1])
+
+
+def nodes_text(nodes: dict[str, int]) -> str:
+    return ", ".join(f"{n} × {nid}" for nid, n in nodes.items())
+
+
+# ------------------------------------------------------------------------------------------------
+# templates
+
+
+def _load_template(name: str) -> str:
+    return resources.files("planner.templates").joinpath(name).read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """Templates from the ``planner.templates`` package, autoescaped."""
+    env = jinja2.Environment(loader=jinja2.FunctionLoader(_load_template), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env.filters.update(fnum=fnum, fint=fint, usd=usd, pct=pct, fig=fig)
+    return env
+
+
+@functools.lru_cache(maxsize=1)
+def stylesheet() -> str:
+    return _load_template("report.css")
+
+
+def _render(template: str, **view: Any) -> str:
+    return environment().get_template(template).render(css=stylesheet(), **view)
+
+
+# ------------------------------------------------------------------------------------------------
+# shared pieces
+
+
+def assumptions_view(assumptions: list[dict[str, Any]]) -> dict[str, Any]:
+    """Spec figures grouped by node, with their sources numbered once for the whole report."""
+    sources: dict[str, dict[str, Any]] = {}
+    by_node: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for a in assumptions:
+        refs = []
+        for s in a.get("sources") or []:
+            sid = s.get("id") or s.get("url") or s.get("title") or "?"
+            if sid not in sources:
+                url = str(s.get("url") or "")
+                sources[sid] = {"n": len(sources) + 1, "id": sid, "title": s.get("title") or sid,
+                                "url": url, "href": url if url.startswith(("https://", "http://")) else None,
+                                "kind": s.get("kind") or ""}
+            refs.append(sources[sid]["n"])
+        has_range = a.get("low") is not None or a.get("high") is not None
+        by_node[a.get("node", "?")].append({
+            "figure": a.get("figure", ""), "value": fig(a.get("value")), "status": a.get("status") or "",
+            "confidence": a.get("confidence") or "", "point": a.get("point") or "",
+            "range": f"{fig(a.get('low'))} – {fig(a.get('nominal'))} – {fig(a.get('high'))}" if has_range else "",
+            "basis": a.get("basis") or "", "note": a.get("note") or "", "refs": refs,
+        })
+    return {"nodes": [{"node": k, "figures": v} for k, v in by_node.items()], "sources": list(sources.values())}
+
+
+def site_view(site: dict[str, Any], ppue: dict[str, Any]) -> list[tuple[str, str]]:
+    out = []
+    def redundancy(v: Any) -> str:
+        return f"{v} (" + ("A and B feeds, each alone carries the rack" if v == "2N" else "feeds share the load") + ")"
+
+    labels = {"electricity_usd_per_kwh": ("Electricity", lambda v: f"${float(v):.4f} per kWh"),
+              "carbon_kg_per_kwh": ("Grid carbon", lambda v: f"{fig(v)} kg CO₂ per kWh"),
+              "power_redundancy": ("Power redundancy", redundancy),
+              "derate": ("Breaker derate", lambda v: f"{fig(v)} (continuous load)"),
+              "power_factor": ("Power factor", fig),
+              "load_factor": ("Load factor", lambda v: f"{fig(v)} (average draw / maximum, energy only)")}
+    for key, value in site.items():
+        if value is None:
+            continue
+        label, f = labels.get(key, (key.replace("_", " ").capitalize(), fig))
+        out.append((label, f(value)))
+    if ppue:
+        out.append(("pPUE by cooling path", ", ".join(f"{k} {fig(v)}" for k, v in ppue.items())))
+    return out
+
+
+def demand_text(demand: dict[str, Any]) -> str:
+    kind = demand.get("kind")
+    if kind == "nodes":
+        return "place exactly " + nodes_text(demand.get("nodes", {}))
+    if kind == "target":
+        units = {"gpus": "GPUs", "fp8_pflops": "FP8 PFLOPS", "hbm_tb": "TB of HBM"}
+        target = ", ".join(f"{fnum(v, 0 if float(v).is_integer() else 1)} {units.get(k, k.replace('_', ' '))}"
+                           for k, v in (demand.get("target") or {}).items())
+        cands = demand.get("candidates")
+        return f"at least {target}" + (f" from {', '.join(cands)}" if cands else "") + ", least annual cost"
+    if kind == "fill":
+        return f"as many {demand.get('fill')} as fit" if demand.get("fill") else "as many as fit"
+    return str(demand) if demand else "–"
+
+
+# ------------------------------------------------------------------------------------------------
+# plan
+
+
+def _floor_rows(plan: dict[str, Any], hall: str, used: dict[tuple[str, str], list[dict]],
+                existing: dict[tuple[str, str], list[dict]], titles: bool) -> list[FloorRow]:
+    rows = []
+    for row in plan.get("rows", []):
+        if row["hall"] != hall:
+            continue
+        key = (hall, row["row"])
+        tiles = ["e"] * int(row["racks"])
+        tip: dict[int, str] = {}
+        for r in existing.get(key, []):
+            i = rack_number(r["id"]) - 1
+            if 0 <= i < len(tiles):
+                tiles[i] = "x"
+                if titles:
+                    tip[i] = f"{r['id']}: existing load only, {fnum(r.get('kw'))} kW, {r.get('u', 0)}U"
+        for r in used.get(key, []):
+            i = rack_number(r["id"]) - 1
+            if 0 <= i < len(tiles):
+                b = binding_util(r)
+                tiles[i] = util_class(b)
+                if titles:
+                    tip[i] = (f"{r['id']}: {nodes_text(r.get('nodes', {}))}; {fnum(r.get('it_kw'))} kW; "
+                              f"{limit_label(r.get('binding'))} {pct(b)}")
+        cooling = f" / {fnum(row['cooling_kw'], 0)} kW" if row.get("cooling_kw") else " kW"
+        note = f"{row.get('racks_used', 0)}/{row['racks']} used · {fnum(row.get('heat_kw'), 0)}{cooling}"
+        rows.append(FloorRow(row["row"], tiles, tip, note))
+    return rows
+
+
+def _fill(rack: dict[str, Any]) -> tuple:
+    """What a rack holds: its node counts and existing units."""
+    return tuple(sorted(rack.get("nodes", {}).items())), int((rack.get("existing") or {}).get("u", 0))
+
+
+def _pick_elevations(racks: list[dict[str, Any]], cap: int) -> tuple[list[tuple[dict, int]], bool]:
+    """Racks to draw: all when they fit under ``cap``. Otherwise the racks are grouped by fill
+    within each row and the most loaded rack of a group stands for it; the ``cap`` drawings are
+    shared among the halls, and within a hall taken in turn from each distinct fill (so every kind
+    of rack is seen before a second row's copy of it), the most loaded first.
+    Returns ([(rack, racks in its row with the same fill)], summarised?) in plan order."""
+    if len(racks) <= cap:
+        return [(r, 1) for r in racks], False
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in racks:
+        groups[(r["hall"], r["row"], _fill(r))].append(r)
+    by_hall: dict[str, dict[tuple, list[tuple[dict, int]]]] = defaultdict(lambda: defaultdict(list))
+    for (hall, _, fill), members in groups.items():
+        by_hall[hall][fill].append((max(members, key=binding_util), len(members)))
+    share = _share(cap, {h: sum(len(v) for v in fills.values()) for h, fills in by_hall.items()})
+    keep: dict[int, int] = {}
+    for hall, fills in by_hall.items():
+        queues = [sorted(v, key=lambda p: -binding_util(p[0])) for v in fills.values()]
+        queues.sort(key=lambda q: -binding_util(q[0][0]))
+        taken, depth = 0, 0
+        while taken < share.get(hall, 0):
+            for q in queues:
+                if depth < len(q) and taken < share[hall]:
+                    keep[id(q[depth][0])] = q[depth][1]
+                    taken += 1
+            depth += 1
+    return [(r, keep[id(r)]) for r in racks if id(r) in keep], True
+
+
+def _elevation(rack: dict[str, Any], plan: dict[str, Any], uid: str) -> Any:
+    node_types = plan.get("node_types", {})
+    rt = plan.get("rack_types", {}).get(rack["rack_type"], {})
+    order = sorted(rack.get("nodes", {}).items(),
+                   key=lambda kv: (-float(node_types.get(kv[0], {}).get("weight_kg", 0)), kv[0]))
+    nodes = [(nid, int(n), int(node_types.get(nid, {}).get("u", 1)),
+              f"{fnum(node_types.get(nid, {}).get('max_kw'))} kW") for nid, n in order]
+    ex = rack.get("existing") or {}
+    ex_u = int(ex.get("u", 0))
+    u_total = int(rt.get("u", 0)) or max(int(rack.get("u_used", 0)), 1)
+    caption = f"{rack['rack_type']} · {fnum(rack.get('it_kw'))} kW · {rack.get('u_used', 0)}/{u_total}U"
+    palette = {nid: f"n{i % 4}" for i, nid in enumerate(node_types)}
+    return RackElevation(rack["id"], u_total, nodes, ex_u,
+                         f"existing {fnum(ex.get('kw'))} kW · {ex_u}U" if ex_u else "", caption, uid,
+                         palette).render()
+
+
+def _rack_row(rack: dict[str, Any], plan: dict[str, Any], redundancy: str, show_nodes_usd: bool) -> dict[str, Any]:
+    rt = plan.get("rack_types", {}).get(rack["rack_type"], {})
+    it = float(rack.get("it_kw", 0.0))
+    side_cap = rt.get("power_kw")
+    util = rack.get("utilization") or {}
+    cost = rack.get("annual_usd") or {}
+    total = sum(float(cost.get(k, 0.0)) for k in ("energy", "cooling", "rack", "nodes"))
+    b = rack.get("binding")
+    liquid_cap = float(rt.get("liquid_kw") or 0.0)
+
+    def hot(limit: str) -> bool:
+        return float(util.get(limit) or 0.0) >= 0.95
+
+    return {
+        "id": rack["id"], "type": rack["rack_type"], "nodes": nodes_text(rack.get("nodes", {})),
+        "existing": fnum((rack.get("existing") or {}).get("kw")) if rack.get("existing") else "",
+        "it_kw": fnum(it),
+        "side_normal": fnum(it / 2 if redundancy == "2N" else it),
+        "side_failover": fnum(it) if redundancy == "2N" else "–",
+        "side_cap": fnum(side_cap), "power_pct": pct(util.get("power")), "power_hot": hot("power"),
+        "air": f"{fnum(rack.get('air_heat_kw'))} / {fnum(rt.get('air_kw'), 0)}", "air_hot": hot("air"),
+        "liquid": f"{fnum(rack.get('liquid_heat_kw'))} / {fnum(liquid_cap, 0)}" if liquid_cap else "–",
+        "liquid_hot": hot("liquid"),
+        "u": f"{rack.get('u_used', 0)} / {rt.get('u', '?')}", "u_hot": hot("u"),
+        "weight": f"{fnum(rack.get('weight_kg'), 0)} / {fnum(rt.get('max_weight_kg'), 0)}", "weight_hot": hot("weight"),
+        "binding": f"{limit_label(b)} {pct(util.get(b)) if b in util else ''}".strip(),
+        "energy": usd(cost.get("energy")), "cooling": usd(cost.get("cooling")), "rack": usd(cost.get("rack")),
+        "nodes_usd": usd(cost.get("nodes")) if show_nodes_usd else None, "total": usd(total),
+    }
+
+
+def _share(budget: int, sizes: dict[str, int]) -> dict[str, int]:
+    """Split ``budget`` rows among halls of the given sizes, evenly, passing on what a hall can't use."""
+    out = {k: 0 for k in sizes}
+    left = dict(sizes)
+    remaining = budget
+    while remaining > 0 and any(left.values()):
+        open_ = [k for k, v in left.items() if v > 0]
+        each = max(1, remaining // len(open_))
+        for k in open_:
+            take = min(each, left[k], remaining)
+            out[k] += take
+            left[k] -= take
+            remaining -= take
+            if remaining <= 0:
+                break
+    return out
+
+
+def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
+    """Everything the plan template shows, formatted, from the plan document alone."""
+    fac = plan.get("facility", {})
+    site = fac.get("site") or {}
+    redundancy = site.get("power_redundancy", "N")
+    totals = plan.get("totals", {})
+    solver = plan.get("solver", {})
+    cost = totals.get("annual_usd", {})
+    racks = plan.get("racks", [])
+    existing_racks = plan.get("existing_racks", [])
+    node_types = plan.get("node_types", {})
+    halls = plan.get("halls", [])
+    checks = plan.get("checks") or {}
+    baseline = plan.get("baseline") or {}
+    binding = plan.get("binding") or {}
+
+    # summary ------------------------------------------------------------------------------------
+    n_nodes = sum(int(v) for v in (totals.get("nodes") or {}).values())
+    cards = [
+        ("Nodes", fint(n_nodes), nodes_text(totals.get("nodes") or {})),
+        ("GPUs", fint(totals.get("gpus")), ""),
+        ("Racks used", fint(totals.get("racks_used")), f"{fint(totals.get('racks_new'))} newly occupied"),
+        ("IT load", f"{fnum(totals.get('it_kw'), 0)} kW", "design (maximum) draw of planned nodes"),
+        ("Facility load", f"{fnum(totals.get('facility_kw'), 0)} kW", "IT plus cooling overhead"),
+        ("FP8 compute", f"{fnum(totals.get('fp8_pflops'), 0)} PFLOPS", "dense"),
+        ("HBM", f"{fnum(totals.get('hbm_tb'), 1)} TB", ""),
+        ("Annual cost", usd(cost.get("total")), f"{usd(totals.get('usd_per_pflops_year'))} per PFLOPS-year"),
+    ]
+    gap = solver.get("gap")
+    solver_line = (f"{solver.get('name', '?')}: {solver.get('status', '?')}"
+                   + (f", gap {pct(gap, 2)}" if gap is not None else "")
+                   + (f", {fnum(solver.get('seconds'), 1)} s" if solver.get("seconds") is not None else ""))
+    by_limit = binding.get("racks_by_limit") or {}
+    binding_detail = ", ".join(f"{limit_label(k)} in {v} racks" for k, v in by_limit.items())
+    if binding.get("halls_full"):
+        binding_detail += ("; " if binding_detail else "") + "hall cooling full in " + ", ".join(binding["halls_full"])
+    if binding.get("rows_full"):
+        binding_detail += ("; " if binding_detail else "") + "row cooling full in " + ", ".join(binding["rows_full"])
+    base_text = _baseline_text(baseline, cost)
+
+    node_rows = []
+    for nid, t in node_types.items():
+        count = int((totals.get("nodes") or {}).get(nid, 0))
+        node_rows.append({"id": nid, "name": t.get("name", ""), "count": fint(count),
+                          "gpus": fint(count * int(t.get("gpus", 0))), "per": t.get("gpus"),
+                          "u": t.get("u"), "max_kw": fnum(t.get("max_kw"), 2),
+                          "liquid": pct(t.get("liquid_fraction")), "weight": fnum(t.get("weight_kg")),
+                          "tdp": fint(t.get("tdp_w")), "status": t.get("status", ""), "point": t.get("point", "")})
+
+    cost_rows = []
+    total_usd = float(cost.get("total") or 0.0)
+    for key, label in COST_PARTS:
+        v = float(cost.get(key) or 0.0)
+        cost_rows.append({"label": label, "usd": usd(v), "share": pct(v / total_usd if total_usd else 0.0, 1)})
+    cost_bar = StackedBar("Annual cost by kind", [(label, float(cost.get(k) or 0.0), usd(cost.get(k)))
+                                                  for k, label in COST_PARTS]).render()
+    energy_rows = [("Energy a year", f"{fint(totals.get('annual_kwh'))} kWh"),
+                   ("Cooling energy a year", f"{fint(totals.get('cooling_kwh'))} kWh")
+                   if totals.get("cooling_kwh") is not None else None,
+                   ("Carbon a year", f"{fnum(totals.get('carbon_t'), 0)} t CO₂")
+                   if totals.get("carbon_t") is not None else None,
+                   ("Power provisioned to used racks", f"{fnum(totals.get('provisioned_kw'), 0)} kW"),
+                   ("Stranded power in used racks", f"{fnum(totals.get('stranded_kw'), 0)} kW"
+                    + (" (one feed side's capacity left unloaded)" if redundancy == "2N" else ""))]
+    energy_rows = [r for r in energy_rows if r]
+
+    # halls --------------------------------------------------------------------------------------
+    used_by_row: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    used_by_hall: dict[str, list[dict]] = defaultdict(list)
+    for r in racks:
+        used_by_row[(r["hall"], r["row"])].append(r)
+        used_by_hall[r["hall"]].append(r)
+    ex_by_row: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    ex_by_hall: dict[str, list[dict]] = defaultdict(list)
+    for r in existing_racks:
+        ex_by_row[(r["hall"], r["row"])].append(r)
+        ex_by_hall[r["hall"]].append(r)
+    titles = len(racks) + len(existing_racks) <= MAX_TILE_TITLES
+    show_nodes_usd = any(float((r.get("annual_usd") or {}).get("nodes") or 0) for r in racks)
+
+    picked, summarised = _pick_elevations(racks, MAX_ELEVATIONS)
+    elev_by_hall: dict[str, list[tuple[dict, int]]] = defaultdict(list)
+    for r, n in picked:
+        elev_by_hall[r["hall"]].append((r, n))
+    table_share = _share(MAX_TABLE_ROWS, {h["name"]: len(used_by_hall.get(h["name"], [])) for h in halls})
+    ex_share = _share(MAX_EXISTING_ROWS, {h["name"]: len(ex_by_hall.get(h["name"], [])) for h in halls})
+    failures = {f["hall"]: f for f in checks.get("cooling_failures") or []}
+    hall_rows_all = {h["name"]: [row for row in plan.get("rows", []) if row["hall"] == h["name"]] for h in halls}
+
+    hall_views = []
+    uid = 0
+    for h in halls:
+        name = h["name"]
+        hall_racks = used_by_hall.get(name, [])
+        floor = FloorLayout(name, _floor_rows(plan, name, used_by_row, ex_by_row, titles)).render()
+        row_table = [{"row": row["row"], "type": row["rack_type"], "racks": fint(row["racks"]),
+                      "used": fint(row.get("racks_used")), "planned": fnum(row.get("planned_kw")),
+                      "existing": fnum(row.get("existing_kw")), "heat": fnum(row.get("heat_kw")),
+                      "cooling": fnum(row.get("cooling_kw")) if row.get("cooling_kw") else "hall",
+                      "util": pct(row.get("utilization"), 1) if row.get("utilization") is not None else "–",
+                      "hot": (row.get("utilization") or 0) > 0.98}
+                     for row in hall_rows_all[name]]
+        f = failures.get(name)
+        failure = None
+        if f:
+            failure = {"heat": fnum(f.get("heat_kw")), "redundant": f.get("redundant"),
+                       "survives": f.get("survives_units_lost"),
+                       "steps": [{"lost": s.get("units_lost"), "capacity": fnum(s.get("capacity_kw")),
+                                  "ok": bool(s.get("ok")),
+                                  "margin": fnum(float(s.get("capacity_kw", 0)) - float(f.get("heat_kw", 0)))}
+                                 for s in f.get("steps", [])]}
+        elevations = []
+        for r, n in elev_by_hall.get(name, []):
+            uid += 1
+            elevations.append({"id": r["id"], "svg": _elevation(r, plan, f"e{uid}"), "same": n,
+                               "nodes": nodes_text(r.get("nodes", {})), "binding": limit_label(r.get("binding")),
+                               "util": pct(binding_util(r))})
+        k = table_share.get(name, 0)
+        if k < len(hall_racks):
+            chosen = {id(r) for r in sorted(hall_racks, key=lambda r: -binding_util(r))[:k]}
+            table_racks = [r for r in hall_racks if id(r) in chosen]
+        else:
+            table_racks = hall_racks
+        ex_list = ex_by_hall.get(name, [])
+        ex_rows = [{"id": r["id"], "type": r["rack_type"], "kw": fnum(r.get("kw")), "u": r.get("u"),
+                    "weight": fnum(r.get("weight_kg"), 0)} for r in ex_list[: ex_share.get(name, 0)]]
+        hall_views.append({
+            "name": name, "racks": fint(h.get("racks")), "racks_used": fint(h.get("racks_used")),
+            "heat": fnum(h.get("heat_kw")), "existing": fnum(h.get("existing_kw")),
+            "usable": fnum(h.get("usable_kw")), "installed": fnum(h.get("installed_kw")),
+            "units": h.get("units"), "unit_kw": fnum(h.get("unit_kw"), 0), "redundant": h.get("redundant"),
+            "util": pct(h.get("utilization"), 1), "hot": (h.get("utilization") or 0) > 0.98,
+            "floor": floor, "rows": row_table, "failure": failure,
+            "elevations": elevations, "elev_total": len(hall_racks),
+            "table": [_rack_row(r, plan, redundancy, show_nodes_usd) for r in table_racks],
+            "table_total": len(hall_racks), "existing_rows": ex_rows, "existing_total": len(ex_list),
+        })
+
+    legend = [(swatch(cls), text) for _, cls, text in UTIL_BINS]
+    legend += [(swatch("x"), "existing load only"), (swatch("e"), "empty")]
+
+    wf = checks.get("worst_failover")
+    worst = None
+    if wf:
+        worst = {"rack": wf.get("rack"), "failover": fnum(wf.get("failover_kw")), "side": fnum(wf.get("side_kw")),
+                 "share": pct(wf.get("share"), 1)}
+
+    return {
+        "kind": "plan",
+        "title": f"Rack capacity plan: {fac.get('name', 'facility')}",
+        "facility": fac, "tool": plan.get("tool") or {}, "schema": plan.get("schema", ""),
+        "demand": demand_text(plan.get("demand") or {}),
+        "cards": cards, "solver_line": solver_line, "solver": solver,
+        "binding": limit_label(binding.get("limit")), "binding_detail": binding_detail,
+        "baseline": base_text, "node_rows": node_rows,
+        "cost_rows": cost_rows, "cost_total": usd(cost.get("total")), "cost_bar": cost_bar,
+        "usd_per_pflops": usd(totals.get("usd_per_pflops_year")), "energy_rows": energy_rows,
+        "redundancy": redundancy,
+        "halls": hall_views, "legend": legend, "titles": titles,
+        "summarised": summarised, "elev_drawn": len(picked), "racks_used": len(racks),
+        "max_elevations": MAX_ELEVATIONS,
+        "table_shown": sum(len(h["table"]) for h in hall_views),
+        "existing_shown": sum(len(h["existing_rows"]) for h in hall_views),
+        "checks": {"passed": checks.get("passed"), "racks": fint(checks.get("racks_checked")),
+                   "sides": fint(checks.get("feed_sides_simulated")),
+                   "violations": checks.get("violations") or [], "violation_count": checks.get("violation_count", 0)},
+        "worst": worst,
+        "failures": [dict(hall=hv["name"], **hv["failure"]) for hv in hall_views if hv["failure"]],
+        "site": site_view(site, fac.get("ppue") or {}),
+        "assumptions": assumptions_view(plan.get("assumptions") or []),
+        "solver_rows": _solver_rows(solver),
+    }
+
+
+def _baseline_text(baseline: dict[str, Any], cost: dict[str, Any]) -> str:
+    """One sentence comparing the plan with the first-fit baseline."""
+    if not baseline:
+        return ""
+    method = baseline.get("method", "baseline")
+    b_cost = (baseline.get("annual_usd") or {}).get("total")
+    racks = fint(baseline.get("racks_used"))
+    if not baseline.get("meets_demand", True):
+        placed = nodes_text(baseline.get("nodes") or {}) or "no nodes"
+        return (f"The {method} baseline does not meet the demand ({placed} in {racks} racks, "
+                f"{usd(b_cost)} a year).")
+    text = f"The {method} baseline uses {racks} racks at {usd(b_cost)} a year"
+    excess = baseline.get("excess_over_plan")
+    if excess is None or b_cost is None:
+        return text + "."
+    saved = float(b_cost) - float(cost.get("total") or 0.0)
+    return text + f": this plan saves {usd(saved)} a year ({pct(excess, 1)} of the plan's cost)."
+
+
+def _solver_rows(solver: dict[str, Any]) -> list[tuple[str, str]]:
+    rows = [("Solver", str(solver.get("name", "–"))), ("Status", str(solver.get("status", "–"))),
+            ("Gap", pct(solver.get("gap"), 3) + (f" (on the {solver['gap_on']})" if solver.get("gap_on") else "")),
+            ("Solve time", f"{fnum(solver.get('seconds'), 2)} s")]
+    if solver.get("objective_usd") is not None:
+        rows.append(("Objective", usd(solver.get("objective_usd"))
+                     + (f" (bound {usd(solver.get('bound_usd'))})" if solver.get("bound_usd") is not None else "")))
+    if solver.get("time_limit_s") is not None:
+        rows.append(("Time limit", f"{fnum(solver.get('time_limit_s'), 0)} s"))
+    if solver.get("gap_tolerance") is not None:
+        rows.append(("Gap tolerance", pct(solver.get("gap_tolerance"), 3)))
+    if solver.get("point"):
+        rows.append(("Spec point", str(solver["point"])))
+    if solver.get("tdp_overrides_w"):
+        rows.append(("TDP what-ifs", ", ".join(f"{k} {fig(v)} W" for k, v in solver["tdp_overrides_w"].items())))
+    return rows
+
+
+def render_plan(plan: dict[str, Any]) -> str:
+    """The HTML report of a ``rackplan.plan/1`` document (self-contained, no JavaScript)."""
+    return _render("plan.html.j2", **plan_view(plan))
+
+
+# ------------------------------------------------------------------------------------------------
+# compare
+
+METRICS: tuple[tuple[str, str, Any, str | None], ...] = (
+    # (label, key, formatter, better: "min" | "max" | None)
+    ("Status", "status", lambda v: str(v).replace("_", " "), None),
+    ("Nodes", "nodes", fint, None),
+    ("GPUs", "gpus", fint, "max"),
+    ("Racks used", "racks_used", fint, "min"),
+    ("GPUs per rack", "gpus_per_rack", lambda v: fnum(v, 1), "max"),
+    ("IT kW per rack", "kw_per_rack", lambda v: fnum(v, 1), None),
+    ("FP8 PFLOPS", "fp8_pflops", lambda v: fnum(v, 0), "max"),
+    ("FP8 PFLOPS per rack", "fp8_pflops_per_rack", lambda v: fnum(v, 1), "max"),
+    ("HBM TB", "hbm_tb", lambda v: fnum(v, 1), "max"),
+    ("HBM TB per rack", "hbm_tb_per_rack", lambda v: fnum(v, 2), "max"),
+    ("IT kW", "it_kw", lambda v: fnum(v, 0), "min"),
+    ("Facility kW", "facility_kw", lambda v: fnum(v, 0), "min"),
+    ("Provisioned kW", "provisioned_kw", lambda v: fnum(v, 0), None),
+    ("Stranded kW", "stranded_kw", lambda v: fnum(v, 0), "min"),
+    ("Annual cost: energy", "annual_usd.energy", usd, "min"),
+    ("Annual cost: cooling", "annual_usd.cooling", usd, "min"),
+    ("Annual cost: racks", "annual_usd.racks", usd, "min"),
+    ("Annual cost: nodes", "annual_usd.nodes", usd, "min"),
+    ("Annual cost: total", "annual_usd.total", usd, "min"),
+    ("Cost per PFLOPS-year", "usd_per_pflops_year", usd, "min"),
+    ("Binding limit", "binding.label", str, None),
+    ("Solver gap", "gap", lambda v: pct(v, 2), None),
+)
+
+
+def _get(row: dict[str, Any], key: str) -> Any:
+    v: Any = row
+    for part in key.split("."):
+        if not isinstance(v, dict):
+            return None
+        v = v.get(part)
+    return v
+
+
+def compare_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """Everything the compare template shows, from ``compare.json`` alone."""
+    fac = doc.get("facility", {})
+    rows = list(doc.get("rows") or [])
+    order = {c: i for i, c in enumerate(doc.get("candidates") or [])}
+    rows.sort(key=lambda r: (order.get(r.get("candidate"), len(order)),
+                             POINTS.index(r["point"]) if r.get("point") in POINTS else 9))
+    columns = [{"candidate": r.get("candidate", "?"), "point": r.get("point", ""),
+                "ok": r.get("status") != "no_plan", "message": r.get("message") or "",
+                "shortfalls": [str(x) for x in r.get("shortfalls") or []],
+                "name": (r.get("node") or {}).get("name", ""),
+                "plan_file": r.get("plan_file") or ""} for r in rows]
+    ok_rows = [r for r in rows if r.get("status") != "no_plan"]
+    table = []
+    for label, key, f, better in METRICS:
+        values = [_get(r, key) if r.get("status") != "no_plan" or key == "status" else None for r in rows]
+        if key in ("annual_usd.nodes", "provisioned_kw") and not any(values):
+            continue
+        best = None
+        nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if better and len(nums) > 1 and len(set(nums)) > 1:
+            best = min(nums) if better == "min" else max(nums)
+        cells = []
+        for v in values:
+            cells.append({"text": f(v) if v is not None else "–", "best": best is not None and v == best})
+        table.append({"label": label, "cells": cells})
+
+    def chart(title: str, key: str, fmt: Any, tick: Any = "{:,.0f}") -> Any:
+        bars = []
+        for i, r in enumerate(rows):
+            v = _get(r, key) if r.get("status") != "no_plan" else None
+            label = f"{r.get('candidate')} @ {r.get('point')}"
+            bars.append(Bar(label, float(v) if isinstance(v, (int, float)) else None,
+                            fmt(v) if v is not None else "no plan",
+                            CANDIDATE_COLOURS[order.get(r.get("candidate"), i) % len(CANDIDATE_COLOURS)]))
+        return BarChart(title, bars, tick).render()
+
+    charts = [] if not ok_rows else [
+        chart("Racks used", "racks_used", fint),
+        chart("Annual cost (USD)", "annual_usd.total", usd, usd_short),
+        chart("Annual cost per FP8 PFLOPS-year (USD)", "usd_per_pflops_year", usd, usd_short),
+        chart("IT kW per rack", "kw_per_rack", lambda v: f"{fnum(v, 1)} kW"),
+        chart("GPUs per rack", "gpus_per_rack", lambda v: fnum(v, 1)),
+    ]
+    findings = []
+    for b in doc.get("break_even") or []:
+        rng = b.get("range_w") or []
+        findings.append({"candidate": b.get("candidate", ""), "versus": b.get("versus", ""),
+                         "metric": b.get("metric", ""), "found": bool(b.get("found")),
+                         "tdp": f"{fint(b.get('tdp_w'))} W" if b.get("tdp_w") is not None else "–",
+                         "range": f"{fint(rng[0])} – {fint(rng[1])} W" if len(rng) == 2 else "–",
+                         "note": b.get("note") or ""})
+    nodes = []
+    seen = set()
+    for r in rows:
+        n = r.get("node") or {}
+        key = (r.get("candidate"), r.get("point"))
+        if n and key not in seen:
+            seen.add(key)
+            nodes.append({"id": r.get("candidate"), "point": r.get("point"), "name": n.get("name", ""),
+                          "gpus": n.get("gpus"), "u": n.get("u"), "max_kw": fnum(n.get("max_kw"), 2),
+                          "tdp": fint(n.get("tdp_w")), "liquid": pct(n.get("liquid_fraction")),
+                          "weight": fnum(n.get("weight_kg")), "fp8": fnum(n.get("fp8_pflops"), 1),
+                          "hbm": fnum(n.get("hbm_tb"), 3), "status": n.get("status", "")})
+    winners = _winner(ok_rows, doc)
+    return {
+        "kind": "compare",
+        "title": f"Node comparison: {fac.get('name', 'facility')}",
+        "facility": fac, "tool": doc.get("tool") or {}, "schema": doc.get("schema", ""),
+        "demand": demand_text(doc.get("demand") or {}), "ranking": doc.get("ranking") or "",
+        "candidates": doc.get("candidates") or [],
+        "tdp_overrides": ", ".join(f"{k} {fig(v)} W" for k, v in (doc.get("tdp_overrides_w") or {}).items()),
+        "columns": columns, "table": table, "charts": charts, "findings": findings, "nodes": nodes,
+        "winner": winners, "no_plan": [c for c in columns if not c["ok"]],
+        "assumptions": assumptions_view(doc.get("assumptions") or []),
+    }
+
+
+def _winner(ok_rows: list[dict[str, Any]], doc: dict[str, Any]) -> str:
+    nominal = [r for r in ok_rows if r.get("point") == "nominal"] or ok_rows
+    if not nominal:
+        return "No candidate has a plan that meets the demand."
+    fill = (doc.get("demand") or {}).get("kind") == "fill"
+    if fill:
+        scored = [r for r in nominal if r.get("usd_per_pflops_year") is not None]
+        if not scored:
+            return ""
+        best = min(scored, key=lambda r: r["usd_per_pflops_year"])
+        return (f"At nominal figures, {best['candidate']} gives the lowest annual cost per FP8 PFLOPS-year: "
+                f"{usd(best['usd_per_pflops_year'])}, in {fint(best.get('racks_used'))} racks.")
+    best = min(nominal, key=lambda r: float(_get(r, "annual_usd.total") or math.inf))
+    return (f"At nominal figures, {best['candidate']} meets the demand at the lowest annual cost: "
+            f"{usd(_get(best, 'annual_usd.total'))} in {fint(best.get('racks_used'))} racks.")
+
+
+def render_compare(doc: dict[str, Any]) -> str:
+    """The HTML report of a ``rackplan.compare/1`` document (self-contained, no JavaScript)."""
+    return _render("compare.html.j2", **compare_view(doc))

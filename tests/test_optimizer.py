@@ -1,0 +1,154 @@
+"""Hand-checked optimal plans on tiny facilities; every plan also passes the independent checker."""
+
+import pytest
+
+from planner.check import check_plan
+from planner.demand import Demand
+from planner.errors import NoPlanError
+from planner.optimize import optimize
+from planner.plan import build_plan
+from planner.specs import Catalogue
+from tests.helpers import B200, DLC, KWH_B200, KWH_LIQ, LIQ, RDHX, loaded, node
+
+PRICE = 0.08
+ENERGY_B200 = KWH_B200 * PRICE  # 8,017.152 USD a year
+
+
+def plan(lf, types, demand, solver="cbc", **kw):
+    placement = optimize(lf.facility, types, demand, solver=solver, gap_rel=0.0, **kw)
+    doc = build_plan(lf, Catalogue(), types, demand, placement, {})
+    report = check_plan(lf.facility, doc)
+    assert report.passed, report.violations
+    return placement, doc
+
+
+def hall(rows, count=4, unit_kw=1000, redundant=1):
+    return [{"name": "h1", "cooling_units": {"count": count, "unit_kw": unit_kw, "redundant": redundant},
+             "rows": rows}]
+
+
+@pytest.mark.parametrize("solver", ["cbc", "highs"])
+def test_two_per_rack_under_2n(solver):
+    """32.78 kW per side carries two 14.3 kW nodes (28.6), not three (42.9): 4 nodes need 2 racks."""
+    placement, doc = plan(loaded(), [B200], Demand("nodes", nodes={"b200": 4}), solver=solver)
+    usd = doc["totals"]["annual_usd"]
+    assert doc["totals"]["racks_used"] == 2
+    assert usd["energy"] == pytest.approx(4 * ENERGY_B200, abs=0.01)              # 32,068.61
+    assert usd["cooling"] == pytest.approx(4 * KWH_B200 * 0.45 * PRICE, abs=0.01)  # 14,430.87
+    assert usd["racks"] == 18_000
+    assert usd["total"] == pytest.approx(64_499.48, abs=0.01)
+    assert doc["solver"]["status"] == "optimal" and doc["solver"]["gap"] == 0
+
+
+def test_n_with_two_feeds_packs_four_per_rack():
+    """Under N the load shares two feeds (65.55 kW): four nodes (57.2 kW, 40U, 60 kW air) fit one rack."""
+    lf = loaded(site={"power_redundancy": "N"}, rack_types={"air-35": {"feeds": 2, "air_kw": 60}})
+    placement, doc = plan(lf, [B200], Demand("nodes", nodes={"b200": 4}))
+    assert doc["totals"]["racks_used"] == 1
+    assert doc["racks"][0]["nodes"] == {"b200": 4} and doc["racks"][0]["u_used"] == 40
+
+
+def test_existing_load_rack_is_free_and_used_first():
+    """h1/A/01 holds 5 kW already: 27.78 kW left takes one node at no rack cost; the other two share
+    one new rack. Three nodes cost one rack (9,000), not two."""
+    lf = loaded(existing=[{"rack": "h1/A/01", "kw": 5, "u": 2, "weight_kg": 50}])
+    placement, doc = plan(lf, [B200], Demand("nodes", nodes={"b200": 3}))
+    by_id = {r["id"]: r["nodes"]["b200"] for r in doc["racks"]}
+    assert by_id["h1/A/01"] == 1 and sorted(by_id.values()) == [1, 2]
+    assert doc["totals"]["annual_usd"]["racks"] == 9_000
+    assert doc["totals"]["racks_new"] == 1
+
+
+def test_rear_door_racks_beat_air_racks():
+    """Six nodes: 2 rdhx racks (3 each) cost 22,000 + cooling 6 x 100,214.4 x 0.25 x 0.08 = 34,025.73;
+    3 air racks cost 27,000 + 6 x 100,214.4 x 0.45 x 0.08 = 48,646.31."""
+    lf = loaded(rack_types={"rdhx": RDHX},
+                halls=hall([{"name": "A", "rack_type": "air-35", "racks": 4},
+                            {"name": "B", "rack_type": "rdhx", "racks": 2}]))
+    placement, doc = plan(lf, [B200], Demand("nodes", nodes={"b200": 6}))
+    assert {r["row"] for r in doc["racks"]} == {"B"}
+    assert placement.variable_usd == pytest.approx(22_000 + 6 * KWH_B200 * 0.25 * PRICE, abs=0.01)
+    assert placement.variable_usd == pytest.approx(34_025.73, abs=0.01)
+    assert doc["baseline"]["annual_usd"]["total"] >= doc["totals"]["annual_usd"]["total"]
+
+
+def test_row_cooling_limit_moves_nodes():
+    """Row B (rdhx) may reject 30 kW: two nodes (28.6), so the third goes to an air rack."""
+    lf = loaded(rack_types={"rdhx": RDHX},
+                halls=hall([{"name": "A", "rack_type": "air-35", "racks": 2},
+                            {"name": "B", "rack_type": "rdhx", "racks": 2, "cooling_kw": 30}]))
+    placement, doc = plan(lf, [B200], Demand("nodes", nodes={"b200": 3}))
+    rows = {r["row"]: r for r in doc["rows"]}
+    assert rows["B"]["heat_kw"] == pytest.approx(28.6) and rows["A"]["heat_kw"] == pytest.approx(14.3)
+
+
+def test_hall_cooling_shortfall_is_diagnosed_with_numbers():
+    """Usable (2 - 1) x 40 = 40 kW: three nodes need 42.9 kW."""
+    lf = loaded(halls=hall([{"name": "A", "rack_type": "air-35", "racks": 3}], count=2, unit_kw=40))
+    with pytest.raises(NoPlanError) as info:
+        optimize(lf.facility, [B200], Demand("nodes", nodes={"b200": 3}))
+    assert str(info.value) == "no plan: hall h1 cooling: demand needs 43 kW, usable 40 kW (3 kW short)"
+
+
+def test_liquid_node_without_liquid_racks_is_refused_at_once():
+    with pytest.raises(NoPlanError) as info:
+        optimize(loaded().facility, [LIQ], Demand("nodes", nodes={"liq": 1}))
+    assert "liquid cooling: liq puts 8.8 kW into a liquid loop; no rack has liquid_kw > 0" in str(info.value)
+
+
+def test_liquid_nodes_in_dlc_rack_by_hand():
+    """DLC rack: power 136.57, air 30, liquid 120, 48U. LIQ uses 11 kW (2.2 air, 8.8 liquid), 4U:
+    12 per rack by power (132) and U (48). 13 nodes need 2 racks; cost = 2 x 14,000 + cooling
+    13 x 77,088 x (0.2 x 0.45 + 0.8 x 0.12) x 0.08."""
+    lf = loaded(rack_types={"dlc": DLC}, halls=hall([{"name": "A", "rack_type": "dlc", "racks": 3}]))
+    placement, doc = plan(lf, [LIQ], Demand("nodes", nodes={"liq": 13}))
+    assert sorted(r["nodes"]["liq"] for r in doc["racks"]) == [1, 12]
+    assert placement.variable_usd == pytest.approx(28_000 + 13 * KWH_LIQ * 0.186 * PRICE, abs=0.01)
+    full = next(r for r in doc["racks"] if r["nodes"]["liq"] == 12)
+    assert full["liquid_heat_kw"] == pytest.approx(105.6) and full["air_heat_kw"] == pytest.approx(26.4)
+
+
+def test_mixed_rack_pattern_is_found():
+    """One DLC rack, demand 1 B200 + 7 LIQ: air 14.3 + 7 x 2.2 = 29.7 <= 30, U 38, power 91.3; the
+    only way to place both in one rack."""
+    lf = loaded(rack_types={"dlc": DLC}, halls=hall([{"name": "A", "rack_type": "dlc", "racks": 1}]))
+    placement, doc = plan(lf, [B200, LIQ], Demand("nodes", nodes={"b200": 1, "liq": 7}))
+    assert doc["racks"][0]["nodes"] == {"b200": 1, "liq": 7}
+    with pytest.raises(NoPlanError):
+        optimize(lf.facility, [B200, LIQ], Demand("nodes", nodes={"b200": 1, "liq": 8}))
+
+
+def test_fill_counts_every_slot():
+    """Three air racks, two per rack: fill places 6; with one rack holding 15 kW already, 5."""
+    placement, doc = plan(loaded(), [B200], Demand("fill", fill="b200"))
+    assert doc["totals"]["nodes"] == {"b200": 6} and placement.fill_bound == 6
+    lf = loaded(existing=[{"rack": "h1/A/03", "kw": 15}])  # 17.78 kW left: one node
+    placement, doc = plan(lf, [B200], Demand("fill", fill="b200"))
+    assert doc["totals"]["nodes"] == {"b200": 5}
+
+
+def test_target_chooses_the_cheaper_mix():
+    """512 GPUs from a 8-GPU 14.3 kW air node or a 4-GPU 5 kW air node (2U): per GPU the small one
+    uses 1.25 kW vs 1.79 kW, so it wins on energy; racks are cheap here."""
+    small = node("small", gpus=4, u=2, max_kw=5.0, weight_kg=40)
+    lf = loaded(halls=hall([{"name": "A", "rack_type": "air-35", "racks": 30}]), rack_types={"air-35": {"annual_cost_usd": 1}})
+    placement, doc = plan(lf, [B200, small], Demand("target", metric="gpus", amount=512, candidates=("b200", "small")))
+    assert doc["totals"]["nodes"] == {"small": 128} and doc["totals"]["gpus"] == 512
+    assert doc["totals"]["racks_used"] == 22  # 6 per rack by power (30 kW of 32.78): ceil(128 / 6)
+
+
+def test_exact_demand_is_not_exceeded_even_with_zero_cost():
+    """With no rack cost and pPUE 1 a surplus costs nothing in the solver; it is trimmed anyway."""
+    lf = loaded(rack_types={"air-35": {"annual_cost_usd": 0}},
+                cooling={"air": {"ppue": 1.0}})
+    placement, doc = plan(lf, [B200], Demand("nodes", nodes={"b200": 3}))
+    assert doc["totals"]["nodes"] == {"b200": 3}
+
+
+def test_weight_limit_binds():
+    """A 700 kg rack limit holds four 142.4 kg nodes by weight, but power allows two anyway; with
+    400 kg only two fit (284.8), with 250 kg one."""
+    lf = loaded(rack_types={"air-35": {"max_weight_kg": 250}})
+    placement, doc = plan(lf, [B200], Demand("nodes", nodes={"b200": 3}))
+    assert doc["totals"]["racks_used"] == 3
+    assert all(r["binding"] == "weight" for r in doc["racks"])

@@ -1,0 +1,373 @@
+"""The HTML report, tested by structure: the inline SVG drawings are parsed and their node boxes,
+units and floor tiles checked against the plan; the page is checked to load nothing and to escape
+every name; a campus-scale plan is summarised and paginated."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import time
+import xml.etree.ElementTree as ET
+from importlib import resources
+
+import pytest
+from markupsafe import escape
+
+from planner import report
+from planner.drawing import Bar, BarChart, FloorLayout, FloorRow, RackElevation, util_class
+from planner.report import render_compare, render_plan
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def svgs(html: str, cls: str) -> list[ET.Element]:
+    """Every inline ``<svg class="cls">`` of the page, parsed as XML (so each must be well formed)."""
+    return [ET.fromstring(m) for m in re.findall(rf'<svg xmlns="http://www.w3.org/2000/svg" class="{cls}".*?</svg>',
+                                                  html, re.S)]
+
+
+def classes(el: ET.Element) -> set[str]:
+    return set((el.get("class") or "").split())
+
+
+def blocks(svg: ET.Element, cls: str) -> list[ET.Element]:
+    return [r for r in svg.iter(f"{SVG}rect") if cls in classes(r)]
+
+
+@pytest.fixture(scope="module")
+def rendered(plans) -> dict[str, str]:
+    return {name: render_plan(plan) for name, plan in plans.items()}
+
+
+# --------------------------------------------------------------------------------------------------
+# rack elevations
+
+
+def check_elevation(svg: ET.Element, rack: dict, plan: dict) -> None:
+    u_total = plan["rack_types"][rack["rack_type"]]["u"]
+    assert int(svg.get("data-u")) == u_total
+    nodes = blocks(svg, "node")
+    existing = blocks(svg, "existing")
+    free = blocks(svg, "free")
+    # one box per node, of the node's height, labelled with its id
+    assert len(nodes) == sum(rack["nodes"].values())
+    for nid, n in rack["nodes"].items():
+        boxes = [b for b in nodes if b.get("data-node") == nid]
+        assert len(boxes) == n
+        assert all(int(b.get("data-u")) == plan["node_types"][nid]["u"] for b in boxes)
+    labels = [t.text for t in svg.iter(f"{SVG}text") if "nlabel" in classes(t)]
+    assert sorted(labels) == sorted(nid for nid, n in rack["nodes"].items() for _ in range(n))
+    # existing load drawn apart, with its own U
+    ex_u = (rack.get("existing") or {}).get("u", 0)
+    assert sum(int(b.get("data-u")) for b in existing) == ex_u
+    assert len(existing) == (1 if ex_u else 0)
+    # units: what is drawn adds up to u_used; the rest is free
+    used = nodes + existing
+    assert sum(int(b.get("data-u")) for b in used) == rack["u_used"]
+    assert sum(int(b.get("data-u")) for b in free) == u_total - rack["u_used"]
+    # no two boxes share a unit, all stay inside 1..u, and the drawn rectangles agree
+    spans = sorted((int(b.get("data-u0")), int(b.get("data-u"))) for b in used + free)
+    at = 1
+    for u0, u in spans:
+        assert u0 == at, f"{rack['id']}: gap or overlap at U{at}"
+        at = u0 + u
+    assert at == u_total + 1
+    frame = next(r for r in svg.iter(f"{SVG}rect") if "slots" in classes(r))
+    top, bottom = float(frame.get("y")), float(frame.get("y")) + float(frame.get("height"))
+    boxes = sorted((float(b.get("y")), float(b.get("y")) + float(b.get("height"))) for b in used)
+    for (_, y1), (n0, _) in zip(boxes, boxes[1:], strict=False):
+        assert y1 <= n0 + 1e-6, f"{rack['id']}: boxes overlap"
+    assert all(top - 1e-6 <= y0 and y1 <= bottom + 1e-6 for y0, y1 in boxes)
+    assert abs((bottom - top) / u_total * rack["u_used"] - sum(y1 - y0 for y0, y1 in boxes)) <= len(boxes) + 1e-6
+
+
+@pytest.mark.parametrize("name", ["contract", "ai-hall", "colo"])
+def test_every_used_rack_has_a_true_elevation(plans, rendered, name):
+    plan, html = plans[name], rendered[name]
+    racks = {r["id"]: r for r in plan["racks"]}
+    drawn = {svg.get("data-rack"): svg for svg in svgs(html, "rp-elev")}
+    assert set(drawn) == set(racks), "small plans draw every used rack"
+    for rid, svg in drawn.items():
+        check_elevation(svg, racks[rid], plan)
+
+
+def test_elevation_with_existing_load_and_mixed_nodes():
+    el = RackElevation("h/A/01", 42, [("big", 2, 10, "14 kW"), ("small", 3, 2, "")], existing_u=8,
+                       existing_label="existing 6 kW", uid="t")
+    kinds = [(b.kind, b.u0, b.u) for b in el.layout()]
+    assert kinds == [("node", 1, 10), ("node", 11, 10), ("node", 21, 2), ("node", 23, 2), ("node", 25, 2),
+                     ("existing", 27, 8), ("free", 35, 8)]
+    svg = ET.fromstring(str(el.render()))
+    rack = {"id": "h/A/01", "rack_type": "t", "nodes": {"big": 2, "small": 3}, "u_used": 34,
+            "existing": {"u": 8}}
+    check_elevation(svg, rack, {"rack_types": {"t": {"u": 42}}, "node_types": {"big": {"u": 10}, "small": {"u": 2}}})
+    hatch = next(svg.iter(f"{SVG}pattern"))
+    assert blocks(svg, "existing")[0].get("fill") == f"url(#{hatch.get('id')})"
+
+
+def test_full_rack_has_no_free_block():
+    svg = ET.fromstring(str(RackElevation("x", 8, [("n", 2, 4, "")]).render()))
+    assert blocks(svg, "free") == [] and len(blocks(svg, "node")) == 2
+
+
+# --------------------------------------------------------------------------------------------------
+# floor layout
+
+
+@pytest.mark.parametrize("name", ["contract", "ai-hall", "colo"])
+def test_floor_layout_has_a_tile_per_rack_position(plans, rendered, name):
+    plan, html = plans[name], rendered[name]
+    floors = {svg.get("data-hall"): svg for svg in svgs(html, "rp-floor")}
+    assert list(floors) == [h["name"] for h in plan["halls"]]
+    used = {r["id"]: r for r in plan["racks"]}
+    existing = {r["id"] for r in plan["existing_racks"]}
+    for hall, svg in floors.items():
+        rows = [g for g in svg.iter(f"{SVG}g") if "row" in classes(g)]
+        plan_rows = [r for r in plan["rows"] if r["hall"] == hall]
+        assert [g.get("data-row") for g in rows] == [r["row"] for r in plan_rows]
+        for g, row in zip(rows, plan_rows, strict=True):
+            tiles = list(g.iter(f"{SVG}rect"))
+            assert len(tiles) == row["racks"]
+            width = 3 if row["racks"] > 99 else 2
+            for i, tile in enumerate(tiles):
+                rid = f"{hall}/{row['row']}/{i + 1:0{width}d}"
+                cls = tile.get("class")
+                if rid in used:
+                    assert cls == util_class(max(used[rid]["utilization"].values()))
+                elif rid in existing:
+                    assert cls == "x"
+                else:
+                    assert cls == "e"
+            xy = {(t.get("x"), t.get("y")) for t in tiles}
+            assert len(xy) == len(tiles), "tiles must not sit on each other"
+
+
+def test_floor_layout_wraps_long_rows_without_losing_tiles():
+    row = FloorRow("LONG", ["e"] * 150 + ["u4"] * 10)
+    svg = ET.fromstring(str(FloorLayout("h", [row, FloorRow("S", ["x"] * 3)]).render()))
+    groups = [g for g in svg.iter(f"{SVG}g") if "row" in classes(g)]
+    assert [len(list(g.iter(f"{SVG}rect"))) for g in groups] == [160, 3]
+    positions = {(t.get("x"), t.get("y")) for t in groups[0].iter(f"{SVG}rect")}
+    assert len(positions) == 160
+    assert float(svg.get("width")) < 1200
+
+
+def test_utilization_bins():
+    assert [util_class(x) for x in (0.0, 0.49, 0.5, 0.7, 0.85, 0.95, 1.0, 1.3)] == \
+        ["u0", "u0", "u1", "u2", "u3", "u4", "u4", "u4"]
+
+
+def test_legend_names_every_tile_class(rendered):
+    html = rendered["contract"]
+    for cls in ("u0", "u1", "u2", "u3", "u4", "x", "e"):
+        assert f'class="{cls}"/></svg>' in html  # a legend swatch
+    assert "existing load only" in html and "empty" in html
+
+
+# --------------------------------------------------------------------------------------------------
+# content
+
+
+def test_sections_and_key_figures(plans, rendered):
+    plan, html = plans["contract"], rendered["contract"]
+    for anchor in ("summary", "costs", "resilience", "assumptions", "hall-1", "hall-2"):
+        assert f'id="{anchor}"' in html
+    t = plan["totals"]
+    for text in (f"{t['gpus']:,}", f"{t['racks_used']}", report.usd(t["annual_usd"]["total"]),
+                 report.usd(t["usd_per_pflops_year"]), report.fnum(t["fp8_pflops"], 0),
+                 plan["facility"]["sha256"], plan["facility"]["file"], plan["tool"]["version"],
+                 plan["solver"]["status"], plan["binding"]["label"], "first-fit"):
+        assert text in html, text
+    for key in ("energy", "cooling", "racks", "nodes"):
+        assert report.usd(t["annual_usd"][key]) in html
+    # every spec figure and every source is listed
+    for a in plan["assumptions"]:
+        assert f"<code>{a['figure']}</code>" in html
+        for s in a["sources"]:
+            assert str(escape(s["title"])) in html
+    # cooling-unit simulation and feed failover
+    worst = plan["checks"]["worst_failover"]
+    assert worst["rack"] in html and report.fnum(worst["failover_kw"]) in html
+    assert "Hall cooling with units lost" in html
+
+
+def test_rack_table_lists_side_loads(plans, rendered):
+    plan, html = plans["contract"], rendered["contract"]
+    tables = re.findall(r'<table class="data racks">.*?</table>', html, re.S)
+    rows = sum(t.count("<tr><td") for t in tables)
+    assert rows == len(plan["racks"])
+    rack = plan["racks"][0]
+    side = plan["rack_types"][rack["rack_type"]]["power_kw"]
+    row_html = re.search(rf"<td class=\"nowrap\">{re.escape(rack['id'])}</td>.*?</tr>", html, re.S).group(0)
+    for value in (rack["it_kw"] / 2, rack["it_kw"], side):  # 2N: half normally, all of it after failover
+        assert report.fnum(value) in row_html
+    assert "Existing" not in row_html
+
+
+def test_existing_only_racks_listed(plans, rendered):
+    plan, html = plans["contract"], rendered["contract"]
+    assert plan["existing_racks"]
+    assert "Racks with existing load only" in html
+    for r in plan["existing_racks"]:
+        assert r["id"] in html
+
+
+def test_no_script_nothing_fetched_and_print_styles(rendered):
+    for html in rendered.values():
+        low = html.lower()
+        assert "<script" not in low and "<link" not in low and "<img" not in low and "@import" not in low
+        assert "<iframe" not in low and " src=" not in low and "xlink:href" not in low
+        assert all(u.startswith("#") for u in re.findall(r"url\(([^)]*)\)", html)), "only in-page references"
+        assert "default-src 'none'" in html
+        assert "@media print" in html and "@page" in html
+        assert "break-before: page" in html and "break-inside: avoid" in html
+        assert "table-header-group" in html
+
+
+def test_names_are_escaped(plans):
+    plan = copy.deepcopy(plans["contract"])
+    evil = "<script>alert(1)</script>"
+    plan["facility"]["name"] = evil
+    plan["facility"]["file"] = "x\"><script>alert(2)</script>"
+    nid = next(iter(plan["node_types"]))
+    plan["node_types"][nid]["name"] = evil
+    plan["assumptions"][0]["sources"] = [{"id": "s", "title": evil, "url": "javascript:alert(3)", "kind": "<b>"}]
+    # a hall name with markup runs through rack ids, rows and every SVG
+    text = json.dumps(plan).replace('"hall-1', '"<i>&h')
+    plan = json.loads(text)
+    html = render_plan(plan)
+    assert "<script" not in html.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'href="javascript' not in html
+    assert "<i>" not in html
+    floors = svgs(html, "rp-floor")  # still well-formed XML
+    assert floors[0].get("data-hall") == "<i>&h"
+    assert svgs(html, "rp-elev")
+
+
+def test_n_redundancy_has_no_failover_column_values(plans):
+    plan = copy.deepcopy(plans["ai-hall"])
+    plan["facility"]["site"]["power_redundancy"] = "N"
+    plan["checks"]["worst_failover"] = None
+    html = render_plan(plan)
+    assert "Power redundancy is N" in html
+    rack = plan["racks"][0]
+    row_html = re.search(rf"<td class=\"nowrap\">{re.escape(rack['id'])}</td>.*?</tr>", html, re.S).group(0)
+    cells = [re.sub("<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row_html, re.S)]
+    assert cells[4:6] == [report.fnum(rack["it_kw"]), "–"]  # one side carries it all; no failover
+
+
+def test_feasible_solver_status_is_flagged(plans):
+    plan = copy.deepcopy(plans["ai-hall"])
+    plan["solver"].update(status="feasible", gap=0.0123)
+    html = render_plan(plan)
+    assert "not proven optimal" in html and "1.23 %" in html
+
+
+def test_templates_ship_in_the_package():
+    names = {p.name for p in resources.files("planner.templates").iterdir()}
+    assert {"base.html.j2", "plan.html.j2", "compare.html.j2", "_assumptions.html.j2", "report.css"} <= names
+    assert report.environment().autoescape is True
+
+
+def test_report_command_renders_plan_and_compare(tmp_path, plans, compare_doc):
+    from planner.cli import main
+
+    for name, doc in (("plan", plans["contract"]), ("compare", compare_doc)):
+        src = tmp_path / f"{name}.json"
+        src.write_text(json.dumps(doc), encoding="utf-8")
+        assert main(["report", str(src), "-o", str(tmp_path / f"{name}.html")]) == 0
+        assert (tmp_path / f"{name}.html").read_text(encoding="utf-8").startswith("<!doctype html>")
+
+
+# --------------------------------------------------------------------------------------------------
+# scale
+
+
+def test_campus_scale_plan_is_summarised_and_paginated(big_plan):
+    started = time.perf_counter()
+    html = render_plan(big_plan)
+    seconds = time.perf_counter() - started
+    assert seconds < 30, f"render_plan took {seconds:.1f} s"  # loose: speed figures belong in benchmarks
+    assert len(html) < 8_000_000
+    used = len(big_plan["racks"])
+    assert used > 5000
+    # elevations capped, one per distinct fill in each row
+    elevs = svgs(html, "rp-elev")
+    assert 0 < len(elevs) <= report.MAX_ELEVATIONS
+    racks = {r["id"]: r for r in big_plan["racks"]}
+    sigs = [(racks[e.get("data-rack")]["hall"], racks[e.get("data-rack")]["row"],
+             tuple(sorted(racks[e.get("data-rack")]["nodes"].items()))) for e in elevs]
+    assert len(set(sigs)) == len(sigs)
+    for e in elevs[:20]:
+        check_elevation(e, racks[e.get("data-rack")], big_plan)
+    assert "one for each distinct fill in each row" in html
+    # shared among the halls, every distinct fill of a hall before repeats
+    halls = {racks[e.get("data-rack")]["hall"] for e in elevs}
+    assert halls == {h["name"] for h in big_plan["halls"]}
+    for hall in halls:
+        fills = {tuple(sorted(r["nodes"].items())) for r in big_plan["racks"] if r["hall"] == hall}
+        assert fills <= {s[2] for s in sigs if s[0] == hall}
+    # per-rack tables capped, with a note pointing at racks.csv
+    table_rows = sum(t.count("<tr><td") for t in re.findall(r'<table class="data racks">.*?</table>', html, re.S))
+    assert 0 < table_rows <= report.MAX_TABLE_ROWS
+    assert "most loaded of" in html and "racks.csv" in html
+    # the floor layout still shows every rack position, compactly
+    floors = svgs(html, "rp-floor")
+    tiles = sum(len(list(g.iter(f"{SVG}rect"))) for f in floors for g in f.iter(f"{SVG}g") if "row" in classes(g))
+    assert tiles == sum(r["racks"] for r in big_plan["rows"])
+    assert "<title>" not in "".join(ET.tostring(f, encoding="unicode") for f in floors[:1])
+
+
+def test_share_splits_a_budget():
+    assert report._share(10, {"a": 2, "b": 100, "c": 100}) == {"a": 2, "b": 4, "c": 4}
+    assert report._share(500, {"a": 3, "b": 4}) == {"a": 3, "b": 4}
+    assert sum(report._share(500, {str(k): 1000 for k in range(7)}).values()) == 500
+
+
+# --------------------------------------------------------------------------------------------------
+# compare
+
+
+def test_compare_report(compare_doc):
+    html = render_compare(compare_doc)
+    rows = compare_doc["rows"]
+    table = re.search(r'<table class="data compare">.*?</table>', html, re.S).group(0)
+    assert table.count('class="num cand') == len(rows)
+    for label in ("Racks used", "GPUs per rack", "IT kW per rack", "FP8 PFLOPS per rack", "HBM TB per rack",
+                  "Annual cost: total", "Cost per PFLOPS-year", "Binding limit", "Stranded kW", "Facility kW"):
+        assert f">{label}<" in table
+    charts = svgs(html, "rp-chart")
+    assert len(charts) >= 4
+    ok = [r for r in rows if r["status"] != "no_plan"]
+    for chart in charts:
+        bars = [r for r in chart.iter(f"{SVG}rect") if "bar" in classes(r)]
+        assert len(bars) == len(ok)
+        values = [float(b.get("data-value")) for b in bars]
+        widths = [float(b.get("width")) for b in bars]
+        top = max(values)
+        assert widths[values.index(top)] == max(widths)
+    assert "no plan" in html and "gb200-nvl72" in html
+    assert "1,270 W" in html  # the break-even finding
+    assert "b200-8x-air@nominal" in html
+    for a in compare_doc["assumptions"]:
+        for s in a["sources"]:
+            assert s["id"] and (s["url"] or "") in html
+    assert "<script" not in html.lower()
+
+
+def test_compare_escapes_names(compare_doc):
+    doc = copy.deepcopy(compare_doc)
+    doc["facility"]["name"] = "<script>alert(1)</script>"
+    doc["rows"][0]["candidate"] = "<b>x</b>"
+    html = render_compare(doc)
+    assert "<script" not in html.lower() and "<b>x</b>" not in html
+    svgs(html, "rp-chart")  # charts still parse
+
+
+def test_bar_chart_handles_missing_and_zero_values():
+    chart = BarChart("t", [Bar("a", 0.0, "0"), Bar("b", None, "no plan"), Bar("c", 3.0, "3")])
+    svg = ET.fromstring(str(chart.render()))
+    bars = [r for r in svg.iter(f"{SVG}rect") if "bar" in classes(r)]
+    assert len(bars) == 2
