@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=_Formatter,
                        description="Print the JSON Schema of an input format, for editors that validate YAML.")
     p.add_argument("kind", nargs="?", choices=("facility", "demand", "specs"), default="facility")
+    p.add_argument("--markdown", action="store_true", help="print the Markdown reference of every input format")
     _add_common(p)
 
     p = sub.add_parser("plan", help="find the least-cost placement and write plan.json, racks.csv, report.html",
@@ -277,6 +278,11 @@ def cmd_schema(args: argparse.Namespace) -> int:
     from planner.facility import Facility
     from planner.specs import SpecFile
 
+    if args.markdown:
+        from planner.reference import markdown
+
+        print(markdown())
+        return 0
     model = {"facility": Facility, "demand": DemandFile, "specs": SpecFile}[args.kind]
     schema = model.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

@@ -71,7 +71,7 @@ def add_pattern_vars(m: Model) -> None:
     """``z[k, p]`` in 0..count[k]: racks of class k that take maximal pattern p."""
     d = m.data
     for k in range(d.K):
-        n = int(d.classes.at[k, "count"])
+        n = d.count(k)
         for p in range(len(d.patterns(k))):
             m.z[k, p] = m.prob.add_variable(f"z_{k}_{p}", lowBound=0, upBound=n, cat=pulp.LpInteger)
 
@@ -83,7 +83,7 @@ def add_rack_count_vars(m: Model) -> None:
     branching on individual patterns (many of them symmetric) does not."""
     d = m.data
     for k in range(d.K):
-        n = int(d.classes.at[k, "count"])
+        n = d.count(k)
         m.r[k] = m.prob.add_variable(f"r_{k}", lowBound=0, upBound=n, cat=pulp.LpInteger)
         terms = [(m.z[k, p], 1) for p in range(len(d.patterns(k)))] + [(m.r[k], -1)]
         m.prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintEQ,
@@ -273,12 +273,16 @@ def start_from_counts(data: ProblemData, counts: np.ndarray) -> tuple[dict[tuple
     pattern that covers its fill."""
     z: dict[tuple[int, int], int] = {}
     w = np.zeros((data.T, data.K), dtype=np.int64)
-    cls = data.racks["cls"].to_numpy()
-    for r in np.flatnonzero(counts.sum(axis=1)):
-        k = int(cls[r])
-        pats = data.patterns(k)
-        covering = np.flatnonzero(np.all(pats >= counts[r], axis=1))
-        p = int(covering[0])
-        z[k, p] = z.get((k, p), 0) + 1
-        w[:, k] += counts[r]
+    used = np.flatnonzero(counts.sum(axis=1))
+    if len(used) == 0:
+        return z, w
+    cls = data.racks["cls"].to_numpy()[used]
+    # identical (class, fill) racks are looked up once
+    keys, inverse, times = np.unique(np.column_stack([cls, counts[used]]), axis=0, return_inverse=True,
+                                     return_counts=True)
+    for key, n in zip(keys, times):
+        k, fill = int(key[0]), key[1:]
+        p = int(np.flatnonzero(np.all(data.patterns(k) >= fill, axis=1))[0])
+        z[k, p] = z.get((k, p), 0) + int(n)
+        w[:, k] += fill * int(n)
     return z, w

@@ -142,11 +142,11 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
     ids = [t.id for t in types]
 
     racks = []
-    for r in np.flatnonzero(used):
-        row = df.iloc[r]
+    used_idx = np.flatnonzero(used)
+    for r, row in zip(used_idx, df.iloc[used_idx].to_dict("records")):
         entry: dict[str, Any] = {
             "id": row["id"], "hall": row["hall"], "row": row["row"], "rack_type": row["rack_type"],
-            "nodes": {ids[t]: int(counts[r, t]) for t in range(len(ids)) if counts[r, t]},
+            "nodes": {ids[t]: int(counts[r, t]) for t in np.flatnonzero(counts[r])},
             "it_kw": _r(row["it_kw"]), "air_heat_kw": _r(row["air_heat_kw"]),
             "liquid_heat_kw": _r(row["liquid_heat_kw"]), "u_used": int(row["u_used"]),
             "weight_kg": _r(row["weight_kg"]),
@@ -163,7 +163,7 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
     existing_only = [
         {"id": r["id"], "hall": r["hall"], "row": r["row"], "rack_type": r["rack_type"],
          "kw": _r(r["existing_kw"]), "u": int(r["existing_u"]), "weight_kg": _r(r["existing_weight_kg"])}
-        for _, r in df[df["has_existing"] & ~used].iterrows()
+        for r in df[df["has_existing"] & ~used].to_dict("records")
     ]
 
     rows = []

@@ -135,15 +135,24 @@ class ProblemData:
     def K(self) -> int:
         return len(self.classes)
 
+    def __post_init__(self) -> None:
+        self._set_of = self.classes["pattern_set"].to_numpy(dtype=np.int64) if len(self.classes) else np.zeros(0, int)
+        self._count = self.classes["count"].to_numpy(dtype=np.int64) if len(self.classes) else np.zeros(0, int)
+
     def patterns(self, k: int) -> np.ndarray:
-        return self.pattern_sets[int(self.classes.at[k, "pattern_set"])]
+        """Maximal patterns (P x T) of class k."""
+        return self.pattern_sets[int(self._set_of[k])]
+
+    def count(self, k: int) -> int:
+        """Racks in class k."""
+        return int(self._count[k])
 
     def slots_max(self) -> np.ndarray:
         """(T x K) most nodes of type t a class could hold (every rack on its best pattern for t)."""
         out = np.zeros((self.T, self.K), dtype=np.int64)
         for k in range(self.K):
             pats = self.patterns(k)
-            out[:, k] = pats.max(axis=0) * int(self.classes.at[k, "count"])
+            out[:, k] = pats.max(axis=0) * self.count(k)
         return out
 
 

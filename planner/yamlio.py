@@ -347,10 +347,16 @@ def atomic_outputs(directory: str | os.PathLike) -> Iterator["OutputSet"]:
     out = OutputSet(Path(directory))
     try:
         yield out
+        out.commit()
     except BaseException:
         out.discard()
         raise
-    out.commit()
+
+
+def _unwritable(path: Path, exc: OSError) -> InputError:
+    """An output that cannot be written is the user's to fix (``-o`` names a file, a read-only or
+    missing place), not a bug: it is reported like bad input."""
+    return InputError.one("<command line>", "-o", f"cannot write '{path}': {exc.strerror or exc}")
 
 
 class OutputSet:
@@ -363,15 +369,23 @@ class OutputSet:
 
     def _stage_dir(self) -> Path:
         if self._tmpdir is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            self._tmpdir = Path(tempfile.mkdtemp(prefix=".rackplan-", dir=self.directory))
+            if self.directory.exists() and not self.directory.is_dir():
+                raise InputError.one("<command line>", "-o", f"'{self.directory}' is a file, not a directory")
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                self._tmpdir = Path(tempfile.mkdtemp(prefix=".rackplan-", dir=self.directory))
+            except OSError as exc:
+                raise _unwritable(self.directory, exc) from None
         return self._tmpdir
 
     def write_text(self, relative: str, text: str) -> Path:
         target = self.directory / relative
         staged = self._stage_dir() / relative
-        staged.parent.mkdir(parents=True, exist_ok=True)
-        staged.write_text(text, encoding="utf-8")
+        try:
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            staged.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise _unwritable(target, exc) from None
         self._staged.append((staged, target))
         return target
 
@@ -380,8 +394,11 @@ class OutputSet:
 
     def commit(self) -> None:
         for staged, target in self._staged:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staged, target)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staged, target)
+            except OSError as exc:
+                raise _unwritable(target, exc) from None
         self.discard()
 
     def discard(self) -> None:
@@ -395,12 +412,19 @@ class OutputSet:
 def write_atomic(path: str | os.PathLike, text: str) -> Path:
     """Write one file atomically (temporary file in the same directory, then rename)."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as exc:
+        raise _unwritable(target, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, target)
+    except OSError as exc:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise _unwritable(target, exc) from None
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

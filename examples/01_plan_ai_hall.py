@@ -1,0 +1,27 @@
+"""Plan the bundled AI hall for a demand file, from Python, and print the key figures.
+
+Run: .venv/bin/python examples/01_plan_ai_hall.py [OUTDIR]
+"""
+
+import sys
+from pathlib import Path
+
+from planner.api import run_plan, write_plan
+from planner.demand import load_demand
+from planner.facility import load_facility
+from planner.specs import load_library
+
+HERE = Path(__file__).resolve().parent
+
+facility = load_facility(HERE.parent / "facilities" / "ai-hall.yaml")
+catalogue = load_library()
+demand, tdp = load_demand(str(HERE / "ai-hall-demand.yaml"), catalogue)
+run = run_plan(facility, catalogue, demand, tdp_w=tdp)
+
+totals = run.plan["totals"]
+print(f"{run.plan['solver']['status']}: {totals['gpus']} GPUs in {totals['racks_used']} racks, "
+      f"IT {totals['it_kw']:.1f} kW, USD {totals['annual_usd']['total']:,.0f} a year")
+print(f"independent check: {'passed' if run.check.passed else 'FAILED'}")
+if len(sys.argv) > 1:
+    for path in write_plan(run, sys.argv[1]):
+        print("wrote", path)

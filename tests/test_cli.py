@@ -1,0 +1,206 @@
+"""The command line as a user meets it: help, exit codes, outputs, determinism, safe writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+AI_HALL = str(ROOT / "facilities" / "ai-hall.yaml")
+CONTRACT = str(ROOT / "facilities" / "contract-example.yaml")
+REQUIRED = ["h100-8x", "h200-8x", "b200-8x-air", "b200-8x-dlc", "gb200-nvl4", "gb200-nvl72", "mi300x-8x",
+            "mi355x-8x-dlc", "mi400-8x", "mi400-4x"]
+
+
+def rackplan(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "planner.cli", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=300)
+
+
+def test_help_teaches_with_examples():
+    out = rackplan("--help")
+    assert out.returncode == 0
+    for word in ("validate", "specs", "schema", "plan", "compare", "report", "examples:", "exit codes"):
+        assert word in out.stdout
+    plan_help = rackplan("plan", "--help").stdout
+    for flag in ("--demand", "--nodes", "--gpus", "--candidates", "--fill", "--tdp", "--solver", "--time-limit", "-o"):
+        assert flag in plan_help
+
+
+def test_no_command_prints_help_and_exits_2():
+    out = rackplan()
+    assert out.returncode == 2 and "usage:" in out.stdout
+
+
+def test_validate_summarises_the_contract_example():
+    out = rackplan("validate", CONTRACT)
+    assert out.returncode == 0, out.stderr
+    assert "84 racks (2 with existing load)" in out.stdout
+    assert "dlc-130: 24 racks, 48U, dlc, power 136.6 kW" in out.stdout
+    assert "hall hall-1: 60 racks in 4 rows, cooling 3,500 kW usable (8 x 500 kW, N+1)" in out.stdout
+
+
+def test_specs_json_lists_every_required_node_with_source_and_status():
+    out = rackplan("specs", "--json")
+    assert out.returncode == 0
+    data = json.loads(out.stdout)
+    for nid in REQUIRED:
+        node = data["nodes"][nid]
+        assert node["status"] in ("shipping", "announced", "projected")
+        assert node["sources"] and all(s in data["sources"] for s in node["sources"])
+        power = node["power"]["max_kw"] if node["power"]["basis"] == "vendor_max" else node["power"]["overhead_kw"]
+        assert power["sources"] and power["status"]
+    assert set(data["nodes"]["mi400-8x"]["points"]) == {"low", "nominal", "high"}
+    assert data["accelerators"]["mi400"]["disagreement"]
+
+
+def test_specs_table_shows_ranges_and_disagreement():
+    out = rackplan("specs")
+    assert "11.0 (9.6-12.4)" in out.stdout and "where sources disagree" in out.stdout
+
+
+def test_schema_is_json_schema_of_the_facility():
+    out = rackplan("schema")
+    schema = json.loads(out.stdout)
+    assert schema["title"] == "Facility" and "rack_types" in schema["properties"]
+    assert schema["$defs"]["RackType"]["additionalProperties"] is False
+
+
+def test_plan_writes_three_files_and_summary(tmp_path):
+    out = rackplan("plan", CONTRACT, "--nodes", "b200-8x-air=24", "-o", str(tmp_path / "o"))
+    assert out.returncode == 0, out.stderr
+    files = sorted(p.name for p in (tmp_path / "o").iterdir())
+    assert files == ["plan.json", "racks.csv", "report.html"]
+    plan = json.loads((tmp_path / "o" / "plan.json").read_text())
+    assert plan["schema"] == "rackplan.plan/1" and plan["solver"]["status"] == "optimal"
+    assert plan["totals"]["racks_used"] == 8 and plan["totals"]["it_kw"] == pytest.approx(343.2)
+    assert plan["checks"]["passed"] is True
+    assert "plan: optimal" in out.stderr and "first-fit baseline" in out.stderr
+    csv = (tmp_path / "o" / "racks.csv").read_text().splitlines()
+    assert csv[0].startswith("id,hall,row,rack_type") and len(csv) == 1 + 8
+
+
+def test_plan_is_deterministic_apart_from_timing(tmp_path):
+    docs = []
+    for i in range(2):
+        out = rackplan("plan", AI_HALL, "--demand", str(ROOT / "examples" / "ai-hall-demand.yaml"), "-q",
+                       "-o", str(tmp_path / f"o{i}"))
+        assert out.returncode == 0, out.stderr
+        doc = json.loads((tmp_path / f"o{i}" / "plan.json").read_text())
+        doc["solver"].pop("seconds")
+        docs.append(doc)
+    assert docs[0] == docs[1]
+    assert (tmp_path / "o0" / "racks.csv").read_text() == (tmp_path / "o1" / "racks.csv").read_text()
+
+
+def test_command_line_overrides_the_demand_file(tmp_path):
+    out = rackplan("plan", AI_HALL, "--demand", str(ROOT / "examples" / "ai-hall-demand.yaml"),
+                   "--nodes", "h100-8x=2", "-q", "-o", str(tmp_path / "o"))
+    assert out.returncode == 0, out.stderr
+    assert json.loads((tmp_path / "o" / "plan.json").read_text())["totals"]["nodes"] == {"h100-8x": 2}
+
+
+def test_tdp_what_if_rederives_node_power(tmp_path):
+    out = rackplan("plan", CONTRACT, "--nodes", "mi400-8x=4", "--tdp", "mi400=1400", "-q", "-o", str(tmp_path / "o"))
+    assert out.returncode == 0, out.stderr
+    node = json.loads((tmp_path / "o" / "plan.json").read_text())["node_types"]["mi400-8x"]
+    assert node["max_kw"] == pytest.approx(8 * 1.4 + 3.0) and node["tdp_overridden"] is True
+
+
+def test_infeasible_demand_exits_1_with_diagnosis_and_writes_nothing(tmp_path):
+    out = rackplan("plan", CONTRACT, "--nodes", "b200-8x-air=175", "-o", str(tmp_path / "o"))
+    assert out.returncode == 1
+    assert "row hall-1/C cooling: demand needs 601 kW, usable 600 kW" in out.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_input_exits_2_one_line_no_traceback(tmp_path):
+    out = rackplan("plan", CONTRACT, "--nodes", "b200-8x=2", "-o", str(tmp_path / "o"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rackplan: <command line>: --nodes b200-8x: unknown node id")
+    assert "b200-8x-air" in lines[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_failed_render_leaves_previous_outputs(tmp_path, monkeypatch):
+    """Outputs are staged and renamed only when every file is ready: a failure while writing leaves the
+    old files, whole, and no temporary files."""
+    from planner import api, report
+
+    out_dir = tmp_path / "o"
+    assert rackplan("plan", CONTRACT, "--nodes", "b200-8x-air=2", "-q", "-o", str(out_dir)).returncode == 0
+    before = {p.name: p.read_bytes() for p in out_dir.iterdir()}
+    from planner.demand import Demand
+    from planner.facility import load_facility
+    from planner.specs import load_library
+
+    run = api.run_plan(load_facility(CONTRACT), load_library(), Demand("nodes", nodes={"b200-8x-air": 4}))
+
+    def broken(*_a, **_k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("planner.plan.racks_csv", broken)
+    monkeypatch.setattr(api, "racks_csv", broken)
+    with pytest.raises(RuntimeError):
+        api.write_plan(run, out_dir)
+    assert {p.name: p.read_bytes() for p in out_dir.iterdir()} == before
+    assert report.render_plan  # the renderer itself was not the failure
+
+
+def test_report_command_rerenders_a_plan(tmp_path):
+    assert rackplan("plan", CONTRACT, "--nodes", "b200-8x-air=2", "-q", "-o", str(tmp_path / "o")).returncode == 0
+    out = rackplan("report", str(tmp_path / "o" / "plan.json"), "-o", str(tmp_path / "again.html"))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "again.html").read_text() == (tmp_path / "o" / "report.html").read_text()
+
+
+def test_check_command_passes_a_plan_and_catches_a_tampered_one(tmp_path):
+    assert rackplan("plan", CONTRACT, "--nodes", "b200-8x-air=6", "-q", "-o", str(tmp_path / "o")).returncode == 0
+    path = tmp_path / "o" / "plan.json"
+    ok = rackplan("check", str(path), CONTRACT)
+    assert ok.returncode == 0 and "every limit holds" in ok.stdout
+    plan = json.loads(path.read_text())
+    plan["racks"][0]["nodes"]["b200-8x-air"] += 2  # three or more 14.3 kW nodes on a 32.8/54.6 kW side
+    path.write_text(json.dumps(plan))
+    bad = rackplan("check", str(path), CONTRACT)
+    assert bad.returncode == 1 and "feed side" in bad.stdout and "totals.nodes" in bad.stdout
+
+
+def test_compare_writes_every_point_and_checked_plans(tmp_path):
+    out = rackplan("compare", AI_HALL, "--candidates", "mi400-8x,b200-8x-air", "--gpus", "1024", "-q",
+                   "-o", str(tmp_path / "c"))
+    assert out.returncode == 0, out.stderr
+    c = tmp_path / "c"
+    assert {p.name for p in c.iterdir()} == {"compare.json", "compare.csv", "compare.html", "plans"}
+    assert sorted(p.name for p in (c / "plans").iterdir()) == [
+        "b200-8x-air@nominal.json", "mi400-8x@high.json", "mi400-8x@low.json", "mi400-8x@nominal.json"]
+    doc = json.loads((c / "compare.json").read_text())
+    points = [(r["candidate"], r["point"]) for r in doc["rows"]]
+    assert points == [("mi400-8x", "low"), ("mi400-8x", "nominal"), ("mi400-8x", "high"), ("b200-8x-air", "nominal")]
+    for row in doc["rows"]:
+        assert row["gpus"] >= 1024
+        plan = json.loads((c / row["plan_file"]).read_text())
+        assert plan["checks"]["passed"] and plan["totals"]["gpus"] == row["gpus"]
+        checked = rackplan("check", str(c / row["plan_file"]), AI_HALL)
+        assert checked.returncode == 0, checked.stdout
+    lows = {r["point"]: r["node"]["max_kw"] for r in doc["rows"] if r["candidate"] == "mi400-8x"}
+    assert lows == {"low": pytest.approx(9.6), "nominal": pytest.approx(11.0), "high": pytest.approx(12.4)}
+    assert doc["break_even"] and doc["break_even"][0]["candidate"] == "mi400-8x"
+
+
+def test_highs_solver_gives_the_same_optimum(tmp_path):
+    pytest.importorskip("highspy")
+    costs = []
+    for solver in ("cbc", "highs"):
+        out = rackplan("plan", AI_HALL, "--gpus", "1024", "--candidates", "mi400-8x,b200-8x-air", "--solver", solver,
+                       "-q", "-o", str(tmp_path / solver))
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith("wrote ")  # HiGHS's banner stays off stdout
+        costs.append(json.loads((tmp_path / solver / "plan.json").read_text())["totals"]["annual_usd"]["total"])
+    assert costs[0] == pytest.approx(costs[1], rel=1e-4)
