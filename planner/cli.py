@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from planner import __version__
-from planner.errors import InputError, NoPlanError, PlanCheckError, Problem
+from planner.errors import InputError, NoPlanError, PlanCheckError
 
 EXAMPLES = """\
 examples:
@@ -58,6 +58,12 @@ def _add_specs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--specs", action="append", metavar="FILE", default=None,
                    help="extra spec file with your own node profiles (same shape as gpu_specs/*.yaml); "
                         "may be repeated")
+
+
+def _add_targets(p: argparse.ArgumentParser, lead: str) -> None:
+    p.add_argument("--gpus", type=int, metavar="N", help=f"{lead} N GPUs")
+    p.add_argument("--fp8-pflops", type=float, metavar="X", help=f"{lead} X dense FP8 PFLOPS")
+    p.add_argument("--hbm-tb", type=float, metavar="X", help=f"{lead} X TB of HBM")
 
 
 def _add_solver(p: argparse.ArgumentParser) -> None:
@@ -114,9 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("facility", metavar="FACILITY")
     p.add_argument("--demand", metavar="FILE", help="demand file")
     p.add_argument("--nodes", metavar="ID=N[,ID=N...]", help="place exactly these nodes")
-    p.add_argument("--gpus", type=int, metavar="N", help="target: at least N GPUs (with --candidates)")
-    p.add_argument("--fp8-pflops", type=float, metavar="X", help="target: at least X dense FP8 PFLOPS")
-    p.add_argument("--hbm-tb", type=float, metavar="X", help="target: at least X TB of HBM")
+    _add_targets(p, "target: at least")
     p.add_argument("--candidates", metavar="ID[,ID...]", help="node ids a target may choose among")
     p.add_argument("--fill", metavar="ID", help="as many of this node as fit, then at least cost")
     p.add_argument("--point", choices=("low", "nominal", "high"), default="nominal",
@@ -134,9 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "per candidate and point in DIR/plans/ID@POINT.json.")
     p.add_argument("facility", metavar="FACILITY")
     p.add_argument("--candidates", required=True, metavar="ID,ID[,...]", help="node ids to compare")
-    p.add_argument("--gpus", type=int, metavar="N", help="each candidate must reach N GPUs")
-    p.add_argument("--fp8-pflops", type=float, metavar="X", help="each candidate must reach X dense FP8 PFLOPS")
-    p.add_argument("--hbm-tb", type=float, metavar="X", help="each candidate must reach X TB of HBM")
+    _add_targets(p, "each candidate must reach")
     p.add_argument("--fill", action="store_true", help="fit as many of each candidate as possible")
     p.add_argument("--no-break-even", action="store_true", help="skip the break-even TDP search")
     p.add_argument("-o", "--out", metavar="DIR", default="rackplan-compare", help="output directory (default rackplan-compare)")
@@ -440,11 +442,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         _err(f"rackplan: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
         return 3
-
-
-def _problem_sink(problems: list[Problem]) -> None:  # pragma: no cover - kept for API symmetry
-    for p in problems:
-        _err(f"rackplan: {p}")
 
 
 if __name__ == "__main__":

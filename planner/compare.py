@@ -56,7 +56,8 @@ def ranking_value(row: dict[str, Any], fill: bool) -> float:
     return float(row["annual_usd"]["total"])
 
 
-def _row(candidate: str, point: str, plan: dict[str, Any]) -> dict[str, Any]:
+def compare_row(candidate: str, point: str, plan: dict[str, Any]) -> dict[str, Any]:
+    """One row of ``compare.json`` from a single-candidate plan."""
     t = plan["totals"]
     racks = max(t["racks_used"], 1)
     return {
@@ -106,7 +107,7 @@ def run_compare(loaded: LoadedFacility, cat: Catalogue, candidates: list[str], t
                              "plan_file": None, "shortfalls": exc.shortfalls, "node": node})
                 continue
             result.plans[f"{candidate}@{point}"] = plan
-            rows.append(_row(candidate, point, plan))
+            rows.append(compare_row(candidate, point, plan))
             for a in plan["assumptions"]:
                 assumptions.setdefault((a["node"], a["figure"], a["value"]), a | {"point": point})
 
@@ -170,7 +171,7 @@ def _break_even(cat: Catalogue, candidates: list[str], rows: list[dict[str, Any]
                     plan = plan_one(a, "nominal", {acc_id: watts})
                 except NoPlanError:
                     return math.inf
-                return ranking_value(_row(a, "nominal", plan), fill)
+                return ranking_value(compare_row(a, "nominal", plan), fill)
 
             v_lo, v_hi = value_at(lo_w), value_at(hi_w)
             if not ((v_lo - target) * (v_hi - target) < 0):

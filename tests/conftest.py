@@ -35,28 +35,12 @@ def plans() -> dict[str, dict[str, Any]]:
     }
 
 
-def compare_row(candidate: str, point: str, plan: dict[str, Any]) -> dict[str, Any]:
-    """One row of ``compare.json`` from a single-candidate plan (the shape planner/compare.py writes)."""
-    t = plan["totals"]
-    racks = max(t["racks_used"], 1)
-    return {
-        "candidate": candidate, "point": point, "status": plan["solver"]["status"], "gap": plan["solver"]["gap"],
-        "plan_file": f"plans/{candidate}@{point}.json", "node": plan["node_types"][candidate],
-        "nodes": sum(t["nodes"].values()), "gpus": t["gpus"], "racks_used": t["racks_used"],
-        "gpus_per_rack": round(t["gpus"] / racks, 3), "kw_per_rack": round(t["it_kw"] / racks, 3),
-        "fp8_pflops": t["fp8_pflops"], "fp8_pflops_per_rack": round(t["fp8_pflops"] / racks, 3),
-        "hbm_tb": t["hbm_tb"], "hbm_tb_per_rack": round(t["hbm_tb"] / racks, 4),
-        "it_kw": t["it_kw"], "facility_kw": t["facility_kw"], "annual_usd": t["annual_usd"],
-        "usd_per_pflops_year": t["usd_per_pflops_year"], "stranded_kw": t["stranded_kw"],
-        "provisioned_kw": t["provisioned_kw"],
-        "binding": {"limit": plan["binding"]["limit"], "label": plan["binding"]["label"]},
-    }
-
-
 @pytest.fixture(scope="session")
 def compare_doc() -> dict[str, Any]:
     """A ``rackplan.compare/1`` document: b200-8x-air (shipping) against mi400-8x (projected, three
     points) for 512 GPUs in the contract example, plus a candidate that found no plan."""
+    from planner.compare import compare_row
+
     rows, assumptions = [], {}
     for cand, point in (("b200-8x-air", "nominal"), ("mi400-8x", "low"), ("mi400-8x", "nominal"),
                         ("mi400-8x", "high")):
