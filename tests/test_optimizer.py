@@ -152,3 +152,26 @@ def test_weight_limit_binds():
     placement, doc = plan(lf, [B200], Demand("nodes", nodes={"b200": 3}))
     assert doc["totals"]["racks_used"] == 3
     assert all(r["binding"] == "weight" for r in doc["racks"])
+
+
+def test_time_limit_gives_the_best_plan_with_its_gap():
+    """Stopped by the time limit, the planner keeps the best plan found (or the first-fit plan when the
+    solver found none), says 'feasible', reports an honest gap, and the plan passes the checker."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.campus import CANDIDATES, campus
+    from planner.api import resolve_types
+    from planner.specs import load_library
+
+    lf = campus()  # the 28,800-rack benchmark campus: CBC needs a few seconds to prove it
+    demand = Demand("target", metric="gpus", amount=800_000, candidates=CANDIDATES)
+    types = resolve_types(load_library(), demand)
+    placement = optimize(lf.facility, types, demand, time_limit=1.0, gap_rel=0.0)
+    assert placement.status == "feasible"
+    assert placement.outcome.seconds < 3.0
+    assert 0 < placement.gap <= 1.0
+    doc = build_plan(lf, Catalogue(), types, demand, placement, {})
+    assert check_plan(lf.facility, doc).passed
+    assert doc["totals"]["gpus"] >= 800_000 and doc["solver"]["status"] == "feasible"
