@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from planner.demand import Demand
-from planner.errors import NoPlanError
+from planner.errors import InputError, NoPlanError
 from planner.facility import Facility
 from planner.greedy import first_fit, meets
 from planner.model import build_problem, start_from_counts
-from planner.problem import ProblemData, build_problem_data
+from planner.problem import ProblemData, TooManyPatterns, build_problem_data
 from planner.solve import Progress, SolveOutcome, relative_gap, solve
 from planner.specs import NodeType
 
@@ -107,7 +107,12 @@ def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str =
 
     clock = time.monotonic()
     seconds: dict[str, float] = {}
-    data = build_problem_data(fac, types, include_energy=demand.kind == "target")
+    try:
+        data = build_problem_data(fac, types, include_energy=demand.kind == "target")
+    except TooManyPatterns as exc:
+        raise InputError.one("<command line>", "candidates" if demand.kind == "target" else "nodes",
+                             f"{len(types)} node types fit one rack in too many ways to enumerate ({exc}); "
+                             "plan with fewer node types at once") from None
     seconds["data"] = time.monotonic() - clock
     screen(data, demand)
 

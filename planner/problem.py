@@ -72,6 +72,19 @@ def maximal_patterns(cap: np.ndarray, use: np.ndarray) -> np.ndarray:
     T = use.shape[0]
     if T == 0:
         return np.zeros((0, 0), dtype=np.int64)
+    # the type that fits most often goes last: its count is computed, not enumerated
+    order = np.argsort(max_count(cap, use), kind="stable")
+    if not np.array_equal(order, np.arange(T)):
+        pats = maximal_patterns_ordered(cap, use[order])
+        out = np.empty_like(pats)
+        out[:, order] = pats
+        return out[np.lexsort(out.T[::-1])] if len(out) else out
+    return maximal_patterns_ordered(cap, use)
+
+
+def maximal_patterns_ordered(cap: np.ndarray, use: np.ndarray) -> np.ndarray:
+    """:func:`maximal_patterns` with the types in the given order (the last one is not enumerated)."""
+    T = use.shape[0]
     prefix = np.zeros((1, 0), dtype=np.int64)
     rem = cap[None, :].astype(float)
     for t in range(T - 1):

@@ -175,3 +175,28 @@ def test_time_limit_gives_the_best_plan_with_its_gap():
     doc = build_plan(lf, Catalogue(), types, demand, placement, {})
     assert check_plan(lf.facility, doc).passed
     assert doc["totals"]["gpus"] >= 800_000 and doc["solver"]["status"] == "feasible"
+
+
+def test_maximal_patterns_by_hand():
+    """DLC rack (power 136.57, air 30, liquid 120, 48U, 1,800 kg) with a 14.3 kW air node and an 11 kW
+    liquid node (2.2 kW air): the maximal fills are (0, 12), (1, 7) and (2, 0), whatever the order."""
+    import numpy as np
+
+    from planner.problem import maximal_patterns, node_usage
+
+    cap = np.array([136.5722, 30.0, 120.0, 48.0, 1800.0])
+    use = node_usage([B200, LIQ])
+    assert maximal_patterns(cap, use).tolist() == [[0, 12], [1, 7], [2, 0]]
+    assert maximal_patterns(cap, use[::-1]).tolist() == [[0, 2], [7, 1], [12, 0]]
+
+
+def test_too_many_node_types_is_a_clear_input_error(monkeypatch):
+    import planner.problem as problem
+    from planner.errors import InputError
+
+    monkeypatch.setattr(problem, "MAX_CANDIDATES", 2)
+    small = node("small", gpus=4, u=1, max_kw=1.0, weight_kg=10)
+    with pytest.raises(InputError) as info:
+        optimize(loaded().facility, [B200, small, LIQ], Demand("target", metric="gpus", amount=8,
+                                                                 candidates=("b200", "small", "liq")))
+    assert "too many ways to enumerate" in str(info.value)
