@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -316,7 +317,6 @@ def _summary(plan: dict[str, Any]) -> list[str]:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from planner.api import run_plan, write_plan
     from planner.demand import from_cli, load_demand
     from planner.facility import load_facility
 
@@ -335,6 +335,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
         raise InputError.one("<command line>", "", "no demand: give --demand FILE, --nodes, --gpus/--fp8-pflops/"
                                                    "--hbm-tb with --candidates, or --fill")
     tdp = _tdp(args, cat, tdp_file)
+    from planner.yamlio import check_out_dir
+
+    check_out_dir(args.out)
+    from planner.api import run_plan, write_plan  # the solver stack, once the inputs are good
+
     progress = _progress(args.quiet)
     if progress:
         df = loaded.facility.racks.frame
@@ -363,6 +368,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise InputError.one("<command line>", "", "give exactly one of --gpus, --fp8-pflops, --hbm-tb or --fill")
     candidates = [c.strip() for c in args.candidates.split(",") if c.strip()]
     tdp = _tdp(args, cat, {})
+    from planner.yamlio import check_out_dir
+
+    check_out_dir(args.out)
     result = run_compare(loaded, cat, candidates, targets, bool(args.fill), tdp=tdp, solver=opts["solver"],
                          time_limit=opts["time_limit"], gap=opts["gap"], progress=_progress(args.quiet),
                          break_even=not args.no_break_even)
@@ -372,17 +380,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from planner.plandoc import validate_compare, validate_plan
     from planner.report import render_compare, render_plan
     from planner.yamlio import write_atomic
 
     data = _read_json(args.plan)
     schema = data.get("schema")
     if schema == "rackplan.plan/1":
-        html = render_plan(data)
+        validate_plan(data, args.plan, for_report=True)
+        render = render_plan
     elif schema == "rackplan.compare/1":
-        html = render_compare(data)
+        validate_compare(data, args.plan)
+        render = render_compare
     else:
         raise InputError.one(args.plan, "schema", f"expected 'rackplan.plan/1' or 'rackplan.compare/1', got {schema!r}")
+    try:
+        html = render(data)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        if args.debug:
+            raise
+        raise InputError.one(args.plan, "", f"not a complete rackplan document: {type(exc).__name__}: {exc}") from None
     out = Path(args.out) if args.out else Path(args.plan).with_suffix(".html")
     write_atomic(out, html)
     print(f"wrote {out}")
@@ -393,7 +410,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     from planner.check import check_plan
     from planner.facility import load_facility
 
+    from planner.plandoc import validate_plan
+
     plan = _read_json(args.plan)
+    validate_plan(plan, args.plan)
     loaded = load_facility(args.facility)
     if plan.get("facility", {}).get("sha256") not in (None, loaded.sha256):
         _err(f"note: {args.plan} was made for a facility file with a different sha256")
@@ -437,6 +457,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("rackplan: interrupted; no output was written")
         return 130
+    except BrokenPipeError:
+        # the reader went away (rackplan specs | head): not an error of ours; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception as exc:  # noqa: BLE001 - user errors are not bugs, but bugs must not print tracebacks
         if debug:
             raise

@@ -68,8 +68,7 @@ def _elastic(data: ProblemData, demand: Demand, solver: str):
     short = {name: float(v.value() or 0.0) for name, v in m.short.items()}
     slack = {name: float(v.value() or 0.0) for name, v in m.slack.items()}
     # planned heat each limited row or hall carries in that solution (value() = heat - slack - budget)
-    heat = {name: float(c.value() or 0.0) - float(c.constant) + slack.get(name, 0.0)
-            for name, c in m.prob.constraints.items() if name.startswith(("row_heat_max__", "hall_heat_max__"))}
+    heat = {name: float(c.value() or 0.0) - float(c.constant) + slack.get(name, 0.0) for name, c in m.heat.items()}
     return short, slack, heat
 
 
@@ -84,8 +83,9 @@ def _short_text(demand: Demand, data: ProblemData, short: dict[str, float], of: 
     elif demand.kind == "target":
         n = sum(short.values())
         if n > 1e-6:
-            total = f" of {demand.amount:,.4g}" if of else ""
-            out.append(f"{n:,.4g}{total} {METRIC_LABEL[demand.metric]}")  # type: ignore[index]
+            fmt = ",.0f" if demand.metric == "gpus" else ",.1f"
+            total = f" of {demand.amount:{fmt}}" if of else ""
+            out.append(f"{n:{fmt}}{total} {METRIC_LABEL[demand.metric]}")  # type: ignore[index]
     else:
         n = sum(short.values())
         if n > 0.5:

@@ -48,6 +48,8 @@ class Model:
     what runs out and by how much."""
     slack: dict[str, pulp.LpVariable] = field(default_factory=dict)
     short: dict[str, pulp.LpVariable] = field(default_factory=dict)
+    heat: dict[str, pulp.LpConstraint] = field(default_factory=dict)
+    """Row and hall heat constraints by name (diagnosis reads their values)."""
 
     def set_start(self, z0: dict[tuple[int, int], int], w0: np.ndarray) -> None:
         """Give the solver a starting solution (a warm start)."""
@@ -144,7 +146,8 @@ def add_row_heat_limits(m: Model) -> None:
         name = f"row_heat_max__{i}_{sanitize(hall)}_{sanitize(row)}"
         terms = _heat_terms(m, classes, name)
         if terms:
-            m.prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE, name, budget))
+            m.heat[name] = pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE, name, budget)
+            m.prob.addConstraint(m.heat[name])
 
 
 def add_hall_heat_limits(m: Model) -> None:
@@ -154,7 +157,8 @@ def add_hall_heat_limits(m: Model) -> None:
         name = f"hall_heat_max__{i}_{sanitize(hall)}"
         terms = _heat_terms(m, classes, name)
         if terms:
-            m.prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE, name, budget))
+            m.heat[name] = pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE, name, budget)
+            m.prob.addConstraint(m.heat[name])
 
 
 def _demand_row(m: Model, name: str, terms: list, rhs: float) -> None:

@@ -359,6 +359,18 @@ def _unwritable(path: Path, exc: OSError) -> InputError:
     return InputError.one("<command line>", "-o", f"cannot write '{path}': {exc.strerror or exc}")
 
 
+def check_out_dir(directory: str | os.PathLike) -> None:
+    """Refuse at once an output directory that cannot be written (before a long solve, not after)."""
+    path = Path(directory)
+    if path.exists() and not path.is_dir():
+        raise InputError.one("<command line>", "-o", f"'{path}' is a file, not a directory")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError.one("<command line>", "-o", f"cannot write '{path}': '{probe}' is not writable")
+
+
 class OutputSet:
     """Files staged in a temporary directory next to the destination, renamed into place on commit."""
 
