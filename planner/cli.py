@@ -343,7 +343,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     progress = _progress(args.quiet)
     if progress:
         df = loaded.facility.racks.frame
-        _err(f"rackplan: '{loaded.facility.name}' ({len(df):,} racks in {len(loaded.facility.halls)} halls); "
+        halls = len(loaded.facility.halls)
+        _err(f"rackplan: '{loaded.facility.name}' ({len(df):,} racks in {halls} hall{'s' if halls != 1 else ''}); "
              f"demand: {demand.describe()}")
     run = run_plan(loaded, cat, demand, point=args.point, tdp_w=tdp, solver=opts["solver"],
                    time_limit=opts["time_limit"], gap=opts["gap"], progress=progress)

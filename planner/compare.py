@@ -21,6 +21,7 @@ from typing import Any
 
 from planner import __version__
 from planner.api import run_plan
+from planner.plan import spec_disputes
 from planner.demand import Demand
 from planner.errors import InputError, NoPlanError
 from planner.facility import LoadedFacility
@@ -128,6 +129,7 @@ def run_compare(loaded: LoadedFacility, cat: Catalogue, candidates: list[str], t
         "rows": rows,
         "break_even": findings,
         "assumptions": list(assumptions.values()),
+        "spec_disputes": spec_disputes(cat, [resolve(cat, c) for c in candidates]),
     }
     return result
 

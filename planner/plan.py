@@ -132,6 +132,18 @@ def _assumptions(cat: Catalogue, types: list[NodeType]) -> list[dict[str, Any]]:
     return out
 
 
+def spec_disputes(cat: Catalogue, types: list[NodeType]) -> list[dict[str, Any]]:
+    """Where the sources behind an accelerator in use disagree (e.g. the MI400 projection against
+    AMD's published MI455X figures), as the spec library records it."""
+    out = []
+    for acc_id in dict.fromkeys(t.accelerator for t in types):
+        acc = cat.accelerators.get(acc_id)
+        if acc is not None and acc.disagreement:
+            out.append({"accelerator": acc_id, "name": acc.name, "status": acc.status,
+                        "disagreement": " ".join(acc.disagreement.split()), "see_also": list(acc.see_also)})
+    return out
+
+
 def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], demand: Demand,
                placement: Placement, solver_options: dict[str, Any]) -> dict[str, Any]:
     """The ``plan.json`` document for a placement."""
@@ -247,6 +259,7 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
                    **solver_options},
         "node_types": {t.id: t.contract_dict() | {"name": t.name} for t in types},
         "assumptions": _assumptions(cat, types),
+        "spec_disputes": spec_disputes(cat, types),
         "rack_types": {
             name: {"u": t.u, "cooling": t.cooling, "air_kw": t.air_kw, "liquid_kw": t.liquid_kw,
                    "feed": t.feed.model_dump(), "feeds": t.feeds, "feed_kw": _r(fac.one_feed_kw(name)),

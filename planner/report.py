@@ -497,6 +497,7 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
         "failures": [dict(hall=hv["name"], **hv["failure"]) for hv in hall_views if hv["failure"]],
         "site": site_view(site, fac.get("ppue") or {}),
         "assumptions": assumptions_view(plan.get("assumptions") or []),
+        "disputes": plan.get("spec_disputes") or [],
         "solver_rows": _solver_rows(solver),
     }
 
@@ -657,6 +658,7 @@ def compare_view(doc: dict[str, Any]) -> dict[str, Any]:
         "columns": columns, "table": table, "charts": charts, "findings": findings, "nodes": nodes,
         "winner": winners, "no_plan": [c for c in columns if not c["ok"]],
         "assumptions": assumptions_view(doc.get("assumptions") or []),
+        "disputes": doc.get("spec_disputes") or [],
     }
 
 

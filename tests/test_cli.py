@@ -192,6 +192,10 @@ def test_compare_writes_every_point_and_checked_plans(tmp_path):
     lows = {r["point"]: r["node"]["max_kw"] for r in doc["rows"] if r["candidate"] == "mi400-8x"}
     assert lows == {"low": pytest.approx(9.6), "nominal": pytest.approx(11.0), "high": pytest.approx(12.4)}
     assert doc["break_even"] and doc["break_even"][0]["candidate"] == "mi400-8x"
+    # the MI400 projection is disputed by AMD's published figures: the comparison says so
+    assert [d["accelerator"] for d in doc["spec_disputes"]] == ["mi400"]
+    assert "mi455x" in doc["spec_disputes"][0]["see_also"]
+    assert "Where sources disagree" in (c / "compare.html").read_text()
 
 
 def test_highs_solver_gives_the_same_optimum(tmp_path):
