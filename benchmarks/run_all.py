@@ -9,7 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = [
     ["bench_campus.py", "--naive"],
-    ["bench_facilities.py"],
+    ["bench_facilities.py", "--straightforward"],
     ["bench_small.py", "--seeds", "3"],
     ["bench_report.py"],
 ]

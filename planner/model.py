@@ -185,23 +185,31 @@ def add_demand(m: Model, demand: Demand, fill_count: int | None) -> None:
         _demand_row(m, "fill_count_min", [(v, 1) for v in m.w.values()], fill_count)
 
 
-def _rounding_cut(m: Model, name: str, w_terms: list, r_terms: list, per_rack: int, most: int) -> None:
+@dataclass(frozen=True)
+class Cut:
+    """A valid inequality ``sum(coef x var) <= rhs``."""
+
+    name: str
+    terms: tuple[tuple[pulp.LpVariable, float], ...]
+    rhs: float
+
+
+def _rounding_cut(name: str, w_terms: list, r_terms: list, per_rack: int, most: int) -> Cut | None:
     """``W <= rem x R + (a - rem)(q - 1)`` for integers W <= a R and W <= U, where q = ceil(U / a) and
     rem = U - a(q - 1) (a mixed-integer rounding cut). If R >= q the right side is at least U; if
     R <= q - 1 it is at least a R. So it cuts off no integer point, only fractional racks."""
     a, U = per_rack, most
     if a <= 0 or U <= 0:
-        return
+        return None
     q = math.ceil(U / a)
     rem = U - a * (q - 1)
     if not 0 < rem < a:
-        return
-    terms = [(v, 1) for v in w_terms] + [(v, -rem) for v in r_terms]
-    m.prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE, name,
-                                           (a - rem) * (q - 1)))
+        return None
+    return Cut(name, tuple([(v, 1.0) for v in w_terms] + [(v, -float(rem)) for v in r_terms]),
+               float((a - rem) * (q - 1)))
 
 
-def add_rounding_cuts(m: Model) -> None:
+def rounding_cuts(m: Model) -> list[Cut]:
     """Valid inequalities that make whole racks count in the LP bound (docs/formulation.md, "Rounding
     cuts"). For one class, and for every row and hall holding several classes, and each node type t:
     the nodes W of type t there are at most ``a`` per rack in use (``a`` the most any of its
@@ -210,26 +218,34 @@ def add_rounding_cuts(m: Model) -> None:
     minutes; with them, in well under a second."""
     d = m.data
     ub = {key: int(v.upBound) for key, v in m.w.items()}
+    cuts = []
     for k in range(d.K):
         pats = d.patterns(k)
         for t in range(d.T):
             if (t, k) in m.w:
-                _rounding_cut(m, f"class_round__{t}_{k}", [m.w[t, k]], [m.r[k]], int(pats[:, t].max()), ub[t, k])
-    if m.elastic:
-        return
-    max_kw = d.use[:, 0]
-    groups = [(f"row_round__{i}", budget, ks) for i, (_h, _r, budget, ks) in enumerate(d.row_limits)]
-    groups += [(f"hall_round__{i}", budget, ks) for i, (_h, budget, ks) in enumerate(d.hall_limits)]
-    for name, budget, ks in groups:
-        if len(ks) < 2:
-            continue
-        for t in range(d.T):
-            kk = [k for k in ks if (t, k) in m.w]
-            if not kk:
+                cuts.append(_rounding_cut(f"class_round__{t}_{k}", [m.w[t, k]], [m.r[k]],
+                                          int(pats[:, t].max()), ub[t, k]))
+    if not m.elastic:
+        max_kw = d.use[:, 0]
+        groups = [(f"row_round__{i}", budget, ks) for i, (_h, _r, budget, ks) in enumerate(d.row_limits)]
+        groups += [(f"hall_round__{i}", budget, ks) for i, (_h, budget, ks) in enumerate(d.hall_limits)]
+        for name, budget, ks in groups:
+            if len(ks) < 2:
                 continue
-            a = max(int(d.patterns(k)[:, t].max()) for k in kk)
-            most = min(sum(ub[t, k] for k in kk), int(math.floor((budget + 1e-6) / max_kw[t])))
-            _rounding_cut(m, f"{name}_{t}", [m.w[t, k] for k in kk], [m.r[k] for k in kk], a, most)
+            for t in range(d.T):
+                kk = [k for k in ks if (t, k) in m.w]
+                if not kk:
+                    continue
+                a = max(int(d.patterns(k)[:, t].max()) for k in kk)
+                most = min(sum(ub[t, k] for k in kk), int(math.floor((budget + 1e-6) / max_kw[t])))
+                cuts.append(_rounding_cut(f"{name}_{t}", [m.w[t, k] for k in kk], [m.r[k] for k in kk], a, most))
+    return [c for c in cuts if c is not None]
+
+
+def add_cuts(m: Model, cuts: list[Cut]) -> None:
+    for c in cuts:
+        m.prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(list(c.terms)), pulp.LpConstraintLE,
+                                               c.name, c.rhs))
 
 
 SHORT_PENALTY = 1e7
@@ -256,8 +272,9 @@ def set_objective(m: Model) -> None:
 
 
 def build_problem(data: ProblemData, demand: Demand, maximize_count: bool = False,
-                  fill_count: int | None = None, elastic: bool = False) -> Model:
-    """The whole program: variables, then constraints, then the objective."""
+                  fill_count: int | None = None, elastic: bool = False, cuts: bool = True) -> Model:
+    """The whole program: variables, then constraints, then the objective. ``cuts=False`` leaves out
+    the rounding cuts (for measuring what they do)."""
     sense = pulp.LpMaximize if maximize_count else pulp.LpMinimize
     m = Model(pulp.LpProblem("rackplan", sense), data, maximize_count=maximize_count, elastic=elastic)
     add_pattern_vars(m)
@@ -267,7 +284,8 @@ def build_problem(data: ProblemData, demand: Demand, maximize_count: bool = Fals
     add_row_heat_limits(m)
     add_hall_heat_limits(m)
     add_demand(m, demand, fill_count)
-    add_rounding_cuts(m)
+    if cuts:
+        add_cuts(m, rounding_cuts(m))
     set_objective(m)
     return m
 
