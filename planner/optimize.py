@@ -135,9 +135,8 @@ def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str =
         seconds["build"] = time.monotonic() - clock
         first = solve(m1, solver, left(), 0.0, progress)
         seconds["solve"] = first.seconds
-        if not first.has_solution:
-            raise NoPlanError(f"the solver found no plan within the time limit ({first.status})")
-        z1, w1 = m1.values()
+        # stopped before any solution: first fit's count stands (the cost phase then improves its cost)
+        z1, w1 = m1.values() if first.has_solution else start
         fill_count = int(w1.sum())
         if fill_count == 0:
             raise diagnose(data, demand, solver)
@@ -167,7 +166,7 @@ def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str =
     cost = variable_cost(data, counts)
     bound = outcome.bound
     gap = relative_gap(cost, bound)
-    if gap is None:  # no bound: the best we can say is the LP-free worst case
+    if gap is None:  # no bound is known: claim nothing (a gap of 100 %)
         gap = 1.0
     proven = outcome.status == "optimal" and (demand.kind != "fill" or fill_bound == fill_count)
     return Placement(data, counts, greedy, outcome, cost, bound, gap, seconds, fill_bound,
