@@ -79,7 +79,7 @@ def naive(fac, types, demand, args) -> None:
     """One class per hall, row, rack type and distinct existing load: the straightforward pattern
     model (benchmarks/straightforward.py), then rackplan's model on those classes with and without
     its rounding cuts."""
-    data = build_problem_data(fac, types, include_energy=True, naive=True)
+    data = build_problem_data(fac, types, mix_varies=True, naive=True)
     n, t_build, t_solve, status, objective = solve_straightforward(data, demand, 300, args.gap)
     print(f"   straightforward pattern model: {data.K} classes, {n:,} fill variables; build {t_build:.1f} s, "
           f"solve {t_solve:.1f} s, {status}, objective {objective:,.0f}")

@@ -1,6 +1,6 @@
 """Small and medium instances: the pattern model against the per-node MILP and first fit.
 
-Synthetic instances after ``optimizer_notes.md``: five node types (8x B200 air 14.3 kW 10U, 8x B200
+Synthetic instances like those measured before rackplan was built: five node types (8x B200 air 14.3 kW 10U, 8x B200
 DLC 12 kW 4U, 8x MI400 11.5 kW 5U, 8x H100 10.2 kW 8U, a 4-GPU 5.6 kW 2U node), five rack specs
 (air 30 / 45 kW, DLC 80 / 132 kW, immersion 100 kW; 2N feeds), two halls whose cooling binds.
 For each size: rackplan's plan (time, status, gap), the first-fit baseline's cost, and the per-node

@@ -61,17 +61,23 @@ def check_plan(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None
     site = fac.site
     types: dict[str, dict[str, Any]] = plan.get("node_types", {})
 
-    # the node figures themselves, against the spec library
-    if cat is not None:
-        for nid, nt in types.items():
-            if nid not in cat.nodes:
-                bad(f"node type {nid} is not in the spec library")
-                continue
-            tdp = {cat.nodes[nid].accelerator: nt["tdp_w"]} if nt.get("tdp_overridden") else None
-            ref = resolve(cat, nid, nt.get("point", "nominal"), tdp)
-            for key in ("gpus", "u", "max_kw", "liquid_fraction", "weight_kg", "annual_cost_usd"):
-                if not _close(float(nt[key]), float(getattr(ref, key))):
-                    bad(f"node type {nid}: {key} {nt[key]} differs from the library's {getattr(ref, key)}")
+    # the node figures themselves, against the spec library; the library's figures are then used
+    FIGURES = ("gpus", "u", "max_kw", "liquid_fraction", "weight_kg", "annual_cost_usd", "tdp_w", "fp8_pflops",
+               "hbm_tb")
+    figures: dict[str, dict[str, Any]] = {nid: dict(nt) for nid, nt in types.items()}
+    for nid, nt in types.items():
+        if cat is None:
+            continue
+        if nid not in cat.nodes:
+            bad(f"node type {nid} is not in the spec library")
+            continue
+        tdp = {cat.nodes[nid].accelerator: nt["tdp_w"]} if nt.get("tdp_overridden") and nt.get("tdp_w") else None
+        ref = resolve(cat, nid, nt.get("point") or "nominal", tdp)
+        for key in FIGURES:
+            if nt.get(key) is not None and not _close(float(nt[key]), float(getattr(ref, key))):
+                bad(f"node type {nid}: {key} {nt[key]} differs from the library's {getattr(ref, key)}")
+            figures[nid][key] = getattr(ref, key)
+    types = figures
 
     # every rack of the facility, with its existing load
     info: dict[str, tuple[str, str, str]] = {}
@@ -142,7 +148,7 @@ def check_plan(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None
                     bad(f"rack {rid}: liquid-cooled {nid} in a '{rt.cooling}' rack without a liquid loop")
                 else:
                     cooling += physics.cooling_usd(kwh, lf, air_ppue, liquid_ppue, site.electricity_usd_per_kwh)
-                nodes_usd += float(t.get("annual_cost_usd", 0.0))
+                nodes_usd += float(t.get("annual_cost_usd") or 0.0)
         it = kw + planned
         it_planned += planned
         if not ex:
@@ -152,12 +158,11 @@ def check_plan(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None
         one = physics.feed_kw(rt.feed.volts, rt.feed.amps, rt.feed.phases, site.power_factor, site.derate)
         side_cap = rt.feeds * one
         if site.power_redundancy == "2N":
-            for lost in ("A", "B"):
-                rep.feed_sides_simulated += 1
-                survivor = physics.side_load_kw(it, "2N", failed=True)
-                if not physics.within(survivor, side_cap):
-                    bad(f"rack {rid}: with feed side {lost} lost, side {'B' if lost == 'A' else 'A'} carries "
-                        f"{survivor:.2f} kW > {side_cap:.2f} kW")
+            # the A and B sides are built alike: losing either leaves the other with the whole rack
+            survivor = physics.side_load_kw(it, "2N", failed=True)
+            rep.feed_sides_simulated += 2
+            if not physics.within(survivor, side_cap):
+                bad(f"rack {rid}: with one feed side lost, the other carries {survivor:.2f} kW > {side_cap:.2f} kW")
             load_share = survivor / side_cap if side_cap else math.inf
             if worst is None or load_share > worst["share"]:
                 worst = {"rack": rid, "failover_kw": round(survivor, 4), "side_kw": round(side_cap, 4),
@@ -174,7 +179,7 @@ def check_plan(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None
             bad(f"rack {rid}: {weight:.1f} kg > max_weight_kg {rt.max_weight_kg:g}")
         for key, value in (("it_kw", it), ("air_heat_kw", air), ("liquid_heat_kw", liquid), ("u_used", u),
                            ("weight_kg", weight)):
-            if key in entry and not _close(float(entry[key]), value):
+            if entry.get(key) is not None and not _close(float(entry[key]), value):
                 bad(f"rack {rid}: reports {key} {entry[key]}, recomputed {value:.6f}")
         heat_row[(hall, row)] = heat_row.get((hall, row), 0.0) + planned
         heat_hall[hall] = heat_hall.get(hall, 0.0) + planned
@@ -220,8 +225,11 @@ def check_plan(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None
         for nid, n in totals_nodes.items():
             if nid not in demand.get("candidates", []):
                 bad(f"demand: {nid} placed but not a candidate")
-            per = float(types[nid]["gpus"]) if metric == "gpus" else float(types[nid][metric])
-            reached += n * per
+            per = types[nid]["gpus"] if metric == "gpus" else types[nid].get(metric)
+            if per is None:
+                bad(f"demand: the plan gives no {metric} for {nid}, so the target cannot be checked")
+                continue
+            reached += n * float(per)
         if reached < amount - 1e-6:
             bad(f"demand: target {amount:g} {metric}, plan reaches {reached:g}")
     elif kind == "fill":
@@ -241,6 +249,15 @@ def check_plan(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None
         bad(f"totals.racks_used {totals.get('racks_used')} != recomputed {len(seen)}")
     if not _close(float(totals.get("it_kw", -1)), it_planned):
         bad(f"totals.it_kw {totals.get('it_kw')} != recomputed {it_planned:.6f}")
+    for key in ("fp8_pflops", "hbm_tb"):
+        if totals.get(key) is None:
+            continue
+        per = [types[nid].get(key) for nid in totals_nodes]
+        if None in per:
+            continue
+        value = sum(n * float(types[nid][key]) for nid, n in totals_nodes.items())
+        if not _close(float(totals[key]), value):
+            bad(f"totals.{key} {totals[key]} != recomputed {value:.6f}")
     usd = totals.get("annual_usd", {})
     recomputed = {"energy": energy, "cooling": cooling, "racks": racks_usd, "nodes": nodes_usd,
                   "total": energy + cooling + racks_usd + nodes_usd}

@@ -46,6 +46,35 @@ demand (exactly one):
 """
 
 
+COMMAND_EXAMPLES = {
+    "validate": ["rackplan validate facilities/ai-hall.yaml",
+                 "rackplan validate ../my-site.yaml --debug      # a traceback too, if you report a bug"],
+    "specs": ["rackplan specs", "rackplan specs --json > specs.json",
+              "rackplan specs --specs my-nodes.yaml           # with your own profiles"],
+    "schema": ["rackplan schema > facility.schema.json        # point your editor's YAML plugin at it",
+               "rackplan schema demand", "rackplan schema --markdown   # the reference in docs/reference.md"],
+    "compare": ["rackplan compare facilities/ai-hall.yaml --candidates mi400-8x,b200-8x-air --gpus 1024",
+                "rackplan compare facilities/ai-hall.yaml --candidates mi400-8x,mi455x-4x,b200-8x-air --fill",
+                "rackplan compare facilities/campus.yaml --candidates b200-8x-dlc,mi355x-8x-dlc --fp8-pflops 50000"],
+    "report": ["rackplan report rackplan-out/plan.json -o plan.html",
+               "rackplan report rackplan-compare/compare.json"],
+    "check": ["rackplan check rackplan-out/plan.json facilities/ai-hall.yaml",
+              "rackplan check someone-elses-plan.json my-site.yaml --specs their-nodes.yaml"],
+}
+
+
+def _examples(command: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in COMMAND_EXAMPLES[command])
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in the same one-line form as every other bad input (exit code 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"rackplan: <command line>: {message} (see '{self.prog} --help')\n")
+        sys.exit(2)
+
+
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=34, width=100)
@@ -82,7 +111,7 @@ def _add_solver(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rackplan",
         description="Datacenter rack power and thermal capacity planner for GPU nodes.\n\n"
                     "Reads a facility descriptor (halls, rows, rack types, feeds, cooling, existing load)\n"
@@ -92,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rackplan {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("validate", help="check a facility file and summarise it", formatter_class=_Formatter,
+    p = sub.add_parser("validate", epilog=_examples("validate"), help="check a facility file and summarise it", formatter_class=_Formatter,
                        description="Validate a facility descriptor: every field, then cross-entity checks "
                                    "(unknown rack types,\nexisting load on missing racks or over limits, "
                                    "duplicate names, impossible redundancy).\nAll problems are reported "
@@ -100,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("facility", metavar="FACILITY")
     _add_common(p)
 
-    p = sub.add_parser("specs", help="list the GPU node profiles with power, status and sources",
+    p = sub.add_parser("specs", epilog=_examples("specs"), help="list the GPU node profiles with power, status and sources",
                        formatter_class=_Formatter,
                        description="List the spec library: node profiles with their design power (and range "
                                    "where projected),\nU, cooling, status and confidence. --json gives every "
@@ -109,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_specs(p)
     _add_common(p)
 
-    p = sub.add_parser("schema", help="print the JSON Schema of a facility (or demand, or spec) file",
+    p = sub.add_parser("schema", epilog=_examples("schema"), help="print the JSON Schema of a facility (or demand, or spec) file",
                        formatter_class=_Formatter,
                        description="Print the JSON Schema of an input format, for editors that validate YAML.")
     p.add_argument("kind", nargs="?", choices=("facility", "demand", "specs"), default="facility")
@@ -131,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_specs(p)
     _add_common(p)
 
-    p = sub.add_parser("compare", help="plan each candidate alone at each spec point and compare them",
+    p = sub.add_parser("compare", epilog=_examples("compare"), help="plan each candidate alone at each spec point and compare them",
                        formatter_class=_Formatter,
                        description="Plan each candidate on its own against the same facility and demand, and "
                                    "for projected\nfigures at the low, nominal and high spec points. Writes "
@@ -147,14 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_specs(p)
     _add_common(p)
 
-    p = sub.add_parser("report", help="render the HTML report of a plan.json (or compare.json)",
+    p = sub.add_parser("report", epilog=_examples("report"), help="render the HTML report of a plan.json (or compare.json)",
                        formatter_class=_Formatter,
                        description="Render the self-contained HTML report of an existing plan.json or compare.json.")
     p.add_argument("plan", metavar="PLAN.json")
     p.add_argument("-o", "--out", metavar="FILE.html", help="output file (default: beside the input, .html)")
     _add_common(p)
 
-    p = sub.add_parser("check", help="re-check a plan.json against its facility with the independent checker",
+    p = sub.add_parser("check", epilog=_examples("check"), help="re-check a plan.json against its facility with the independent checker",
                        formatter_class=_Formatter,
                        description="Re-verify every rack, feed side, heat path, row and hall of a plan, and its "
                                    "costs,\nagainst the facility file. Exit 0 if it passes, 1 if not.")
@@ -413,8 +442,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     from planner.plandoc import validate_plan
 
-    plan = _read_json(args.plan)
-    validate_plan(plan, args.plan)
+    plan = validate_plan(_read_json(args.plan), args.plan)
     loaded = load_facility(args.facility)
     if plan.get("facility", {}).get("sha256") not in (None, loaded.sha256):
         _err(f"note: {args.plan} was made for a facility file with a different sha256")

@@ -112,6 +112,9 @@ def run_compare(loaded: LoadedFacility, cat: Catalogue, candidates: list[str], t
             for a in plan["assumptions"]:
                 assumptions.setdefault((a["node"], a["figure"], a["value"]), a | {"point": point})
 
+    if not result.plans:
+        lines = [f"{r['candidate']}@{r['point']}: {r['message']}" for r in rows]
+        raise NoPlanError("no candidate can meet the demand: " + lines[0], lines)
     findings = []
     if break_even:
         findings = _break_even(cat, candidates, rows, fill, tdp or {}, plan_one, progress)
@@ -227,6 +230,7 @@ def write_compare(result: CompareResult, out_dir: str | Path) -> list[Path]:
     with atomic_outputs(out_dir) as out:
         paths = [out.write_json("compare.json", result.doc), out.write_text("compare.csv", compare_csv(result.doc)),
                  out.write_text("compare.html", html)]
+        out.replace_dir("plans")  # no plan from an earlier comparison lingers beside these
         for name, plan in result.plans.items():
             paths.append(out.write_json(f"plans/{name}.json", plan))
     return paths

@@ -27,9 +27,9 @@ class Target(StrictModel):
 
     gpus: int | None = Field(None, gt=0, le=100_000_000)
     """Number of accelerators."""
-    fp8_pflops: float | None = Field(None, gt=0)
+    fp8_pflops: float | None = Field(None, gt=0, le=1e8)
     """Peak dense FP8 compute [PFLOPS]."""
-    hbm_tb: float | None = Field(None, gt=0)
+    hbm_tb: float | None = Field(None, gt=0, le=1e8)
     """Accelerator memory [TB]."""
 
     @model_validator(mode="after")
@@ -223,6 +223,8 @@ def from_cli(cat: Catalogue, nodes: str | None = None, gpus: int | None = None,
         raise InputError.one(CLI, "", f"give one kind of demand, not {' and '.join(kinds)}")
     if len(targets) > 1:
         raise InputError.one(CLI, "", "give one of --gpus, --fp8-pflops, --hbm-tb")
+    if candidates is not None and not targets:
+        raise InputError.one(CLI, "--candidates", "--candidates goes with a target: --gpus, --fp8-pflops or --hbm-tb")
     data: dict = {}
     if nodes is not None:
         data["nodes"] = {k: int(v) for k, v in parse_pairs(nodes, "--nodes", int).items()}

@@ -10,6 +10,8 @@ names the rack limit that binds.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from planner.demand import METRIC_LABEL, Demand
@@ -57,14 +59,37 @@ def screen(data: ProblemData, demand: Demand) -> None:
     raise NoPlanError("no plan: " + lines[0], lines)
 
 
-def _elastic(data: ProblemData, demand: Demand, solver: str):
+ELASTIC_LIMIT_S = 60.0
+"""Most seconds one elastic solve may take (less when the run's own time limit has less left)."""
+
+
+class _Budget:
+    """The time diagnosis may still spend, and whether every solve it made was proven."""
+
+    def __init__(self, seconds: float | None):
+        self.deadline = None if seconds is None else time.monotonic() + seconds
+        self.proven = True
+
+    def left(self) -> float | None:
+        if self.deadline is None:
+            return ELASTIC_LIMIT_S
+        return min(ELASTIC_LIMIT_S, self.deadline - time.monotonic())
+
+
+def _elastic(data: ProblemData, demand: Demand, solver: str, budget: _Budget):
     from planner.model import build_problem
     from planner.solve import solve
 
-    m = build_problem(data, demand, elastic=True)
-    outcome = solve(m, solver, 60.0, 1e-6, warm=False)
-    if not outcome.has_solution:
+    left = budget.left()
+    if left is not None and left < 0.5:
+        budget.proven = False
         return None
+    m = build_problem(data, demand, elastic=True, cuts=False)
+    outcome = solve(m, solver, left, 1e-6, warm=False)
+    if not outcome.has_solution:
+        budget.proven = False
+        return None
+    budget.proven &= outcome.status == "optimal"
     short = {name: float(v.value() or 0.0) for name, v in m.short.items()}
     slack = {name: float(v.value() or 0.0) for name, v in m.slack.items()}
     # planned heat each limited row or hall carries in that solution (value() = heat - slack - budget)
@@ -93,15 +118,18 @@ def _short_text(demand: Demand, data: ProblemData, short: dict[str, float], of: 
     return out
 
 
-def diagnose(data: ProblemData, demand: Demand, solver: str) -> NoPlanError:
-    """A :class:`NoPlanError` naming what runs out (rack limits, row or hall cooling) and by how much."""
+def diagnose(data: ProblemData, demand: Demand, solver: str, seconds: float | None = None) -> NoPlanError:
+    """A :class:`NoPlanError` naming what runs out (rack limits, row or hall cooling) and by how much,
+    spending at most ``seconds`` (the run's time limit left) on it."""
     if demand.kind == "fill":
         # nothing fits at all: ask where a single node would go
         one = Demand("nodes", nodes={demand.fill: 1})  # type: ignore[dict-item]
-        return diagnose(data, one, solver)
-    result = _elastic(data, demand, solver)
+        return diagnose(data, one, solver, seconds)
+    clock = _Budget(seconds)
+    result = _elastic(data, demand, solver, clock)
     if result is None:
-        return NoPlanError("no plan: the demand does not fit (the diagnosis did not finish in time)")
+        return NoPlanError("no plan: the demand does not fit; the time limit ran out before the diagnosis "
+                           "could say what runs out (raise --time-limit)")
     short, slack, heat = result
     lines: list[str] = []
     fac = data.facility
@@ -149,8 +177,8 @@ def diagnose(data: ProblemData, demand: Demand, solver: str) -> NoPlanError:
         binding = []
         base = sum(short.values())
         for res in RESOURCES:
-            relaxed = build_problem_data(data.facility, data.types, data.include_energy, relax=(res,))
-            again = _elastic(relaxed, demand, solver)
+            relaxed = build_problem_data(data.facility, data.types, data.mix_varies, relax=(res,))
+            again = _elastic(relaxed, demand, solver, clock)
             if again is not None and sum(again[0].values()) < base - 1e-6:
                 freed = _short_text(demand, data, {k: v - again[0].get(k, 0.0) for k, v in short.items()}, of=False)
                 binding.append(f"{RESOURCE_LABEL[res]} (lifting it alone fits {', '.join(freed) or 'more'} more)")
@@ -159,4 +187,7 @@ def diagnose(data: ProblemData, demand: Demand, solver: str) -> NoPlanError:
                         f"row and hall cooling; binding: {what}")
     if not lines:
         lines.append("the demand does not fit, but no single limit explains it")
+    if not clock.proven:
+        lines.append("(the time limit stopped part of this diagnosis: the amounts are what it found, "
+                     "not proven minimal; raise --time-limit for exact figures)")
     return NoPlanError("no plan: " + lines[0], lines)

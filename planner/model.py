@@ -2,7 +2,7 @@
 function per family of variables and constraints, each documented with the rule it enforces and
 where the rule comes from (``docs/formulation.md`` has the mathematics).
 
-Variables (``docs/formulation.md`` section 1):
+Variables (``docs/formulation.md`` section 2):
 
 * ``z[k, p]`` - integer: racks of class ``k`` filled to maximal pattern ``p``;
 * ``r[k]`` - integer: racks of class ``k`` used (the sum of its ``z``), which the solver branches on;
@@ -152,7 +152,7 @@ def add_row_heat_limits(m: Model) -> None:
 
 def add_hall_heat_limits(m: Model) -> None:
     """A hall rejects at most ``(count - redundant) x unit_kw``, existing load included (N+k cooling:
-    the hall must stay cool with its redundant units lost; facility_rules.md section 2.5)."""
+    the hall must stay cool with its redundant units lost; Uptime Institute Tier II-IV N+1 practice)."""
     for i, (hall, budget, classes) in enumerate(m.data.hall_limits):
         name = f"hall_heat_max__{i}_{sanitize(hall)}"
         terms = _heat_terms(m, classes, name)

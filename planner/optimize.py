@@ -108,7 +108,7 @@ def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str =
     clock = time.monotonic()
     seconds: dict[str, float] = {}
     try:
-        data = build_problem_data(fac, types, include_energy=demand.kind == "target")
+        data = build_problem_data(fac, types, mix_varies=demand.kind == "target")
     except TooManyPatterns as exc:
         raise InputError.one("<command line>", "candidates" if demand.kind == "target" else "nodes",
                              f"{len(types)} node types fit one rack in too many ways to enumerate ({exc}); "
@@ -139,7 +139,7 @@ def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str =
         z1, w1 = m1.values() if first.has_solution else start
         fill_count = int(w1.sum())
         if fill_count == 0:
-            raise diagnose(data, demand, solver)
+            raise diagnose(data, demand, solver, left())
         fill_bound = int(np.floor(first.bound + 1e-6)) if first.bound is not None else None
         start = (z1, w1)
 
@@ -151,7 +151,7 @@ def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str =
     outcome = solve(m, solver, left(), gap_rel, progress, warm=demand.kind == "fill" or greedy_ok)
     seconds["solve"] = seconds.get("solve", 0.0) + outcome.seconds
     if outcome.status == "infeasible":
-        raise diagnose(data, demand, solver)
+        raise diagnose(data, demand, solver, left())
     if not outcome.has_solution:
         if greedy_ok:
             z, w = start

@@ -253,8 +253,8 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
                    "seconds": _r(sum(placement.seconds.values()), 3),
                    "objective_usd": _r(placement.variable_usd, 2),
                    "bound_usd": None if placement.bound_usd is None else _r(placement.bound_usd, 2),
-                   "gap_on": "annual cost the placement controls" + (" (energy of a fixed set of nodes excluded)"
-                                                                     if demand.kind != "target" else ""),
+                   "gap_on": "annual cost the placement controls" + (" (energy and prices of a fixed set of "
+                                                                     "nodes excluded)" if demand.kind != "target" else ""),
                    "fill_bound": placement.fill_bound,
                    **solver_options},
         "node_types": {t.id: t.contract_dict() | {"name": t.name} for t in types},

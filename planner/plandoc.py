@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planner.errors import InputError
 from planner.yamlio import problems_from_validation
@@ -17,15 +17,17 @@ class _Doc(BaseModel):
 
 
 class NodeTypeDoc(_Doc):
+    """The contract's five figures are required; the others are checked where given."""
+
     gpus: int = Field(gt=0)
     u: int = Field(gt=0)
     max_kw: float = Field(gt=0)
     liquid_fraction: float = Field(ge=0, le=1)
     weight_kg: float = Field(ge=0)
-    annual_cost_usd: float = 0.0
-    fp8_pflops: float = 0.0
-    hbm_tb: float = 0.0
-    tdp_w: float | None = None
+    annual_cost_usd: float | None = Field(None, ge=0)
+    fp8_pflops: float | None = Field(None, ge=0)
+    hbm_tb: float | None = Field(None, ge=0)
+    tdp_w: float | None = Field(None, gt=0)
     point: Literal["low", "nominal", "high"] = "nominal"
     tdp_overridden: bool = False
 
@@ -36,6 +38,11 @@ class RackDoc(_Doc):
     row: str
     rack_type: str
     nodes: dict[str, int]
+    it_kw: float | None = None
+    air_heat_kw: float | None = None
+    liquid_heat_kw: float | None = None
+    u_used: int | None = None
+    weight_kg: float | None = None
 
 
 class RackReportDoc(RackDoc):
@@ -51,6 +58,36 @@ class RackReportDoc(RackDoc):
 
 class DemandDoc(_Doc):
     kind: Literal["nodes", "target", "fill"]
+    nodes: dict[str, int] | None = None
+    target: dict[Literal["gpus", "fp8_pflops", "hbm_tb"], float] | None = None
+    candidates: list[str] | None = None
+    fill: str | None = None
+
+    @model_validator(mode="after")
+    def _kind(self) -> "DemandDoc":
+        need = {"nodes": ("nodes",), "target": ("target", "candidates"), "fill": ("fill",)}[self.kind]
+        missing = [k for k in need if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"a '{self.kind}' demand needs {', '.join(missing)}")
+        if self.target is not None and len(self.target) != 1:
+            raise ValueError("target holds exactly one of gpus, fp8_pflops, hbm_tb")
+        return self
+
+
+class UsdDoc(_Doc):
+    energy: float
+    cooling: float
+    racks: float
+    nodes: float
+    total: float
+
+
+class TotalsDoc(_Doc):
+    nodes: dict[str, int]
+    gpus: int
+    racks_used: int
+    it_kw: float
+    annual_usd: UsdDoc
 
 
 class PlanDoc(_Doc):
@@ -58,7 +95,7 @@ class PlanDoc(_Doc):
     demand: DemandDoc
     node_types: dict[str, NodeTypeDoc]
     racks: list[RackDoc]
-    totals: dict[str, Any]
+    totals: TotalsDoc
 
 
 class PlanReportDoc(PlanDoc):
@@ -79,17 +116,17 @@ class CompareDoc(_Doc):
     break_even: list[dict[str, Any]]
 
 
-def _validate(model: type[BaseModel], data: Any, name: str) -> None:
+def _validate(model: type[BaseModel], data: Any, name: str) -> dict[str, Any]:
     try:
-        model.model_validate(data)
+        return model.model_validate(data).model_dump(by_alias=True)
     except ValidationError as exc:
         raise InputError(problems_from_validation(exc, name, {}, model)) from None
 
 
-def validate_plan(data: Any, name: str, for_report: bool = False) -> None:
-    """Raise :class:`InputError` unless ``data`` has the shape of a plan (every field the checker, or
-    with ``for_report`` the report, reads)."""
-    _validate(PlanReportDoc if for_report else PlanDoc, data, name)
+def validate_plan(data: Any, name: str, for_report: bool = False) -> dict[str, Any]:
+    """The plan with its optional fields filled in; :class:`InputError` unless ``data`` has the shape
+    of a plan (every field the checker, or with ``for_report`` the report, reads)."""
+    return _validate(PlanReportDoc if for_report else PlanDoc, data, name)
 
 
 def validate_compare(data: Any, name: str) -> None:

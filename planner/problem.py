@@ -130,11 +130,12 @@ class ProblemData:
     pattern_sets: list[np.ndarray]
     """Maximal patterns (P x T) of each distinct pattern set."""
     node_cost: np.ndarray
-    """(T x K) variable annual cost of one node of type t in class k [USD]: cooling + node price
-    (+ energy when ``include_energy``)."""
+    """(T x K) annual cost of one node of type t in class k that the solver sees [USD]: cooling, plus
+    energy and node price when ``mix_varies``."""
     energy_usd: np.ndarray
     """(T,) annual energy cost of one node [USD]."""
-    include_energy: bool
+    mix_varies: bool
+    """True for a target, where the solver chooses the node mix and so energy and price vary."""
     row_limits: list[tuple[str, str, float, list[int]]] = field(default_factory=list)
     """(hall, row, heat budget left [kW], classes in the row) for rows with ``cooling_kw``."""
     hall_limits: list[tuple[str, float, list[int]]] = field(default_factory=list)
@@ -169,16 +170,18 @@ class ProblemData:
         return out
 
 
-def node_class_cost(fac: Facility, t: NodeType, cooling: str, include_energy: bool) -> float:
-    """Variable annual cost of one node of type ``t`` in a rack of cooling type ``cooling`` [USD]."""
+def node_class_cost(fac: Facility, t: NodeType, cooling: str, mix_varies: bool) -> float:
+    """Annual cost of one node of type ``t`` in a rack of cooling type ``cooling`` that the solver
+    sees [USD]: its cooling, plus its energy and price when the node mix is chosen (a target). For a
+    fixed set of nodes energy and price are constants, kept out so the gap measures what placement
+    controls."""
     kwh = physics.annual_kwh(t.max_kw, fac.site.load_factor)
     air, liquid = physics.path_ppues(cooling, fac.ppues)
     if t.liquid_fraction > 0 and liquid is None:
         return float("nan")  # cannot be placed there; patterns never put it there
     cost = physics.cooling_usd(kwh, t.liquid_fraction, air, liquid, fac.site.electricity_usd_per_kwh)
-    cost += t.annual_cost_usd
-    if include_energy:
-        cost += physics.energy_usd(kwh, fac.site.electricity_usd_per_kwh)
+    if mix_varies:
+        cost += physics.energy_usd(kwh, fac.site.electricity_usd_per_kwh) + t.annual_cost_usd
     return cost
 
 
@@ -186,7 +189,7 @@ RELAXED = 1e6
 """Capacity given to a single-rack limit that diagnosis switches off."""
 
 
-def build_problem_data(fac: Facility, types: list[NodeType], include_energy: bool,
+def build_problem_data(fac: Facility, types: list[NodeType], mix_varies: bool,
                        relax: tuple[str, ...] = (), naive: bool = False) -> ProblemData:
     """Group the facility's racks into classes and enumerate each class's maximal patterns.
 
@@ -250,7 +253,7 @@ def build_problem_data(fac: Facility, types: list[NodeType], include_energy: boo
         "pattern_set": frame["pattern_set"].to_numpy()[first] if K else [],
     })
 
-    node_cost = np.array([[node_class_cost(fac, t, c, include_energy) for c in classes["cooling"]] for t in types],
+    node_cost = np.array([[node_class_cost(fac, t, c, mix_varies) for c in classes["cooling"]] for t in types],
                          dtype=float).reshape(len(types), K)
     kwh = np.array([physics.annual_kwh(t.max_kw, fac.site.load_factor) for t in types])
     energy = kwh * fac.site.electricity_usd_per_kwh
@@ -272,4 +275,4 @@ def build_problem_data(fac: Facility, types: list[NodeType], include_energy: boo
                    for hall in fac.halls]
 
     return ProblemData(fac, list(types), frame, cap, use, classes, class_racks, pattern_sets, node_cost,
-                       energy, include_energy, row_limits, hall_limits)
+                       energy, mix_varies, row_limits, hall_limits)

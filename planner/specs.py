@@ -7,7 +7,10 @@ projected), its confidence, the ids of its sources and, where projected, a ``low
 
 A *spec point* (``low``, ``nominal``, ``high``) picks, for every projected figure of a node, the low
 end, the nominal value or the high end together (lower power comes with lower performance);
-figures that are not projected keep their nominal value at every point.
+figures that are not projected keep their nominal value at every point. The one exception is the
+liquid fraction: it stays at its nominal value at every point, its range shown but not planned at,
+because neither of its ends goes naturally with high power (a lower liquid share is worse for a
+rack's air heat, a higher one for its liquid loop).
 
 Node power, the design load the planner packs against, is either the vendor's published system
 maximum (``basis: vendor_max``) or ``gpus x TDP + overhead_kw`` (``basis: derived``), with the overhead's
@@ -96,6 +99,20 @@ class Figure(StrictModel):
         return self.nominal
 
 
+def _check_figures(entry: Any, positive: tuple[str, ...], non_negative: tuple[str, ...]) -> None:
+    """Physical figures are positive (power) or at least non-negative (weight, price, FLOPS, memory),
+    at every end of their range."""
+    for names, least, word in ((positive, 0.0, "greater than 0"), (non_negative, None, "at least 0")):
+        for name in names:
+            holder, key = (entry.power, name[6:]) if name.startswith("power.") else (entry, name)
+            fig = getattr(holder, key)
+            if fig is None:
+                continue
+            for end in (fig.low, fig.nominal, fig.high):
+                if end is not None and (end <= least if least is not None else end < 0):
+                    raise ValueError(f"{name} must be {word}, got {end:g}")
+
+
 class Accelerator(StrictModel):
     """A GPU or accelerator module."""
 
@@ -129,6 +146,12 @@ class Accelerator(StrictModel):
     """Where sources disagree about this accelerator, and which entry holds the other view."""
     see_also: list[str] = Field(default_factory=list)
     """Related accelerator ids (e.g. the other view of a disputed product)."""
+
+    @model_validator(mode="after")
+    def _physical(self) -> "Accelerator":
+        _check_figures(self, ("tdp_w",), ("hbm_gb", "mem_bw_tbps", "bf16_tflops_dense", "fp8_tflops_dense",
+                                          "fp4_tflops_dense"))
+        return self
 
 
 class NodePower(StrictModel):
@@ -186,6 +209,7 @@ class NodeProfile(StrictModel):
 
     @model_validator(mode="after")
     def _cooling(self) -> "NodeProfile":
+        _check_figures(self, ("power.max_kw",), ("power.overhead_kw", "weight_kg", "annual_cost_usd"))
         lf = self.liquid_fraction.nominal
         if not 0.0 <= lf <= 1.0:
             raise ValueError(f"liquid_fraction must be within 0..1, got {lf:g}")
@@ -229,18 +253,6 @@ class NodeType:
     point: str = "nominal"
     tdp_overridden: bool = False
 
-    @property
-    def liquid(self) -> bool:
-        return self.liquid_fraction > 0
-
-    @property
-    def air_kw(self) -> float:
-        return self.max_kw * (1.0 - self.liquid_fraction)
-
-    @property
-    def liquid_kw(self) -> float:
-        return self.max_kw * self.liquid_fraction
-
     def figures(self) -> tuple[float, ...]:
         """The numbers that a spec point can change."""
         return (self.max_kw, self.tdp_w, self.fp8_pflops, self.hbm_tb, self.weight_kg, self.annual_cost_usd)
@@ -266,11 +278,11 @@ class Catalogue:
     """``'node:ID'`` / ``'accelerator:ID'`` / ``'source:ID'`` -> file it was read from."""
 
     # --- lookup ---------------------------------------------------------------------------------
-    def node(self, node_id: str, file: str = "<command line>", path: str = "") -> NodeProfile:
+    def node(self, node_id: str) -> NodeProfile:
         """The profile ``node_id``; an unknown id is an :class:`InputError` listing close valid ids."""
         if node_id in self.nodes:
             return self.nodes[node_id]
-        raise InputError.one(file, path, f"unknown node id '{node_id}'; {suggest(node_id, sorted(self.nodes))}")
+        raise InputError.one("<command line>", "", f"unknown node id '{node_id}'; {suggest(node_id, sorted(self.nodes))}")
 
     def points(self, node_id: str) -> tuple[Point, ...]:
         """Spec points worth planning for a node: low/nominal/high where some figure is projected."""
@@ -340,7 +352,7 @@ def _normalise(entry: Any, figures: tuple[str, ...], problem: Any, loc: tuple) -
     return entry.model_copy(update=update)
 
 
-def _parse_spec_file(text: str, name: str, user: bool) -> tuple[SpecFile, LineMap]:
+def _parse_spec_file(text: str, name: str) -> tuple[SpecFile, LineMap]:
     data, lines = parse_yaml(text, name)
     if data is None:
         raise InputError.one(name, "", "file is empty; expected a YAML mapping")
@@ -440,7 +452,7 @@ def load_library() -> Catalogue:
     for entry in sorted(root.iterdir(), key=lambda p: p.name):
         if entry.name.endswith(".yaml"):
             name = f"gpu_specs/{entry.name}"
-            spec, lines = _parse_spec_file(entry.read_text(encoding="utf-8"), name, user=False)
+            spec, lines = _parse_spec_file(entry.read_text(encoding="utf-8"), name)
             merge_file(cat, spec, name, lines, user=False)
     return cat
 
@@ -452,7 +464,7 @@ def load_catalogue(user_files: list[str | Path] | None = None) -> Catalogue:
     cat = load_library()
     for path in user_files or []:
         name = str(path)
-        spec, lines = _parse_spec_file(read_text(path, name), name, user=True)
+        spec, lines = _parse_spec_file(read_text(path, name), name)
         merge_file(cat, spec, name, lines, user=True)
     return cat
 

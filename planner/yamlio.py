@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import shutil
 import tempfile
 import typing
 from collections.abc import Iterable, Iterator
@@ -372,11 +373,17 @@ def check_out_dir(directory: str | os.PathLike) -> None:
 
 
 class OutputSet:
-    """Files staged in a temporary directory next to the destination, renamed into place on commit."""
+    """Files staged in a temporary directory next to the destination, moved into place on commit.
+
+    The commit is all or nothing: files it replaces are first set aside, and if any move fails every
+    file already moved is taken back and the set-aside ones restored. A subdirectory declared with
+    :meth:`replace_dir` is replaced as a whole, so files from an earlier run do not linger in it.
+    """
 
     def __init__(self, directory: Path):
         self.directory = directory
         self._staged: list[tuple[Path, Path]] = []
+        self._whole: list[str] = []
         self._tmpdir: Path | None = None
 
     def _stage_dir(self) -> Path:
@@ -386,9 +393,16 @@ class OutputSet:
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
                 self._tmpdir = Path(tempfile.mkdtemp(prefix=".rackplan-", dir=self.directory))
+                (self._tmpdir / ".new").mkdir()
+                (self._tmpdir / ".old").mkdir()
             except OSError as exc:
                 raise _unwritable(self.directory, exc) from None
-        return self._tmpdir
+        return self._tmpdir / ".new"
+
+    def replace_dir(self, relative: str) -> None:
+        """Replace the subdirectory ``relative`` as a whole on commit (an empty one if nothing is written)."""
+        (self._stage_dir() / relative).mkdir(parents=True, exist_ok=True)
+        self._whole.append(relative)
 
     def write_text(self, relative: str, text: str) -> Path:
         target = self.directory / relative
@@ -398,26 +412,46 @@ class OutputSet:
             staged.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise _unwritable(target, exc) from None
-        self._staged.append((staged, target))
+        if not any(relative.startswith(w.rstrip("/") + "/") for w in self._whole):
+            self._staged.append((staged, target))
         return target
 
     def write_json(self, relative: str, obj: Any) -> Path:
         return self.write_text(relative, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
     def commit(self) -> None:
-        for staged, target in self._staged:
-            try:
+        if self._tmpdir is None:
+            return
+        moves = self._staged + [(self._stage_dir() / w, self.directory / w) for w in self._whole]
+        for staged, target in moves:  # never put a file where a directory is, or the other way round
+            if target.exists() and target.is_dir() != staged.is_dir():
+                self.discard()
+                kind = "a directory" if target.is_dir() else "a file"
+                raise InputError.one("<command line>", "-o", f"cannot write '{target}': it is {kind}")
+        old = self._tmpdir / ".old"
+        done: list[tuple[Path, Path, Path | None]] = []  # (staged, target, set-aside copy)
+        try:
+            for i, (staged, target) in enumerate(moves):
                 target.parent.mkdir(parents=True, exist_ok=True)
+                aside = None
+                if target.exists():
+                    aside = old / str(i)
+                    os.replace(target, aside)
+                done.append((staged, target, aside))
                 os.replace(staged, target)
-            except OSError as exc:
-                raise _unwritable(target, exc) from None
+        except OSError as exc:
+            for staged, target, aside in reversed(done):
+                if target.exists() and not staged.exists():
+                    os.replace(target, staged)
+                if aside is not None and aside.exists():
+                    os.replace(aside, target)
+            self.discard()
+            raise _unwritable(moves[len(done) - 1][1] if done else self.directory, exc) from None
         self.discard()
 
     def discard(self) -> None:
         if self._tmpdir is not None:
-            for path in sorted(self._tmpdir.rglob("*"), reverse=True):
-                path.unlink() if path.is_file() else path.rmdir()
-            self._tmpdir.rmdir()
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
 
 

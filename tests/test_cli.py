@@ -208,3 +208,46 @@ def test_highs_solver_gives_the_same_optimum(tmp_path):
         assert out.stdout.startswith("wrote ")  # HiGHS's banner stays off stdout
         costs.append(json.loads((tmp_path / solver / "plan.json").read_text())["totals"]["annual_usd"]["total"])
     assert costs[0] == pytest.approx(costs[1], rel=1e-4)
+
+
+def test_output_commit_is_all_or_nothing(tmp_path, monkeypatch):
+    """A move that fails half way through the commit takes back the files already moved and restores
+    the ones they replaced; a directory replaced as a whole drops files from an earlier run."""
+    from planner import yamlio
+
+    out = tmp_path / "o"
+    with yamlio.atomic_outputs(out) as o:
+        o.write_text("a.txt", "old a")
+        o.write_text("b.txt", "old b")
+        o.replace_dir("plans")
+        o.write_text("plans/x@nominal.json", "{}")
+    real = os.replace
+    calls = {"n": 0}
+
+    def flaky(src, dst):  # the new b.txt cannot be moved in, once
+        if str(dst).endswith("b.txt") and ".new" in str(src) and not calls["n"]:
+            calls["n"] += 1
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(yamlio.os, "replace", flaky)
+    with pytest.raises(Exception) as info:
+        with yamlio.atomic_outputs(out) as o:
+            o.write_text("a.txt", "new a")
+            o.write_text("b.txt", "new b")
+    assert calls["n"] == 1 and "No space left" in str(info.value)
+    assert (out / "a.txt").read_text() == "old a" and (out / "b.txt").read_text() == "old b"
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt", "plans"]  # no temporary files left
+    monkeypatch.setattr(yamlio.os, "replace", real)
+    with yamlio.atomic_outputs(out) as o:
+        o.replace_dir("plans")
+        o.write_text("plans/y@nominal.json", "{}")
+    assert [p.name for p in (out / "plans").iterdir()] == ["y@nominal.json"]
+
+
+def test_compare_with_no_candidate_fitting_exits_1_and_writes_nothing(tmp_path):
+    out = rackplan("compare", str(ROOT / "facilities" / "colo-brownfield-208v.yaml"), "--candidates",
+                   "mi400-8x,b200-8x-dlc", "--gpus", "64", "-q", "-o", str(tmp_path / "c"))
+    assert out.returncode == 1
+    assert "no candidate can meet the demand" in out.stderr and "liquid" in out.stderr
+    assert not (tmp_path / "c").exists()

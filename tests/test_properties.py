@@ -229,7 +229,7 @@ def load(fdict: dict) -> LoadedFacility:
 
 def baseline_of(loaded: LoadedFacility, cat: Catalogue, demand: Demand):
     types = resolve_types(cat, demand)
-    data = build_problem_data(loaded.facility, types, include_energy=demand.kind == "target")
+    data = build_problem_data(loaded.facility, types, mix_varies=demand.kind == "target")
     counts = first_fit(data, demand)
     return counts, meets(data, demand, counts)
 
