@@ -251,3 +251,26 @@ def test_compare_with_no_candidate_fitting_exits_1_and_writes_nothing(tmp_path):
     assert out.returncode == 1
     assert "no candidate can meet the demand" in out.stderr and "liquid" in out.stderr
     assert not (tmp_path / "c").exists()
+
+
+def test_check_catches_a_missed_fp8_target_and_reads_contract_shaped_plans(tmp_path):
+    """The checker trusts the library, not the plan, for node figures: a plan that claims more FP8
+    per node than the library gives fails; a plan with only the contract's five node figures checks."""
+    assert rackplan("plan", CONTRACT, "--fp8-pflops", "2000", "--candidates", "b200-8x-air", "-q",
+                    "-o", str(tmp_path / "o")).returncode == 0
+    plan = json.loads((tmp_path / "o" / "plan.json").read_text())
+    minimal = json.loads(json.dumps(plan))
+    minimal["node_types"] = {k: {f: v[f] for f in ("gpus", "u", "max_kw", "liquid_fraction", "weight_kg")}
+                             for k, v in plan["node_types"].items()}
+    (tmp_path / "min.json").write_text(json.dumps(minimal))
+    assert rackplan("check", str(tmp_path / "min.json"), CONTRACT).returncode == 0
+    gone = plan["racks"].pop(0)["nodes"]["b200-8x-air"]  # drop a rack and pretend the rest still reach it
+    plan["node_types"]["b200-8x-air"]["fp8_pflops"] = 1000.0
+    plan["totals"]["nodes"]["b200-8x-air"] -= gone
+    plan["totals"]["gpus"] -= 8 * gone
+    plan["totals"]["racks_used"] -= 1
+    (tmp_path / "t.json").write_text(json.dumps(plan))
+    bad = rackplan("check", str(tmp_path / "t.json"), CONTRACT)
+    assert bad.returncode == 1
+    assert "fp8_pflops 1000.0 differs from the library's 36.0" in bad.stdout
+    assert "demand: target 2000 fp8_pflops, plan reaches" in bad.stdout

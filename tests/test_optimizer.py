@@ -200,3 +200,13 @@ def test_too_many_node_types_is_a_clear_input_error(monkeypatch):
         optimize(loaded().facility, [B200, small, LIQ], Demand("target", metric="gpus", amount=8,
                                                                  candidates=("b200", "small", "liq")))
     assert "too many ways to enumerate" in str(info.value)
+
+
+def test_node_prices_stay_out_of_the_gap_for_a_fixed_node_set():
+    """Four priced nodes (100,000 USD a year each) in two racks: the solver's objective is cooling +
+    racks only (the price is a constant of the demand), the plan's total includes the price."""
+    priced = node("priced", annual_cost_usd=100_000.0)
+    placement, doc = plan(loaded(), [priced], Demand("nodes", nodes={"priced": 4}))
+    assert placement.variable_usd == pytest.approx(18_000 + 4 * KWH_B200 * 0.45 * PRICE, abs=0.01)
+    assert doc["totals"]["annual_usd"]["nodes"] == 400_000
+    assert doc["totals"]["annual_usd"]["total"] == pytest.approx(64_499.48 + 400_000, abs=0.01)
