@@ -6,7 +6,7 @@ command-line flags. Flags default to ``None`` so only what the user typed overri
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,6 @@ class PlanRun:
     placement: Placement
     plan: dict[str, Any]
     check: CheckReport
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve_types(cat: Catalogue, demand: Demand, point: Point = "nominal",

@@ -131,7 +131,7 @@ def test_bad_input_exits_2_one_line_no_traceback(tmp_path):
 def test_failed_render_leaves_previous_outputs(tmp_path, monkeypatch):
     """Outputs are staged and renamed only when every file is ready: a failure while writing leaves the
     old files, whole, and no temporary files."""
-    from planner import api, report
+    from planner import api
 
     out_dir = tmp_path / "o"
     assert rackplan("plan", CONTRACT, "--nodes", "b200-8x-air=2", "-q", "-o", str(out_dir)).returncode == 0
@@ -150,7 +150,6 @@ def test_failed_render_leaves_previous_outputs(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         api.write_plan(run, out_dir)
     assert {p.name: p.read_bytes() for p in out_dir.iterdir()} == before
-    assert report.render_plan  # the renderer itself was not the failure
 
 
 def test_report_command_rerenders_a_plan(tmp_path):

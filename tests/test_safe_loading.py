@@ -321,17 +321,22 @@ def _set(data, path, value):
 _PATHS = list(_leaves(_BASE_FACILITY))
 
 
-@SETTINGS
-@given(edits=st.lists(st.tuples(st.sampled_from(_PATHS), _SCALAR), min_size=1, max_size=3))
-def test_mutated_facility_loads_or_raises_input_error(tmp_path_factory, edits):
-    """Replace up to three values anywhere in a valid facility with values of any type: loading gives
-    a facility or an InputError whose every problem names the file; no other exception, ever."""
-    data = _BASE_FACILITY
+def _edited(data, edits):
+    """``data`` with each (path, value) edit applied where the path still exists."""
     for path, value in edits:
         try:
             data = _set(data, path, value)
         except (KeyError, IndexError, TypeError):
             continue
+    return data
+
+
+@SETTINGS
+@given(edits=st.lists(st.tuples(st.sampled_from(_PATHS), _SCALAR), min_size=1, max_size=3))
+def test_mutated_facility_loads_or_raises_input_error(tmp_path_factory, edits):
+    """Replace up to three values anywhere in a valid facility with values of any type: loading gives
+    a facility or an InputError whose every problem names the file; no other exception, ever."""
+    data = _edited(_BASE_FACILITY, edits)
     target = tmp_path_factory.mktemp("mut") / "facility.yaml"
     target.write_text(yaml.safe_dump(data, allow_unicode=True))
     try:
@@ -372,12 +377,7 @@ _SPEC_NODE = {"name": "N", "vendor": "V", "accelerator": "b200", "gpus": 8, "u":
 @SETTINGS
 @given(edits=st.lists(st.tuples(st.sampled_from(list(_leaves(_SPEC_NODE))), _SCALAR), min_size=1, max_size=2))
 def test_any_spec_file_loads_or_raises_input_error(tmp_path_factory, edits):
-    node = _SPEC_NODE
-    for path, value in edits:
-        try:
-            node = _set(node, path, value)
-        except (KeyError, IndexError, TypeError):
-            continue
+    node = _edited(_SPEC_NODE, edits)
     target = tmp_path_factory.mktemp("spec") / "specs.yaml"
     target.write_text(yaml.safe_dump({"schema": "rackplan.specs/1", "nodes": {"my-node": node}}))
     try:
