@@ -16,14 +16,14 @@ from common import header, peak_mb  # noqa: I001 (sets sys.path)
 from benchmarks.campus import CANDIDATES, TARGET_GPUS, campus
 from benchmarks.straightforward import solve_straightforward
 from planner.api import resolve_types
-from planner.demand import Demand
-from planner.greedy import first_fit, meets
-from planner.model import build_problem
-from planner.optimize import optimize, variable_cost
-from planner.plan import rack_figures
-from planner.problem import build_problem_data
-from planner.solve import solve
-from planner.specs import load_library
+from planner.inputs.demand import Demand
+from planner.optimize.first_fit import first_fit, meets
+from planner.optimize.milp import build_problem
+from planner.optimize.placement import optimize, variable_cost
+from planner.results.plan_json import rack_figures
+from planner.optimize.classes import build_problem_data
+from planner.optimize.solvers import solve
+from planner.inputs.specs import load_library
 
 
 def main() -> None:

@@ -10,11 +10,11 @@ from common import ROOT, header  # noqa: I001
 
 from benchmarks.straightforward import solve_straightforward
 from planner.api import resolve_types, run_plan
-from planner.problem import build_problem_data
-from planner.demand import Demand
+from planner.optimize.classes import build_problem_data
+from planner.inputs.demand import Demand
 from planner.errors import NoPlanError
-from planner.facility import load_facility
-from planner.specs import load_library
+from planner.inputs.facility import load_facility
+from planner.inputs.specs import load_library
 
 DEMANDS = [
     Demand("fill", fill="b200-8x-air"),

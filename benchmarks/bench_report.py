@@ -9,9 +9,9 @@ from common import header  # noqa: I001
 
 from benchmarks.campus import CANDIDATES, TARGET_GPUS, campus
 from planner.api import run_plan
-from planner.demand import Demand
-from planner.report import render_plan
-from planner.specs import load_library
+from planner.inputs.demand import Demand
+from planner.report.views import render_plan
+from planner.inputs.specs import load_library
 
 
 def main() -> None:

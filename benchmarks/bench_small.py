@@ -19,12 +19,12 @@ import pulp
 
 from common import header  # noqa: I001
 
-from planner.demand import Demand
+from planner.inputs.demand import Demand
 from planner.errors import NoPlanError
-from planner.facility import Facility, check_facility
-from planner.greedy import first_fit, meets
-from planner.optimize import optimize, variable_cost
-from planner.specs import NodeType
+from planner.inputs.facility import Facility, check_facility
+from planner.optimize.first_fit import first_fit, meets
+from planner.optimize.placement import optimize, variable_cost
+from planner.inputs.specs import NodeType
 
 warnings.simplefilter("ignore")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.facility import Facility, LoadedFacility, check_facility, rack_id
+from planner.inputs.facility import Facility, LoadedFacility, check_facility, rack_id
 
 HALLS, ROWS, RACKS = 24, 12, 100
 CANDIDATES = ("b200-8x-dlc", "mi355x-8x-dlc", "b200-8x-air")

@@ -11,9 +11,9 @@ import warnings
 import numpy as np
 import pulp
 
-from planner.demand import Demand
-from planner.greedy import metric_per_node
-from planner.problem import ProblemData
+from planner.inputs.demand import Demand
+from planner.optimize.first_fit import metric_per_node
+from planner.optimize.classes import ProblemData
 
 warnings.simplefilter("ignore", DeprecationWarning)
 

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from planner.api import run_plan, write_plan
-from planner.demand import load_demand
-from planner.facility import load_facility
-from planner.specs import load_library
+from planner.inputs.demand import load_demand
+from planner.inputs.facility import load_facility
+from planner.inputs.specs import load_library
 
 HERE = Path(__file__).resolve().parent
 

@@ -6,9 +6,9 @@ Run: .venv/bin/python examples/02_compare_mi400_b200.py
 
 from pathlib import Path
 
-from planner.compare import run_compare
-from planner.facility import load_facility
-from planner.specs import load_library
+from planner.studies.compare import run_compare
+from planner.inputs.facility import load_facility
+from planner.inputs.specs import load_library
 
 HERE = Path(__file__).resolve().parent
 facility = load_facility(HERE.parent / "facilities" / "ai-hall.yaml")

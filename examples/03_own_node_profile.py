@@ -7,9 +7,9 @@ Run: .venv/bin/python examples/03_own_node_profile.py
 from pathlib import Path
 
 from planner.api import run_plan
-from planner.demand import Demand
-from planner.facility import load_facility
-from planner.specs import load_catalogue
+from planner.inputs.demand import Demand
+from planner.inputs.facility import load_facility
+from planner.inputs.specs import load_catalogue
 
 HERE = Path(__file__).resolve().parent
 catalogue = load_catalogue([HERE / "my-specs.yaml"])

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from planner.check import CheckReport, check_plan
-from planner.demand import Demand
+from planner.results.checker import CheckReport, check_plan
+from planner.inputs.demand import Demand
 from planner.errors import InputError, PlanCheckError
-from planner.facility import LoadedFacility
-from planner.optimize import Placement, optimize
-from planner.plan import build_plan, racks_csv
-from planner.solve import Progress, available
-from planner.specs import Catalogue, NodeType, Point, resolve
+from planner.inputs.facility import LoadedFacility
+from planner.optimize.placement import Placement, optimize
+from planner.results.plan_json import build_plan, racks_csv
+from planner.optimize.solvers import Progress, available
+from planner.inputs.specs import Catalogue, NodeType, Point, resolve
 
 
 @dataclass
@@ -62,8 +62,8 @@ def run_plan(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, point: P
 
 def write_plan(run: PlanRun, out_dir: str | Path) -> list[Path]:
     """Write ``plan.json``, ``racks.csv`` and ``report.html`` into ``out_dir``, all or nothing."""
-    from planner.report import render_plan
-    from planner.yamlio import atomic_outputs
+    from planner.report.views import render_plan
+    from planner.results.outputs import atomic_outputs
 
     html = render_plan(run.plan)
     with atomic_outputs(out_dir) as out:

@@ -207,13 +207,13 @@ def _progress(quiet: bool):
 
 
 def _catalogue(args: argparse.Namespace):
-    from planner.specs import load_catalogue
+    from planner.inputs.specs import load_catalogue
 
     return load_catalogue(args.specs or [])
 
 
 def _tdp(args: argparse.Namespace, cat, base: dict[str, float]) -> dict[str, float]:
-    from planner.demand import check_tdp, parse_pairs
+    from planner.inputs.demand import check_tdp, parse_pairs
 
     tdp = dict(base)
     for text in args.tdp or []:
@@ -233,7 +233,7 @@ def _solver_opts(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _read_json(path: str) -> dict[str, Any]:
-    from planner.yamlio import read_text
+    from planner.inputs.yamlio import read_text
 
     text = read_text(path, path)
     try:
@@ -248,7 +248,7 @@ def _read_json(path: str) -> dict[str, Any]:
 # --- commands -------------------------------------------------------------------------------------
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from planner.facility import load_facility
+    from planner.inputs.facility import load_facility
 
     loaded = load_facility(args.facility)
     fac = loaded.facility
@@ -270,7 +270,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_specs(args: argparse.Namespace) -> int:
-    from planner.specs import resolve
+    from planner.inputs.specs import resolve
 
     cat = _catalogue(args)
     if args.json:
@@ -306,12 +306,12 @@ def cmd_specs(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from planner.demand import DemandFile
-    from planner.facility import Facility
-    from planner.specs import SpecFile
+    from planner.inputs.demand import DemandFile
+    from planner.inputs.facility import Facility
+    from planner.inputs.specs import SpecFile
 
     if args.markdown:
-        from planner.reference import markdown
+        from planner.inputs.reference import markdown
 
         print(markdown())
         return 0
@@ -346,8 +346,8 @@ def _summary(plan: dict[str, Any]) -> list[str]:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from planner.demand import from_cli, load_demand
-    from planner.facility import load_facility
+    from planner.inputs.demand import from_cli, load_demand
+    from planner.inputs.facility import load_facility
 
     opts = _solver_opts(args)
     loaded = load_facility(args.facility)
@@ -364,7 +364,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         raise InputError.one("<command line>", "", "no demand: give --demand FILE, --nodes, --gpus/--fp8-pflops/"
                                                    "--hbm-tb with --candidates, or --fill")
     tdp = _tdp(args, cat, tdp_file)
-    from planner.yamlio import check_out_dir
+    from planner.results.outputs import check_out_dir
 
     check_out_dir(args.out)
     from planner.api import run_plan, write_plan  # the solver stack, once the inputs are good
@@ -386,8 +386,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from planner.compare import run_compare, write_compare
-    from planner.facility import load_facility
+    from planner.studies.compare import run_compare, write_compare
+    from planner.inputs.facility import load_facility
 
     opts = _solver_opts(args)
     loaded = load_facility(args.facility)
@@ -398,7 +398,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise InputError.one("<command line>", "", "give exactly one of --gpus, --fp8-pflops, --hbm-tb or --fill")
     candidates = [c.strip() for c in args.candidates.split(",") if c.strip()]
     tdp = _tdp(args, cat, {})
-    from planner.yamlio import check_out_dir
+    from planner.results.outputs import check_out_dir
 
     check_out_dir(args.out)
     result = run_compare(loaded, cat, candidates, targets, bool(args.fill), tdp=tdp, solver=opts["solver"],
@@ -410,9 +410,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from planner.plandoc import validate_compare, validate_plan
-    from planner.report import render_compare, render_plan
-    from planner.yamlio import write_atomic
+    from planner.results.plan_schema import validate_compare, validate_plan
+    from planner.report.views import render_compare, render_plan
+    from planner.results.outputs import write_atomic
 
     data = _read_json(args.plan)
     schema = data.get("schema")
@@ -437,10 +437,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from planner.check import check_plan
-    from planner.facility import load_facility
+    from planner.results.checker import check_plan
+    from planner.inputs.facility import load_facility
 
-    from planner.plandoc import validate_plan
+    from planner.results.plan_schema import validate_plan
 
     plan = validate_plan(_read_json(args.plan), args.plan)
     loaded = load_facility(args.facility)

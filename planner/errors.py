@@ -11,6 +11,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
+
+
+class Exit(IntEnum):
+    """The command line's exit codes (CONTRACT.md)."""
+
+    OK = 0
+    """A plan was found, or the input is valid."""
+    NO_PLAN = 1
+    """No plan can meet the demand (or a plan failed its check)."""
+    BAD_INPUT = 2
+    """Bad input: one line per problem, nothing written."""
+    INTERNAL = 3
+    """A bug in rackplan."""
+    INTERRUPTED = 130
+    BROKEN_PIPE = 141
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Physics and cost as plain functions, outside the integer program.
 
-The optimizer (:mod:`planner.model`), the greedy baseline and the independent checker
-(:mod:`planner.check`) all call these, so a unit test with hand-computed numbers covers all three.
+The optimizer (:mod:`planner.optimize.milp`), the greedy baseline and the independent checker
+(:mod:`planner.results.checker`) all call these, so a unit test with hand-computed numbers covers all three.
 Units are in the names: ``_kw`` kilowatts, ``_kwh`` kilowatt-hours, ``_usd`` US dollars.
 """
 

@@ -15,9 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _plan(facility: str, point: str = "nominal", **demand: Any) -> dict[str, Any]:
     from planner.api import run_plan
-    from planner.demand import from_cli
-    from planner.facility import load_facility
-    from planner.specs import load_catalogue
+    from planner.inputs.demand import from_cli
+    from planner.inputs.facility import load_facility
+    from planner.inputs.specs import load_catalogue
 
     cat = load_catalogue()
     loaded = load_facility(ROOT / "facilities" / facility)
@@ -39,7 +39,7 @@ def plans() -> dict[str, dict[str, Any]]:
 def compare_doc() -> dict[str, Any]:
     """A ``rackplan.compare/1`` document: b200-8x-air (shipping) against mi400-8x (projected, three
     points) for 512 GPUs in the contract example, plus a candidate that found no plan."""
-    from planner.compare import compare_row
+    from planner.studies.compare import compare_row
 
     rows, assumptions = [], {}
     for cand, point in (("b200-8x-air", "nominal"), ("mi400-8x", "low"), ("mi400-8x", "nominal"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from planner.facility import Facility, LoadedFacility, check_facility
-from planner.specs import NodeType
+from planner.inputs.facility import Facility, LoadedFacility, check_facility
+from planner.inputs.specs import NodeType
 
 BASE: dict[str, Any] = {
     "version": 1,

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from planner.report import render_compare, render_plan
+from planner.report.views import render_compare, render_plan
 
 CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
                  if p and os.access(p, os.X_OK)), None)

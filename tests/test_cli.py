@@ -136,16 +136,16 @@ def test_failed_render_leaves_previous_outputs(tmp_path, monkeypatch):
     out_dir = tmp_path / "o"
     assert rackplan("plan", CONTRACT, "--nodes", "b200-8x-air=2", "-q", "-o", str(out_dir)).returncode == 0
     before = {p.name: p.read_bytes() for p in out_dir.iterdir()}
-    from planner.demand import Demand
-    from planner.facility import load_facility
-    from planner.specs import load_library
+    from planner.inputs.demand import Demand
+    from planner.inputs.facility import load_facility
+    from planner.inputs.specs import load_library
 
     run = api.run_plan(load_facility(CONTRACT), load_library(), Demand("nodes", nodes={"b200-8x-air": 4}))
 
     def broken(*_a, **_k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("planner.plan.racks_csv", broken)
+    monkeypatch.setattr("planner.results.plan_json.racks_csv", broken)
     monkeypatch.setattr(api, "racks_csv", broken)
     with pytest.raises(RuntimeError):
         api.write_plan(run, out_dir)
@@ -212,10 +212,10 @@ def test_highs_solver_gives_the_same_optimum(tmp_path):
 def test_output_commit_is_all_or_nothing(tmp_path, monkeypatch):
     """A move that fails half way through the commit takes back the files already moved and restores
     the ones they replaced; a directory replaced as a whole drops files from an earlier run."""
-    from planner import yamlio
+    from planner.results import outputs
 
     out = tmp_path / "o"
-    with yamlio.atomic_outputs(out) as o:
+    with outputs.atomic_outputs(out) as o:
         o.write_text("a.txt", "old a")
         o.write_text("b.txt", "old b")
         o.replace_dir("plans")
@@ -229,16 +229,16 @@ def test_output_commit_is_all_or_nothing(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         return real(src, dst)
 
-    monkeypatch.setattr(yamlio.os, "replace", flaky)
+    monkeypatch.setattr(outputs.os, "replace", flaky)
     with pytest.raises(Exception) as info:
-        with yamlio.atomic_outputs(out) as o:
+        with outputs.atomic_outputs(out) as o:
             o.write_text("a.txt", "new a")
             o.write_text("b.txt", "new b")
     assert calls["n"] == 1 and "No space left" in str(info.value)
     assert (out / "a.txt").read_text() == "old a" and (out / "b.txt").read_text() == "old b"
     assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt", "plans"]  # no temporary files left
-    monkeypatch.setattr(yamlio.os, "replace", real)
-    with yamlio.atomic_outputs(out) as o:
+    monkeypatch.setattr(outputs.os, "replace", real)
+    with outputs.atomic_outputs(out) as o:
         o.replace_dir("plans")
         o.write_text("plans/y@nominal.json", "{}")
     assert [p.name for p in (out / "plans").iterdir()] == ["y@nominal.json"]

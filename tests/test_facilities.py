@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from planner import physics
-from planner.facility import Facility, load_facility
+from planner.inputs.facility import Facility, load_facility
 
 REPO = Path(__file__).resolve().parent.parent
 FACILITIES = REPO / "facilities"
@@ -318,7 +318,7 @@ def test_ai_hall_demand_fits():
 def test_ai_hall_sizing_holds_for_the_spec_library(node_id):
     """The sizing above uses the figures in the task statement; where the spec library has the node,
     128 of it must still fit the AI hall at every spec point."""
-    from planner import specs
+    from planner.inputs import specs
 
     cat = specs.load_library()
     if node_id not in cat.nodes:

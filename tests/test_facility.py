@@ -3,7 +3,7 @@
 import pytest
 
 from planner.errors import InputError
-from planner.facility import DEFAULT_PPUE, Facility, check_facility, load_facility, rack_id
+from planner.inputs.facility import DEFAULT_PPUE, Facility, check_facility, load_facility, rack_id
 from tests.helpers import DLC, facility, facility_dict, loaded
 
 

@@ -2,12 +2,12 @@
 
 import pytest
 
-from planner.check import check_plan
-from planner.demand import Demand
+from planner.results.checker import check_plan
+from planner.inputs.demand import Demand
 from planner.errors import NoPlanError
-from planner.optimize import optimize
-from planner.plan import build_plan
-from planner.specs import Catalogue
+from planner.optimize.placement import optimize
+from planner.results.plan_json import build_plan
+from planner.inputs.specs import Catalogue
 from tests.helpers import B200, DLC, KWH_B200, KWH_LIQ, LIQ, RDHX, loaded, node
 
 PRICE = 0.08
@@ -163,7 +163,7 @@ def test_time_limit_gives_the_best_plan_with_its_gap():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks.campus import CANDIDATES, campus
     from planner.api import resolve_types
-    from planner.specs import load_library
+    from planner.inputs.specs import load_library
 
     lf = campus()  # the 28,800-rack benchmark campus: CBC needs a few seconds to prove it
     demand = Demand("target", metric="gpus", amount=800_000, candidates=CANDIDATES)
@@ -182,7 +182,7 @@ def test_maximal_patterns_by_hand():
     liquid node (2.2 kW air): the maximal fills are (0, 12), (1, 7) and (2, 0), whatever the order."""
     import numpy as np
 
-    from planner.problem import maximal_patterns, node_usage
+    from planner.optimize.classes import maximal_patterns, node_usage
 
     cap = np.array([136.5722, 30.0, 120.0, 48.0, 1800.0])
     use = node_usage([B200, LIQ])
@@ -191,7 +191,7 @@ def test_maximal_patterns_by_hand():
 
 
 def test_too_many_node_types_is_a_clear_input_error(monkeypatch):
-    import planner.problem as problem
+    import planner.optimize.classes as problem
     from planner.errors import InputError
 
     monkeypatch.setattr(problem, "MAX_CANDIDATES", 2)

@@ -33,23 +33,23 @@ def test_wheel_contains_spec_library_and_templates(tmp_path):
     py = venv / "bin" / "python"
     subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)], check=True,
                    timeout=300)
-    out = subprocess.run([str(py), "-c", "import planner.specs as s, planner.report as r, pathlib; "
+    out = subprocess.run([str(py), "-c", "import planner.inputs.specs as s, planner.report.views as r, pathlib; "
                           "c = s.load_library(); print(len(c.nodes)); "
-                          "print(pathlib.Path(s.__file__).parent.parent.name)"],
+                          "print(pathlib.Path(s.__file__).parents[2].name)"],
                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.split()[0]) >= 10 and out.stdout.split()[1] == "site-packages"
 
 
 def test_input_reference_is_current():
-    from planner.reference import markdown
+    from planner.inputs.reference import markdown
 
     committed = (ROOT / "docs" / "reference.md").read_text()
     assert committed.strip() == markdown().strip(), "run: rackplan schema --markdown > docs/reference.md"
 
 
 def test_every_facility_key_is_documented():
-    from planner.facility import Facility
+    from planner.inputs.facility import Facility
 
     text = (ROOT / "docs" / "reference.md").read_text()
 

@@ -26,13 +26,13 @@ from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 
 from planner.api import resolve_types, run_plan
-from planner.demand import Demand
+from planner.inputs.demand import Demand
 from planner.errors import NoPlanError
-from planner.facility import DEFAULT_PPUE, Facility, LoadedFacility, check_facility, rack_id
-from planner.greedy import first_fit, meets
-from planner.problem import build_problem_data
-from planner.solve import available
-from planner.specs import Catalogue, SpecFile, load_library, merge_file
+from planner.inputs.facility import DEFAULT_PPUE, Facility, LoadedFacility, check_facility, rack_id
+from planner.optimize.first_fit import first_fit, meets
+from planner.optimize.classes import build_problem_data
+from planner.optimize.solvers import available
+from planner.inputs.specs import Catalogue, SpecFile, load_library, merge_file
 
 FUZZ = os.environ.get("RACKPLAN_FUZZ") == "1"
 SETTINGS = settings(

@@ -14,9 +14,9 @@ from importlib import resources
 import pytest
 from markupsafe import escape
 
-from planner import report
-from planner.drawing import Bar, BarChart, FloorLayout, FloorRow, RackElevation, util_class
-from planner.report import render_compare, render_plan
+from planner.report import views as report
+from planner.report.drawing import Bar, BarChart, FloorLayout, FloorRow, RackElevation, util_class
+from planner.report.views import render_compare, render_plan
 
 SVG = "{http://www.w3.org/2000/svg}"
 

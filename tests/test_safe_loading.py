@@ -22,12 +22,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner import yamlio
-from planner.demand import load_demand
+from planner.inputs import yamlio
+from planner.inputs.demand import load_demand
 from planner.errors import InputError
-from planner.facility import load_facility
-from planner.specs import load_catalogue, load_library
-from planner.yamlio import MAX_DEPTH, MAX_EXPANDED_NODES, MAX_FILE_BYTES, load_yaml, parse_yaml
+from planner.inputs.facility import load_facility
+from planner.inputs.specs import load_catalogue, load_library
+from planner.inputs.yamlio import MAX_DEPTH, MAX_EXPANDED_NODES, MAX_FILE_BYTES, load_yaml, parse_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD_FACILITY = REPO / "facilities" / "contract-example.yaml"
@@ -35,7 +35,7 @@ FUZZ = os.environ.get("RACKPLAN_FUZZ") == "1"
 
 
 class _PurePythonLoader(yaml.SafeLoader):
-    """What ``planner.yamlio`` falls back to without libyaml."""
+    """What ``planner.inputs.yamlio`` falls back to without libyaml."""
 
 
 @pytest.fixture(params=["shipped", "pure-python"])
@@ -133,7 +133,7 @@ def test_many_tiny_values_within_the_byte_limit_are_refused_fast_and_small(tmp_p
     probe = (
         "import resource, sys, time\n"
         "from planner.errors import InputError\n"
-        "from planner.facility import load_facility\n"
+        "from planner.inputs.facility import load_facility\n"
         "t = time.perf_counter()\n"
         "try:\n"
         "    load_facility(sys.argv[1])\n"

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from planner.errors import InputError
-from planner.specs import (
+from planner.inputs.specs import (
     FIGURES_ACC,
     FIGURES_NODE,
     Catalogue,

@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planner.demand import Demand
+from planner.inputs.demand import Demand
 from planner.errors import InputError, NoPlanError
-from planner.facility import Facility
-from planner.greedy import first_fit, meets
-from planner.model import build_problem, start_from_counts
-from planner.problem import ProblemData, TooManyPatterns, build_problem_data
-from planner.solve import Progress, SolveOutcome, relative_gap, solve
-from planner.specs import NodeType
+from planner.inputs.facility import Facility
+from planner.optimize.first_fit import first_fit, meets
+from planner.optimize.milp import build_problem, start_from_counts
+from planner.optimize.classes import ProblemData, TooManyPatterns, build_problem_data
+from planner.optimize.solvers import Progress, SolveOutcome, relative_gap, solve
+from planner.inputs.specs import NodeType
 
 
 @dataclass
@@ -103,7 +103,7 @@ def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str =
              time_limit: float | None = 120.0, gap_rel: float = 1e-4,
              progress: Progress | None = None) -> Placement:
     """Place the demand at least cost. Raises :class:`NoPlanError` when no plan meets it."""
-    from planner.diagnose import diagnose, screen
+    from planner.optimize.diagnose import diagnose, screen
 
     clock = time.monotonic()
     seconds: dict[str, float] = {}

@@ -9,7 +9,7 @@ Variables (``docs/formulation.md`` section 2):
 * ``w[t, k]`` - integer: nodes of type ``t`` placed in class ``k``.
 
 Single-rack limits (power under 2N or N, air heat, liquid heat, U, weight, liquid only where a loop
-exists) are inside the patterns (:mod:`planner.problem`); row and hall cooling and the demand are
+exists) are inside the patterns (:mod:`planner.optimize.classes`); row and hall cooling and the demand are
 sums over ``w``; rack costs sit on ``z`` and per-node costs on ``w``.
 """
 
@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pulp
 
-from planner.demand import Demand
-from planner.greedy import metric_per_node
-from planner.problem import ProblemData
+from planner.inputs.demand import Demand
+from planner.optimize.first_fit import metric_per_node
+from planner.optimize.classes import ProblemData
 
 
 def sanitize(text: str) -> str:

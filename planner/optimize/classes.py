@@ -10,7 +10,7 @@ Every single-rack limit is monotone, so every sub-vector of a feasible pattern i
 patterns admit exactly the same fills, which is what lets brownfield racks with different existing
 loads share a class.
 
-Everything here is plain numpy/pandas; PuLP lives in :mod:`planner.model`.
+Everything here is plain numpy/pandas; PuLP lives in :mod:`planner.optimize.milp`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from planner import physics
-from planner.facility import Facility
-from planner.specs import NodeType
+from planner.inputs.facility import Facility
+from planner.inputs.specs import NodeType
 
 RESOURCES = ("power_kw", "air_kw", "liquid_kw", "u", "weight_kg")
 """The single-rack limits, in the column order of every capacity and usage array."""

@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from planner.demand import METRIC_LABEL, Demand
+from planner.inputs.demand import METRIC_LABEL, Demand
 from planner.errors import NoPlanError
-from planner.problem import RESOURCES, ProblemData, build_problem_data
+from planner.optimize.classes import RESOURCES, ProblemData, build_problem_data
 
 RESOURCE_LABEL = {
     "power_kw": "rack power (feeds)",
@@ -77,8 +77,8 @@ class _Budget:
 
 
 def _elastic(data: ProblemData, demand: Demand, solver: str, budget: _Budget):
-    from planner.model import build_problem
-    from planner.solve import solve
+    from planner.optimize.milp import build_problem
+    from planner.optimize.solvers import solve
 
     left = budget.left()
     if left is not None and left < 0.5:

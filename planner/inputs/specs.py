@@ -29,13 +29,12 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from planner.errors import InputError, Problem
-from planner.facility import StrictModel
-from planner.yamlio import LineMap, format_path, line_for, parse_yaml, problems_from_validation
+from planner.vocabulary import POINTS, SCHEMA_SPECS, Point
+from planner.inputs.facility import StrictModel
+from planner.inputs.yamlio import LineMap, format_path, line_for, parse_yaml, problems_from_validation
 
 Status = Literal["shipping", "announced", "projected"]
 Confidence = Literal["A", "B", "C"]
-Point = Literal["low", "nominal", "high"]
-POINTS: tuple[Point, ...] = ("low", "nominal", "high")
 
 LIBRARY_PACKAGE = "planner.gpu_specs"
 
@@ -223,7 +222,7 @@ class NodeProfile(StrictModel):
 class SpecFile(StrictModel):
     """A spec library file: the bundled ones and a user's have the same shape."""
 
-    schema_: Literal["rackplan.specs/1"] = Field("rackplan.specs/1", alias="schema")
+    schema_: Literal["rackplan.specs/1"] = Field(SCHEMA_SPECS, alias="schema")
     """Format version."""
     sources: dict[str, Source] = Field(default_factory=dict)
     """Sources by id."""
@@ -459,7 +458,7 @@ def load_library() -> Catalogue:
 
 def load_catalogue(user_files: list[str | Path] | None = None) -> Catalogue:
     """The bundled library plus the user's spec files (which may add ids or replace them)."""
-    from planner.yamlio import read_text
+    from planner.inputs.yamlio import read_text
 
     cat = load_library()
     for path in user_files or []:

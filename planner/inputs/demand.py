@@ -14,9 +14,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from planner.errors import InputError, Problem
-from planner.facility import StrictModel
-from planner.specs import Catalogue, suggest
-from planner.yamlio import LineMap, format_path, line_for, load_yaml, validate
+from planner.inputs.facility import StrictModel
+from planner.inputs.specs import Catalogue, suggest
+from planner.inputs.yamlio import LineMap, format_path, line_for, load_yaml, validate
 
 Metric = Literal["gpus", "fp8_pflops", "hbm_tb"]
 METRIC_LABEL = {"gpus": "GPUs", "fp8_pflops": "FP8 PFLOPS (dense)", "hbm_tb": "HBM TB"}
@@ -239,7 +239,7 @@ def from_cli(cat: Catalogue, nodes: str | None = None, gpus: int | None = None,
         raise InputError.one(CLI, "--candidates", "--candidates goes with a target: --gpus, --fp8-pflops or --hbm-tb")
     from pydantic import ValidationError
 
-    from planner.yamlio import problems_from_validation
+    from planner.inputs.yamlio import problems_from_validation
 
     try:
         model = DemandFile.model_validate(data)

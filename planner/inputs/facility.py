@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from planner import physics
 from planner.errors import InputError, Problem
-from planner.yamlio import LineMap, format_path, line_for, load_yaml, validate
+from planner.inputs.yamlio import LineMap, format_path, line_for, load_yaml, validate
 
 if TYPE_CHECKING:
     import pandas as pd

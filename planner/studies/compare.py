@@ -21,12 +21,12 @@ from typing import Any
 
 from planner import __version__
 from planner.api import run_plan
-from planner.plan import spec_disputes
-from planner.demand import Demand
+from planner.results.plan_json import spec_disputes
+from planner.inputs.demand import Demand
 from planner.errors import InputError, NoPlanError
-from planner.facility import LoadedFacility
-from planner.solve import Progress
-from planner.specs import Catalogue, Point, resolve, suggest
+from planner.inputs.facility import LoadedFacility
+from planner.optimize.solvers import Progress
+from planner.inputs.specs import Catalogue, Point, resolve, suggest
 
 SCHEMA = "rackplan.compare/1"
 BISECTION_TOL_W = 2.0
@@ -223,8 +223,8 @@ def compare_csv(doc: dict[str, Any]) -> str:
 
 def write_compare(result: CompareResult, out_dir: str | Path) -> list[Path]:
     """Write compare.json, compare.csv, compare.html and plans/ID@POINT.json, all or nothing."""
-    from planner.report import render_compare
-    from planner.yamlio import atomic_outputs
+    from planner.report.views import render_compare
+    from planner.results.outputs import atomic_outputs
 
     html = render_compare(result.doc)
     with atomic_outputs(out_dir) as out:

@@ -2,7 +2,7 @@
 
 The report renders from the JSON document alone: no facility file, no spec library. This module
 turns the document into view data (plain dicts and lists of already formatted strings, plus the SVG
-drawings from :mod:`planner.drawing`) and renders the Jinja2 templates of ``planner.templates``
+drawings from :mod:`planner.report.drawing`) and renders the Jinja2 templates of ``planner.templates``
 with autoescaping on, so any name in a facility or spec file shows as text. The stylesheet is
 inlined; the output uses no JavaScript and loads nothing (links to sources are plain text links).
 
@@ -22,7 +22,11 @@ from typing import Any
 
 import jinja2
 
-from planner.drawing import (UTIL_BINS, Bar, BarChart, FloorLayout, FloorRow, RackElevation, StackedBar,
+from planner.vocabulary import POINTS
+
+from planner.report.format import (binding_util, fig, fint, fnum, limit_label, nodes_text, pct,
+                                    rack_number, usd, usd_short)
+from planner.report.drawing import (UTIL_BINS, Bar, BarChart, FloorLayout, FloorRow, RackElevation, StackedBar,
                              swatch, util_class)
 
 MAX_ELEVATIONS = 200
@@ -35,73 +39,9 @@ MAX_TILE_TITLES = 4000
 """Floor tiles get a hover title (rack id, load) only when the plan has at most this many racks
 with load; past that the titles would dominate the file size."""
 
-LIMIT_LABEL = {"power": "power", "air": "air heat", "liquid": "liquid heat", "u": "space (U)",
-               "weight": "weight", "row": "row cooling", "hall": "hall cooling"}
 COST_PARTS = (("energy", "Energy"), ("cooling", "Cooling overhead"), ("racks", "Racks"), ("nodes", "Nodes"))
-POINTS = ("low", "nominal", "high")
 CANDIDATE_COLOURS = ("c0", "c2", "c4", "c3", "c5", "c1")
 """Okabe-Ito colours per candidate, the most distinct first."""
-
-
-# ------------------------------------------------------------------------------------------------
-# formatting
-
-
-def fnum(x: Any, nd: int = 1) -> str:
-    """``1234.56`` -> ``1,234.6``; None or missing -> an en dash."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    return f"{float(x):,.{nd}f}"
-
-
-def fint(x: Any) -> str:
-    return "–" if x is None else f"{int(round(float(x))):,}"
-
-
-def usd(x: Any) -> str:
-    if x is None:
-        return "–"
-    x = float(x)
-    return f"-${-x:,.0f}" if x < 0 else f"${x:,.0f}"
-
-
-def usd_short(x: float) -> str:
-    """Axis ticks: ``$0``, ``$500``, ``$250k``, ``$1.5M``."""
-    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= div:
-            return f"${x / div:,.3g}{suffix}"
-    return f"${x:,.0f}"
-
-
-def pct(x: Any, nd: int = 0) -> str:
-    return "–" if x is None else f"{float(x) * 100:.{nd}f} %"
-
-
-def fig(x: Any) -> str:
-    """A spec figure as written in the library: up to 4 significant decimals, no trailing zeros."""
-    if x is None:
-        return "–"
-    if isinstance(x, (int, float)):
-        return f"{float(x):,.4f}".rstrip("0").rstrip(".")
-    return str(x)
-
-
-def limit_label(limit: str | None) -> str:
-    return LIMIT_LABEL.get(limit, limit) if limit else "–"
-
-
-def binding_util(rack: dict[str, Any]) -> float:
-    util = rack.get("utilization") or {}
-    return max((float(v) for v in util.values() if v is not None), default=0.0)
-
-
-def rack_number(rack_id: str) -> int:
-    """``hall-1/C/07`` -> 7 (rack ids are HALL/ROW/NN, numbered from 01 within the row)."""
-    return int(rack_id.rsplit("/", 1)[1])
-
-
-def nodes_text(nodes: dict[str, int]) -> str:
-    return ", ".join(f"{n} × {nid}" for nid, n in nodes.items())
 
 
 # ------------------------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 
-from planner.demand import Demand
+from planner.inputs.demand import Demand
 from planner.physics import EPS
-from planner.problem import ProblemData, max_count
+from planner.optimize.classes import ProblemData, max_count
 
 
 def metric_per_node(data: ProblemData, metric: str) -> np.ndarray:

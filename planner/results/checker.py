@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner import physics
-from planner.facility import Facility, rack_id
-from planner.specs import Catalogue, resolve
+from planner.inputs.facility import Facility, rack_id
+from planner.inputs.specs import Catalogue, resolve
 
 REL = 1e-6
 """Relative tolerance when comparing a reported figure with its recomputation."""

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import pulp
 
-from planner.model import Model
+from planner.optimize.milp import Model
 
 SOLVERS = ("cbc", "highs")
 Progress = Callable[[str], None]

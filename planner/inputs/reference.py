@@ -8,10 +8,10 @@ import typing
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from planner.demand import DemandFile, Target
-from planner.facility import (CoolingOverrides, CoolingSettings, CoolingUnits, Existing, Facility, Feed, Hall,
+from planner.inputs.demand import DemandFile, Target
+from planner.inputs.facility import (CoolingOverrides, CoolingSettings, CoolingUnits, Existing, Facility, Feed, Hall,
                               RackType, Row, Site)
-from planner.specs import Accelerator, Figure, NodePower, NodeProfile, Source, SpecFile
+from planner.inputs.specs import Accelerator, Figure, NodePower, NodeProfile, Source, SpecFile
 
 SECTIONS: list[tuple[str, str, list[type[BaseModel]]]] = [
     ("Facility descriptor", "A facility file (`facilities/*.yaml`). Unknown keys are errors.",

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planner.errors import InputError
-from planner.yamlio import problems_from_validation
+from planner.inputs.yamlio import problems_from_validation
 
 
 class _Doc(BaseModel):

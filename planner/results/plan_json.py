@@ -4,7 +4,7 @@
 needs (rack types, rows, halls, existing load, assumptions and their sources, the baseline, the
 check), so ``rackplan report PLAN.json`` renders from it alone and any program can check it against
 its facility. Per-rack figures are computed with numpy (a campus has tens of thousands of racks);
-:mod:`planner.check` recomputes them independently with plain loops.
+:mod:`planner.results.checker` recomputes them independently with plain loops.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from planner import __version__, physics
-from planner.demand import Demand
-from planner.facility import LoadedFacility
-from planner.optimize import Placement
-from planner.specs import Catalogue, NodeType
+from planner.inputs.demand import Demand
+from planner.inputs.facility import LoadedFacility
+from planner.optimize.placement import Placement
+from planner.inputs.specs import Catalogue, NodeType
 
 SCHEMA = "rackplan.plan/1"
 LIMITS = ("power", "air", "liquid", "u", "weight")
@@ -232,7 +232,7 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
 
     g = placement.greedy
     gdf = rack_figures(loaded, types, g)
-    from planner.greedy import meets
+    from planner.optimize.first_fit import meets
 
     baseline = {"method": "first-fit decreasing (facility order, largest node first)",
                 "meets_demand": bool(meets(placement.data, demand, g)),
