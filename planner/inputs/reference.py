@@ -9,13 +9,14 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from planner.inputs.demand import DemandFile, Target
-from planner.inputs.facility import (CoolingOverrides, CoolingSettings, CoolingUnits, Existing, Facility, Feed, Hall,
-                              RackType, Row, Site)
+from planner.inputs.facility import (CduGroup, CoolingOverrides, CoolingSettings, CoolingUnits, Existing, Facility,
+                                     Feed, Hall, Overhead, Panel, PowerSource, PowerTree, RackType, Row, Site)
 from planner.inputs.specs import Accelerator, Figure, NodePower, NodeProfile, Source, SpecFile
 
 SECTIONS: list[tuple[str, str, list[type[BaseModel]]]] = [
     ("Facility descriptor", "A facility file (`facilities/*.yaml`). Unknown keys are errors.",
-     [Facility, Site, CoolingOverrides, CoolingSettings, RackType, Feed, Hall, CoolingUnits, Row, Existing]),
+     [Facility, Site, CoolingOverrides, CoolingSettings, RackType, Feed, Overhead, Hall, CoolingUnits, CduGroup, Row,
+      Existing, PowerTree, PowerSource, Panel]),
     ("Demand file", "A demand file (`--demand FILE`): exactly one of `nodes`, `target` with `candidates`, "
                     "or `fill`.", [DemandFile, Target]),
     ("Spec file", "The bundled library (`gpu_specs/*.yaml`) and a user's `--specs FILE` share this shape.",
