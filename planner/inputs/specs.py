@@ -251,6 +251,8 @@ class NodeType:
     status: str
     point: str = "nominal"
     tdp_overridden: bool = False
+    form_factor: str = "eia-19"
+    """Rack form factor the node goes into: ``eia-19``, ``orv3`` or ``orw``."""
 
     def figures(self) -> tuple[float, ...]:
         """The numbers that a spec point can change."""
