@@ -265,7 +265,7 @@ class NodeType:
                 "annual_cost_usd": self.annual_cost_usd, "tdp_w": self.tdp_w,
                 "fp8_pflops": round(self.fp8_pflops, 6), "hbm_tb": round(self.hbm_tb, 6),
                 "accelerator": self.accelerator, "status": self.status, "point": self.point,
-                "tdp_overridden": self.tdp_overridden}
+                "tdp_overridden": self.tdp_overridden, "form_factor": self.form_factor}
 
 
 @dataclass
