@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from planner.results.checker import CheckReport, check_plan
-from planner.inputs.demand import Demand
 from planner.errors import InputError, PlanCheckError
+from planner.inputs.demand import Demand
 from planner.inputs.facility import LoadedFacility
+from planner.inputs.specs import Catalogue, NodeType, resolve
 from planner.optimize.placement import Placement, optimize
-from planner.results.plan_json import build_plan, racks_csv
 from planner.optimize.solvers import Progress, available
-from planner.inputs.specs import Catalogue, NodeType, Point, resolve
+from planner.results.checker import CheckReport, check_plan
+from planner.results.plan_json import build_plan, power_csv, rack_figures, racks_csv
+from planner.vocabulary import CLI_FILE, DEFAULT_GAP, DEFAULT_SOLVER, DEFAULT_TIME_LIMIT_S, Point
 
 
 @dataclass
@@ -30,6 +31,8 @@ class PlanRun:
     placement: Placement
     plan: dict[str, Any]
     check: CheckReport
+    figures: Any = None
+    """The per-rack figures (:func:`~planner.results.plan_json.rack_figures`) the plan was built from."""
 
 
 def resolve_types(cat: Catalogue, demand: Demand, point: Point = "nominal",
@@ -39,25 +42,27 @@ def resolve_types(cat: Catalogue, demand: Demand, point: Point = "nominal",
 
 
 def run_plan(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, point: Point = "nominal",
-             tdp_w: dict[str, float] | None = None, solver: str = "cbc", time_limit: float | None = 120.0,
-             gap: float = 1e-4, progress: Progress | None = None) -> PlanRun:
+             tdp_w: dict[str, float] | None = None, solver: str = DEFAULT_SOLVER,
+             time_limit: float | None = DEFAULT_TIME_LIMIT_S, gap: float = DEFAULT_GAP,
+             progress: Progress | None = None, spec_files: list[str] | None = None) -> PlanRun:
     """Optimize, build ``plan.json``, and check it independently. Raises
     :class:`~planner.errors.NoPlanError` when nothing fits and
     :class:`~planner.errors.PlanCheckError` if the plan breaks a limit (a bug)."""
     if not available(solver):
         hint = " (pip install 'rackplan[highs]')" if solver == "highs" else ""
-        raise InputError.one("<command line>", "--solver", f"solver '{solver}' is not available{hint}")
+        raise InputError.one(CLI_FILE, "--solver", f"solver '{solver}' is not available{hint}")
     types = resolve_types(cat, demand, point, tdp_w)
     placement = optimize(loaded.facility, types, demand, solver=solver, time_limit=time_limit, gap_rel=gap,
                          progress=progress)
     options = {"time_limit_s": time_limit, "gap_tolerance": gap, "point": point,
-               "tdp_overrides_w": dict(tdp_w or {})}
-    plan = build_plan(loaded, cat, types, demand, placement, options)
+               "tdp_overrides_w": dict(tdp_w or {}), "spec_files": list(spec_files or [])}
+    figures = rack_figures(loaded.facility, types, placement.counts)
+    plan = build_plan(loaded, cat, types, demand, placement, options, figures)
     report = check_plan(loaded.facility, plan, cat)
     if not report.passed:
         raise PlanCheckError(report.violations)
     plan["checks"] = report.to_json()
-    return PlanRun(loaded, types, demand, placement, plan, report)
+    return PlanRun(loaded, types, demand, placement, plan, report, figures)
 
 
 def write_plan(run: PlanRun, out_dir: str | Path) -> list[Path]:
@@ -66,8 +71,11 @@ def write_plan(run: PlanRun, out_dir: str | Path) -> list[Path]:
     from planner.results.outputs import atomic_outputs
 
     html = render_plan(run.plan)
+    power = power_csv(run.plan)
     with atomic_outputs(out_dir) as out:
         paths = [out.write_json("plan.json", run.plan),
-                 out.write_text("racks.csv", racks_csv(run.loaded, run.types, run.placement.counts)),
-                 out.write_text("report.html", html)]
+                 out.write_text("racks.csv", racks_csv(run.loaded.facility, run.types, run.placement.counts, run.figures))]
+        if power is not None:
+            paths.append(out.write_text("power.csv", power))
+        paths.append(out.write_text("report.html", html))
     return paths

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from planner import __version__
-from planner.errors import InputError, NoPlanError, PlanCheckError
+from planner.errors import Exit, InputError, NoPlanError, PlanCheckError
+from planner.vocabulary import (CLI_FILE, DEFAULT_COMPARE_DIR, DEFAULT_GAP, DEFAULT_PLAN_DIR, DEFAULT_SOLVER,
+                                DEFAULT_TIME_LIMIT_S, POINTS, SCHEMA_COMPARE, SCHEMA_PLAN, SOLVERS)
 
 EXAMPLES = """\
 examples:
@@ -32,10 +34,13 @@ exit codes: 0 plan found / input valid, 1 no plan meets the demand, 2 bad input,
 
 PLAN_HELP = """\
 Pack GPU nodes into the facility's racks at least annual cost (energy + cooling + newly occupied
-racks + node prices), respecting every limit: each rack's power (under 2N either feed side alone
-carries the rack), air and liquid heat, U and weight with existing load counted, row and hall
-cooling with redundant units held back. The plan is re-checked by independent code before it is
-written to DIR/plan.json, DIR/racks.csv and DIR/report.html.
+racks and their overhead + node prices), respecting every limit, normally and under every single
+failure: each rack's power through its feed paths (2N: either side alone carries the rack; N+k: any
+all-but-k paths), air and liquid heat, U, weight and form factor with existing load and rack overhead
+counted; row and hall cooling, CDU groups and the plant with redundant units held back; hall IT
+capacity; and, with a power section, every UPS source and panel after the loss of any one of them.
+The plan is re-checked by independent code before it is written to DIR/plan.json, DIR/racks.csv,
+DIR/power.csv (with a power section) and DIR/report.html.
 
 demand (exactly one):
   --demand FILE                 a demand file (nodes, target + candidates, or fill)
@@ -55,9 +60,11 @@ COMMAND_EXAMPLES = {
     "compare": ["rackplan compare facilities/ai-hall.yaml --candidates mi400-8x,b200-8x-air --gpus 1024",
                 "rackplan compare facilities/ai-hall.yaml --candidates mi400-8x,mi455x-4x,b200-8x-air --fill",
                 "rackplan compare facilities/campus.yaml --candidates b200-8x-dlc,mi355x-8x-dlc --fp8-pflops 50000"],
-    "report": ["rackplan report rackplan-out/plan.json -o plan.html",
+    "report": ["rackplan report rackplan-out/plan.json -o plan.html      # re-checks the plan first",
+               "rackplan report edited-plan.json --allow-failed        # render a failing plan, with a red banner",
                "rackplan report rackplan-compare/compare.json"],
     "check": ["rackplan check rackplan-out/plan.json facilities/ai-hall.yaml",
+              "rackplan check rackplan-out/plan.json                   # against the facility inside the plan",
               "rackplan check someone-elses-plan.json my-site.yaml --specs their-nodes.yaml"],
 }
 
@@ -99,13 +106,13 @@ def _add_solver(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tdp", action="append", metavar="ACCELERATOR=WATTS", default=None,
                    help="what-if accelerator power; node power is re-derived as GPUs x WATTS + the "
                         "node's platform overhead (e.g. --tdp mi400=1400)")
-    p.add_argument("--solver", choices=("cbc", "highs"), default=None,
-                   help="MILP solver: cbc (bundled with PuLP, default) or highs (needs highspy)")
+    p.add_argument("--solver", choices=SOLVERS, default=None,
+                   help=f"MILP solver: highs (default; installed with rackplan) or cbc (bundled with PuLP)")
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                    help="stop the solver after this long and keep the best plan found, with its gap "
-                        "(default 120)")
+                        f"(default {DEFAULT_TIME_LIMIT_S:g})")
     p.add_argument("--gap", type=float, default=None, metavar="FRACTION",
-                   help="stop when proven within this relative gap of the optimum (default 0.0001)")
+                   help=f"stop when proven within this relative gap of the optimum (default {DEFAULT_GAP:g})")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary on stderr")
 
 
@@ -155,9 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_targets(p, "target: at least")
     p.add_argument("--candidates", metavar="ID[,ID...]", help="node ids a target may choose among")
     p.add_argument("--fill", metavar="ID", help="as many of this node as fit, then at least cost")
-    p.add_argument("--point", choices=("low", "nominal", "high"), default="nominal",
+    p.add_argument("--point", choices=POINTS, default="nominal",
                    help="spec point for projected figures (default nominal)")
-    p.add_argument("-o", "--out", metavar="DIR", default="rackplan-out", help="output directory (default rackplan-out)")
+    p.add_argument("-o", "--out", metavar="DIR", default=DEFAULT_PLAN_DIR,
+                   help=f"output directory (default {DEFAULT_PLAN_DIR})")
     _add_solver(p)
     _add_specs(p)
     _add_common(p)
@@ -173,24 +181,36 @@ def build_parser() -> argparse.ArgumentParser:
     _add_targets(p, "each candidate must reach")
     p.add_argument("--fill", action="store_true", help="fit as many of each candidate as possible")
     p.add_argument("--no-break-even", action="store_true", help="skip the break-even TDP search")
-    p.add_argument("-o", "--out", metavar="DIR", default="rackplan-compare", help="output directory (default rackplan-compare)")
+    p.add_argument("-o", "--out", metavar="DIR", default=DEFAULT_COMPARE_DIR,
+                   help=f"output directory (default {DEFAULT_COMPARE_DIR})")
     _add_solver(p)
     _add_specs(p)
     _add_common(p)
 
     p = sub.add_parser("report", epilog=_examples("report"), help="render the HTML report of a plan.json (or compare.json)",
                        formatter_class=_Formatter,
-                       description="Render the self-contained HTML report of an existing plan.json or compare.json.")
+                       description="Render the self-contained HTML report of an existing plan.json or compare.json.\n"
+                                   "A plan is re-checked first by the independent checker, against the facility\n"
+                                   "recorded inside it (or --facility FILE) and the spec library: a plan that fails\n"
+                                   "is refused (exit 1, the violations listed) unless --allow-failed, and then the\n"
+                                   "report opens with a red FAILED CHECK banner.")
     p.add_argument("plan", metavar="PLAN.json")
     p.add_argument("-o", "--out", metavar="FILE.html", help="output file (default: beside the input, .html)")
+    p.add_argument("--facility", metavar="FILE", help="check against this facility file instead of the one in the plan")
+    p.add_argument("--allow-failed", action="store_true",
+                   help="render a plan that fails the check, with a FAILED CHECK banner and its violations")
+    _add_specs(p)
     _add_common(p)
 
     p = sub.add_parser("check", epilog=_examples("check"), help="re-check a plan.json against its facility with the independent checker",
                        formatter_class=_Formatter,
-                       description="Re-verify every rack, feed side, heat path, row and hall of a plan, and its "
-                                   "costs,\nagainst the facility file. Exit 0 if it passes, 1 if not.")
+                       description="Re-verify every rack, feed path, heat path, row, hall, CDU group, the plant "
+                                   "and every\npower source and panel under every single failure, and the plan's "
+                                   "own figures and costs,\nagainst the facility file (default: the facility "
+                                   "recorded inside the plan). Exit 0 if it\npasses, 1 if not; limit breaches "
+                                   "are listed before bookkeeping mismatches.")
     p.add_argument("plan", metavar="PLAN.json")
-    p.add_argument("facility", metavar="FACILITY")
+    p.add_argument("facility", metavar="FACILITY", nargs="?", help="facility file (default: the one in the plan)")
     _add_specs(p)
     _add_common(p)
     return parser
@@ -225,13 +245,13 @@ def _tdp(args: argparse.Namespace, cat, base: dict[str, float]) -> dict[str, flo
 
 
 def _solver_opts(args: argparse.Namespace) -> dict[str, Any]:
-    time_limit = 120.0 if args.time_limit is None else args.time_limit
-    gap = 1e-4 if args.gap is None else args.gap
+    time_limit = DEFAULT_TIME_LIMIT_S if args.time_limit is None else args.time_limit
+    gap = DEFAULT_GAP if args.gap is None else args.gap
     if not (time_limit > 0 and time_limit < 1e7):
-        raise InputError.one("<command line>", "--time-limit", f"must be a positive number of seconds, got {time_limit}")
+        raise InputError.one(CLI_FILE, "--time-limit", f"must be a positive number of seconds, got {time_limit}")
     if not (0 <= gap < 1):
-        raise InputError.one("<command line>", "--gap", f"must be within 0..1, got {gap}")
-    return {"solver": args.solver or "cbc", "time_limit": time_limit, "gap": gap}
+        raise InputError.one(CLI_FILE, "--gap", f"must be within 0..1, got {gap}")
+    return {"solver": args.solver or DEFAULT_SOLVER, "time_limit": time_limit, "gap": gap}
 
 
 def _read_json(path: str) -> dict[str, Any]:
@@ -254,20 +274,38 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     loaded = load_facility(args.facility)
     fac = loaded.facility
-    df = fac.racks.frame
     rows = sum(len(h.rows) for h in fac.halls)
-    print(f"ok: {args.facility}: '{fac.name}': {len(fac.halls)} hall(s), {rows} row(s), {len(df):,} racks "
-          f"({int(df['has_existing'].sum())} with existing load), power redundancy {fac.site.power_redundancy}")
+    per_type: dict[str, int] = {}
+    for hall in fac.halls:  # plain counts: validating needs neither pandas nor the rack table
+        for row in hall.rows:
+            per_type[row.rack_type] = per_type.get(row.rack_type, 0) + row.racks
+    print(f"ok: {args.facility}: '{fac.name}': {len(fac.halls)} hall(s), {rows} row(s), {sum(per_type.values()):,} "
+          f"racks ({len(fac.existing)} with existing load), default power redundancy {fac.site.power_redundancy}")
     for name, rt in fac.rack_types.items():
-        n = int((df["rack_type"] == name).sum())
+        n = per_type.get(name, 0)
         liquid = f", liquid {rt.liquid_kw:g} kW" if rt.liquid_kw else ""
-        print(f"  rack type {name}: {n:,} racks, {rt.u}U, {rt.cooling}, power {fac.power_capacity_kw(name):.1f} kW "
+        ff = f", {rt.form_factor}" if rt.form_factor != "eia-19" else ""
+        ov = rt.overhead
+        overhead = f", overhead {ov.u}U/{ov.kw:g} kW/{ov.weight_kg:g} kg" if (ov.u or ov.kw or ov.weight_kg) else ""
+        print(f"  rack type {name}: {n:,} racks, {rt.u}U{ff}, {rt.cooling}, {fac.redundancy(name)} on "
+              f"{fac.paths(name)} path(s), carries {fac.power_capacity_kw(name):.1f} kW "
               f"({rt.feeds} x {fac.one_feed_kw(name):.1f} kW feed), air {rt.air_kw:g} kW{liquid}, "
-              f"{rt.max_weight_kg:g} kg")
+              f"{rt.max_weight_kg:g} kg{overhead}")
     for hall in fac.halls:
         cu = hall.cooling_units
-        print(f"  hall {hall.name}: {sum(r.racks for r in hall.rows):,} racks in {len(hall.rows)} rows, cooling "
-              f"{fac.hall_usable_kw(hall):,.0f} kW usable ({cu.count} x {cu.unit_kw:g} kW, N+{cu.redundant})")
+        what = "air heat" if hall.cdus else "cooling"
+        extra = f", IT capacity {hall.it_kw:,.0f} kW" if hall.it_kw else ""
+        print(f"  hall {hall.name}: {sum(r.racks for r in hall.rows):,} racks in {len(hall.rows)} rows, {what} "
+              f"{fac.hall_usable_kw(hall):,.0f} kW usable ({cu.count} x {cu.unit_kw:g} kW, N+{cu.redundant}){extra}")
+        for g in hall.cdus or []:
+            print(f"    CDU group {g.name}: rows {', '.join(g.rows)}, {fac.cdu_usable_kw(g):,.0f} kW usable "
+                  f"({g.count} x {g.unit_kw:g} kW, N+{g.redundant})")
+    if fac.power is not None:
+        print(f"  power: {len(fac.power.sources)} sources ({', '.join(fac.power.sources)}), "
+              f"{len(fac.power.panels)} panels; every single failure of either is planned for")
+    if fac.plant is not None:
+        pl = fac.plant
+        print(f"  plant: {fac.usable_kw(pl):,.0f} kW usable ({pl.count} x {pl.unit_kw:g} kW, N+{pl.redundant})")
     return 0
 
 
@@ -301,9 +339,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
         print(markdown())
         return 0
     model = {"facility": Facility, "demand": DemandFile, "specs": SpecFile}[args.kind]
-    schema = model.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    print(json.dumps(schema, indent=2))
+    from planner.inputs.reference import json_schema
+
+    print(json.dumps(json_schema(model), indent=2))
     return 0
 
 
@@ -327,6 +365,13 @@ def _summary(plan: dict[str, Any]) -> list[str]:
                      f"{'meets' if b.get('meets_demand') else 'does not meet'} the demand")
     if plan.get("binding", {}).get("label"):
         lines.append(f"  binding limit: {plan['binding']['label']}")
+    if s["status"] != "optimal":
+        worth = s.get("gap_usd")
+        lines.append("  the time limit stopped the solver: " + (
+            f"a better plan could save at most USD {worth:,.0f} a year (gap {s['gap']:.3%}); raise --time-limit to prove it"
+            if worth is not None else "no bound was found; raise --time-limit"))
+    if plan.get("checks"):
+        lines.append(f"  independent check: {plan['checks']['summary']}")
     return lines
 
 
@@ -346,7 +391,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if cli_demand is not None:
         demand = cli_demand  # the command line overrides the file
     if demand is None:
-        raise InputError.one("<command line>", "", "no demand: give --demand FILE, --nodes, --gpus/--fp8-pflops/"
+        raise InputError.one(CLI_FILE, "", "no demand: give --demand FILE, --nodes, --gpus/--fp8-pflops/"
                                                    "--hbm-tb with --candidates, or --fill")
     tdp = _tdp(args, cat, tdp_file)
     from planner.results.outputs import check_out_dir
@@ -361,7 +406,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         _err(f"rackplan: '{loaded.facility.name}' ({len(df):,} racks in {halls} hall{'s' if halls != 1 else ''}); "
              f"demand: {demand.describe()}")
     run = run_plan(loaded, cat, demand, point=args.point, tdp_w=tdp, solver=opts["solver"],
-                   time_limit=opts["time_limit"], gap=opts["gap"], progress=progress)
+                   time_limit=opts["time_limit"], gap=opts["gap"], progress=progress, spec_files=args.specs)
     paths = write_plan(run, args.out)
     if not args.quiet:
         for line in _summary(run.plan):
@@ -380,7 +425,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     targets = {k: v for k, v in (("gpus", args.gpus), ("fp8_pflops", args.fp8_pflops), ("hbm_tb", args.hbm_tb))
                if v is not None}
     if len(targets) + bool(args.fill) != 1:
-        raise InputError.one("<command line>", "", "give exactly one of --gpus, --fp8-pflops, --hbm-tb or --fill")
+        raise InputError.one(CLI_FILE, "", "give exactly one of --gpus, --fp8-pflops, --hbm-tb or --fill")
     candidates = [c.strip() for c in args.candidates.split(",") if c.strip()]
     tdp = _tdp(args, cat, {})
     from planner.results.outputs import check_out_dir
@@ -394,21 +439,62 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan_facility(args: argparse.Namespace, plan: dict[str, Any], path: str | None):
+    """The facility a plan is checked against: ``path`` if given, else the descriptor inside the plan."""
+    from planner.inputs.facility import Facility, check_facility, load_facility
+    from planner.inputs.yamlio import validate
+
+    if path:
+        loaded = load_facility(path)
+        recorded = (plan.get("facility") or {}).get("sha256")
+        if recorded not in (None, loaded.sha256):
+            _err(f"note: {args.plan} was made for a facility file with a different sha256")
+        return loaded.facility, path
+    descriptor = (plan.get("facility") or {}).get("descriptor")
+    if not isinstance(descriptor, dict):
+        raise InputError.one(args.plan, "facility.descriptor",
+                             "the plan does not carry its facility; give the facility file (--facility FILE)")
+    name = f"{args.plan} (facility.descriptor)"
+    fac = validate(Facility, descriptor, name, {})
+    check_facility(fac, name)
+    return fac, "the facility recorded in the plan"
+
+
+def _check_document(args: argparse.Namespace, plan: dict[str, Any], facility: str | None):
+    from planner.results.checker import check_plan
+
+    fac, against = _plan_facility(args, plan, facility)
+    report = check_plan(fac, plan, _catalogue(args))
+    return report, against
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    from planner.results.plan_schema import validate_compare, validate_plan
     from planner.report.views import render_compare, render_plan
     from planner.results.outputs import write_atomic
+    from planner.results.plan_schema import validate_compare, validate_plan
 
     data = _read_json(args.plan)
     schema = data.get("schema")
-    if schema == "rackplan.plan/1":
-        validate_plan(data, args.plan, for_report=True)
+    status = Exit.OK
+    if schema == SCHEMA_PLAN:
+        data = validate_plan(data, args.plan, for_report=True)
+        report, against = _check_document(args, data, args.facility)
+        checks = report.to_json() | {"checked_by": f"rackplan report, against {against}"}
+        if not report.passed:
+            for v in report.violations:
+                _err(f"{args.plan}: {v}")
+            _err(f"rackplan: {args.plan}: {report.summary()}")
+            if not args.allow_failed:
+                _err("rackplan: no report written; --allow-failed renders it with a FAILED CHECK banner")
+                return Exit.NO_PLAN
+            status = Exit.NO_PLAN
+        data["checks"] = checks
         render = render_plan
-    elif schema == "rackplan.compare/1":
+    elif schema == SCHEMA_COMPARE:
         validate_compare(data, args.plan)
         render = render_compare
     else:
-        raise InputError.one(args.plan, "schema", f"expected 'rackplan.plan/1' or 'rackplan.compare/1', got {schema!r}")
+        raise InputError.one(args.plan, "schema", f"expected {SCHEMA_PLAN!r} or {SCHEMA_COMPARE!r}, got {schema!r}")
     try:
         html = render(data)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
@@ -417,28 +503,26 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise InputError.one(args.plan, "", f"not a complete rackplan document: {type(exc).__name__}: {exc}") from None
     out = Path(args.out) if args.out else Path(args.plan).with_suffix(".html")
     write_atomic(out, html)
-    print(f"wrote {out}")
-    return 0
+    print(f"wrote {out}" + (" (FAILED CHECK banner)" if status else ""))
+    return status
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from planner.results.checker import check_plan
-    from planner.inputs.facility import load_facility
-
     from planner.results.plan_schema import validate_plan
 
-    plan = validate_plan(_read_json(args.plan), args.plan)
-    loaded = load_facility(args.facility)
-    if plan.get("facility", {}).get("sha256") not in (None, loaded.sha256):
-        _err(f"note: {args.plan} was made for a facility file with a different sha256")
-    report = check_plan(loaded.facility, plan, _catalogue(args))
+    data = _read_json(args.plan)
+    if data.get("schema") == SCHEMA_COMPARE:
+        raise InputError.one(args.plan, "schema", "this is a comparison; check each of its plans instead: "
+                                                  f"rackplan check {Path(args.plan).parent / 'plans'}/ID@POINT.json")
+    plan = validate_plan(data, args.plan)
+    report, against = _check_document(args, plan, args.facility)
     if report.passed:
-        print(f"ok: {args.plan}: {report.racks_checked} racks, {report.feed_sides_simulated} feed-side failures "
-              f"simulated, every limit holds")
-        return 0
+        print(f"ok: {args.plan} (against {against}): {report.summary()}")
+        return Exit.OK
     for v in report.violations:
         print(f"{args.plan}: {v}")
-    return 1
+    print(f"{args.plan}: {report.summary()}")
+    return Exit.NO_PLAN
 
 
 COMMANDS = {"validate": cmd_validate, "specs": cmd_specs, "schema": cmd_schema, "plan": cmd_plan,
@@ -450,37 +534,37 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
-        return 2
+        return Exit.BAD_INPUT
     debug = getattr(args, "debug", False)
     try:
         return COMMANDS[args.command](args)
     except InputError as exc:
         for problem in exc.problems:
             _err(f"rackplan: {problem}")
-        return 2
+        return Exit.BAD_INPUT
     except NoPlanError as exc:
         _err(f"rackplan: {exc}")
         for line in exc.shortfalls[1:]:
             _err(f"  also: {line}")
-        return 1
+        return Exit.NO_PLAN
     except PlanCheckError as exc:
         if debug:
             raise
         _err(f"rackplan: internal error: {exc}. This is a bug; please report it with the input files.")
-        return 3
+        return Exit.INTERNAL
     except KeyboardInterrupt:
         _err("rackplan: interrupted; no output was written")
-        return 130
+        return Exit.INTERRUPTED
     except BrokenPipeError:
         # the reader went away (rackplan specs | head): not an error of ours; say nothing more
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 141
+        return Exit.BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 - user errors are not bugs, but bugs must not print tracebacks
         if debug:
             raise
         _err(f"rackplan: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
-        return 3
+        return Exit.INTERNAL
 
 
 if __name__ == "__main__":

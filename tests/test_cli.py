@@ -41,7 +41,7 @@ def test_validate_summarises_the_contract_example():
     out = rackplan("validate", CONTRACT)
     assert out.returncode == 0, out.stderr
     assert "84 racks (2 with existing load)" in out.stdout
-    assert "dlc-130: 24 racks, 48U, dlc, power 136.6 kW" in out.stdout
+    assert "dlc-130: 24 racks, 48U, dlc, 2N on 2 path(s), carries 136.6 kW" in out.stdout
     assert "hall hall-1: 60 racks in 4 rows, cooling 3,500 kW usable (8 x 500 kW, N+1)" in out.stdout
 
 
@@ -93,6 +93,7 @@ def test_plan_is_deterministic_apart_from_timing(tmp_path):
         assert out.returncode == 0, out.stderr
         doc = json.loads((tmp_path / f"o{i}" / "plan.json").read_text())
         doc["solver"].pop("seconds")
+        assert doc.pop("made_at").endswith("Z")
         docs.append(doc)
     assert docs[0] == docs[1]
     assert (tmp_path / "o0" / "racks.csv").read_text() == (tmp_path / "o1" / "racks.csv").read_text()
@@ -156,7 +157,11 @@ def test_report_command_rerenders_a_plan(tmp_path):
     assert rackplan("plan", CONTRACT, "--nodes", "b200-8x-air=2", "-q", "-o", str(tmp_path / "o")).returncode == 0
     out = rackplan("report", str(tmp_path / "o" / "plan.json"), "-o", str(tmp_path / "again.html"))
     assert out.returncode == 0, out.stderr
-    assert (tmp_path / "again.html").read_text() == (tmp_path / "o" / "report.html").read_text()
+    again = (tmp_path / "again.html").read_text()
+    assert "re-verified" in again and "(rackplan report, against the facility recorded in the plan)" in again
+    # the same report, but for saying who checked it the second time
+    assert again.replace(" (rackplan report, against the facility recorded in the plan)", "") \
+        == (tmp_path / "o" / "report.html").read_text()
 
 
 def test_check_command_passes_a_plan_and_catches_a_tampered_one(tmp_path):

@@ -99,7 +99,7 @@ def test_existing_load_over_row_and_hall_cooling():
 
 @pytest.mark.parametrize("over, path, fragment", [
     ({"site": {"derate": 1.5}}, "site.derate", "less than or equal to 1"),
-    ({"site": {"power_redundancy": "3N"}}, "site.power_redundancy", "'N' or '2N'"),
+    ({"site": {"power_redundancy": "3N"}}, "site.power_redundancy", "must be N, 2N or N+k"),
     ({"rack_types": {"air-35": {"cooling": "water"}}}, "rack_types.air-35.cooling", "'air', 'rdhx', 'dlc' or 'immersion'"),
     ({"rack_types": {"air-35": {"u": "42"}}}, "rack_types.air-35.u", "valid integer"),
     ({"rack_types": {"air-35": {"air_kw": float("nan")}}}, "rack_types.air-35.air_kw", "finite number"),

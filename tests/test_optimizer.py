@@ -184,7 +184,7 @@ def test_maximal_patterns_by_hand():
 
     from planner.optimize.classes import maximal_patterns, node_usage
 
-    cap = np.array([136.5722, 30.0, 120.0, 48.0, 1800.0])
+    cap = np.array([136.5722, 30.0, 120.0, 48.0, 1800.0, 1e9])  # the last column: an eia-19 rack
     use = node_usage([B200, LIQ])
     assert maximal_patterns(cap, use).tolist() == [[0, 12], [1, 7], [2, 0]]
     assert maximal_patterns(cap, use[::-1]).tolist() == [[0, 2], [7, 1], [12, 0]]

@@ -4,11 +4,10 @@ names it), a ``fill`` plan, and the number of servers rackplan packs. Where the 
 match the published number, the test is an expected failure whose reason names the figure the vendor
 does not publish (issue 11, item 5). ``gpu_specs/README.md`` summarises the results.
 
-Each rack type is given one feed per side of exactly the rack power the design states (volts 1000,
-single phase, amps = kW, power factor and derate 1.0), so the rack's power is the published number and
-nothing else. Where the facility model has rack ``form_factor`` and ``overhead`` (the contract's
-"Rack form factor" and "Rack overhead"), they are used; until then the overhead's U is taken off the
-rack and its kW off the feed, which packs the same.
+Each rack type is given one feed per side (2N) of exactly the rack power the design states
+(``feed: {kw: ...}``), so the rack's power is the published number and nothing else; its rack
+``form_factor`` and its ``overhead`` (the contract's "Rack form factor" and "Rack overhead") are the
+design's where the vendor names the rack's own equipment.
 """
 
 from __future__ import annotations
@@ -18,11 +17,8 @@ import pytest
 from planner.api import run_plan
 from planner.errors import NoPlanError
 from planner.inputs.demand import Demand
-from planner.inputs.facility import Facility, LoadedFacility, RackType, check_facility
+from planner.inputs.facility import Facility, LoadedFacility, check_facility
 from planner.inputs.specs import Catalogue, load_library, resolve
-
-HAS_FORM_FACTOR = "form_factor" in RackType.model_fields
-HAS_OVERHEAD = "overhead" in RackType.model_fields
 
 
 @pytest.fixture(scope="module")
@@ -34,19 +30,9 @@ def rack_type(*, u: int, kw: float, cooling: str, air_kw: float, liquid_kw: floa
               max_weight_kg: float = 2000.0, form_factor: str = "eia-19", overhead_u: int = 0,
               overhead_kw: float = 0.0, overhead_weight_kg: float = 0.0) -> dict:
     """A rack of ``kw`` per feed side (2N), with the rack's own equipment as overhead."""
-    rt: dict = {"u": u, "cooling": cooling, "air_kw": air_kw, "liquid_kw": liquid_kw,
-                "feed": {"volts": 1000, "phases": 1, "amps": kw}, "max_weight_kg": max_weight_kg}
-    if HAS_FORM_FACTOR:
-        rt["form_factor"] = form_factor
-    if HAS_OVERHEAD:
-        if overhead_u or overhead_kw or overhead_weight_kg:
-            rt["overhead"] = {"u": overhead_u, "kw": overhead_kw, "weight_kg": overhead_weight_kg}
-    else:
-        rt["u"] = u - overhead_u
-        rt["feed"]["amps"] = kw - overhead_kw
-        rt["air_kw"] = air_kw - overhead_kw
-        rt["max_weight_kg"] = max_weight_kg - overhead_weight_kg
-    return rt
+    return {"u": u, "cooling": cooling, "air_kw": air_kw, "liquid_kw": liquid_kw, "feed": {"kw": kw},
+            "max_weight_kg": max_weight_kg, "form_factor": form_factor,
+            "overhead": {"u": overhead_u, "kw": overhead_kw, "weight_kg": overhead_weight_kg}}
 
 
 def facility(rt: dict, racks: int = 1, hall_kw: float = 100_000.0) -> LoadedFacility:
@@ -54,8 +40,7 @@ def facility(rt: dict, racks: int = 1, hall_kw: float = 100_000.0) -> LoadedFaci
     data = {
         "version": 1,
         "name": "published design",
-        "site": {"electricity_usd_per_kwh": 0.08, "power_redundancy": "2N", "derate": 1.0,
-                 "power_factor": 1.0, "load_factor": 0.8},
+        "site": {"electricity_usd_per_kwh": 0.08, "power_redundancy": "2N", "load_factor": 0.8},
         "rack_types": {"design": rt},
         "halls": [{"name": "h1", "cooling_units": {"count": 1, "unit_kw": hall_kw, "redundant": 0},
                    "rows": [{"name": "A", "rack_type": "design", "racks": racks}]}],
@@ -193,32 +178,36 @@ def test_what_the_library_packs_in_the_designs_it_cannot_match(cat):
 
 # --- facilities/rack-scale.yaml agrees with the library ---------------------------------------------
 
-@pytest.mark.parametrize("rack_type_name, node_id, per_rack, overhead_u", [
-    ("nvl72-142", "gb200-nvl72", 1, 0),
-    ("nvl72-142", "gb300-nvl72", 1, 0),
-    ("vr-nvl72-245", "vr-nvl72", 1, 0),
-    ("helios-orw", "mi455x-helios", 1, 0),
-    ("b300-eia-80", "b300-8x-air", 4, 6),       # three 2U rack PDUs
-    ("b300-mgx-76", "b300-8x-mgx", 4, 0),
-    ("h100-superpod-44", "h100-8x", 4, 0),
-    ("amd-dlc-200", "mi355x-8x-dlc", 13, 0),    # AMD's 16 need ~3U, 12.5 kW servers (see above)
-    ("amd-air-120", "mi350x-8x", 6, 0),         # AMD's 8 need <= 6U servers
+@pytest.mark.parametrize("rack_type_name, node_id, per_rack", [
+    ("nvl72-142", "gb200-nvl72", 1),
+    ("nvl72-142", "gb300-nvl72", 1),
+    ("vr-nvl72-245", "vr-nvl72", 1),
+    ("helios-orw", "mi455x-helios", 1),
+    ("b300-eia-80", "b300-8x-air", 4),          # with three 2U rack PDUs as overhead
+    ("b300-mgx-76", "b300-8x-mgx", 4),
+    ("h100-superpod-44", "h100-8x", 4),
+    ("amd-dlc-200", "mi355x-8x-dlc", 13),       # AMD's 16 need ~3U, 12.5 kW servers (see above)
+    ("amd-air-120", "mi350x-8x", 6),            # AMD's 8 need <= 6U servers
 ])
-def test_rack_scale_facility_holds_what_the_designs_say(cat, rack_type_name, node_id, per_rack, overhead_u):
+def test_rack_scale_facility_holds_what_the_designs_say(cat, rack_type_name, node_id, per_rack):
     """Each rack type of facilities/rack-scale.yaml takes exactly the stated number of its node at every
-    spec point, by U, feed power (one side, 2N), air, liquid and weight."""
+    spec point, by form factor, U, feed power (one side, 2N), air, liquid and weight, after its overhead;
+    a whole-rack system fills its rack type."""
     from pathlib import Path
 
     from planner.inputs.facility import load_facility
 
     fac = load_facility(Path(__file__).resolve().parents[1] / "facilities" / "rack-scale.yaml").facility
     rt = fac.rack_types[rack_type_name]
+    oh = rt.overhead
     for point in cat.points(node_id):
         nt = resolve(cat, node_id, point)
-        limits = [(rt.u - overhead_u) // nt.u, fac.power_capacity_kw(rack_type_name) / nt.max_kw,
-                  rt.air_kw / max(nt.max_kw * (1 - nt.liquid_fraction), 1e-9), rt.max_weight_kg / nt.weight_kg]
+        assert nt.form_factor == rt.form_factor, (node_id, rt.form_factor)
+        limits = [(rt.u - oh.u) // nt.u, (fac.power_capacity_kw(rack_type_name) - oh.kw) / nt.max_kw,
+                  (rt.air_kw - oh.kw) / max(nt.max_kw * (1 - nt.liquid_fraction), 1e-9),
+                  (rt.max_weight_kg - oh.weight_kg) / nt.weight_kg]
         if nt.liquid_fraction > 0:
             limits.append(rt.liquid_kw / (nt.max_kw * nt.liquid_fraction))
         assert int(min(limits) + 1e-9) == per_rack, (node_id, point, limits)
-        if nt.u == rt.u:                                  # a whole-rack system fills its rack type
-            assert nt.form_factor in rt.description
+        if per_rack == 1:
+            assert nt.u == rt.u - oh.u                    # a whole-rack system fills its rack type

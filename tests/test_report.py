@@ -248,11 +248,13 @@ def test_names_are_escaped(plans):
 
 def test_n_redundancy_has_no_failover_column_values(plans):
     plan = copy.deepcopy(plans["ai-hall"])
-    plan["facility"]["site"]["power_redundancy"] = "N"
+    rack = plan["racks"][0]
+    plan["rack_types"][rack["rack_type"]]["paths"] = 1  # as if the rack type were N: one path
+    for row in plan["rows"]:
+        row["surviving_paths"] = 1
     plan["checks"]["worst_failover"] = None
     html = render_plan(plan)
-    assert "Power redundancy is N" in html
-    rack = plan["racks"][0]
+    assert "The used racks are single-path (N)" in html
     row_html = re.search(rf"<td class=\"nowrap\">{re.escape(rack['id'])}</td>.*?</tr>", html, re.S).group(0)
     cells = [re.sub("<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row_html, re.S)]
     assert cells[4:6] == [report.fnum(rack["it_kw"]), "–"]  # one side carries it all; no failover

@@ -18,7 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from planner import physics
 from planner.errors import InputError, Problem
@@ -28,7 +28,20 @@ if TYPE_CHECKING:
     import pandas as pd
 
 CoolingType = Literal["air", "rdhx", "dlc", "immersion"]
+FormFactor = Literal["eia-19", "orv3", "orw"]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
+
+
+def _redundancy(text: str) -> str:
+    try:
+        physics.redundancy_k(text)
+    except ValueError:
+        raise ValueError(f"must be N, 2N or N+k with k from 1 (e.g. N+1), got {text!r}") from None
+    return text
+
+
+Redundancy = Annotated[str, AfterValidator(_redundancy), Field(json_schema_extra={"pattern": r"^(N|2N|N\+[1-9][0-9]?)$"})]
+"""``N``, ``2N`` or ``N+k`` (k from 1)."""
 
 DEFAULT_PPUE: dict[str, float] = {"air": 1.45, "rdhx": 1.25, "dlc": 1.15, "immersion": 1.04}
 """Built-in partial PUE per cooling type, from published surveys and vendor studies:
@@ -43,8 +56,9 @@ MAX_RACKS_TOTAL = 250_000
 class StrictModel(BaseModel):
     """Base of every input model: unknown keys are errors, values are not coerced, no NaN/inf."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False,
-                              use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+    # Field docstrings document each key; planner.inputs.reference reads them for the reference and
+    # the JSON Schema (collecting them here would slow every command's start-up).
 
 
 class Site(StrictModel):
@@ -54,9 +68,10 @@ class Site(StrictModel):
     """Price of electricity [USD/kWh]. Default 0.08 (US industrial average 2023: 8.06 cents, EIA)."""
     carbon_kg_per_kwh: float | None = Field(None, ge=0, le=5)
     """Grid carbon intensity [kg CO2/kWh]; reported only, never optimized (US 2023: 0.367, EIA)."""
-    power_redundancy: Literal["N", "2N"] = "2N"
-    """``2N``: each rack has an A and a B feed and either one alone carries the whole rack.
-    ``N``: the rack's load shares its feeds together."""
+    power_redundancy: Redundancy = "2N"
+    """Default for every rack type. ``2N``: an A and a B path of ``feeds`` feeds each; either alone
+    carries the whole rack. ``N``: one path; the load shares its ``feeds`` feeds. ``N+k``: ``feeds``
+    paths of one feed each; any ``feeds - k`` carry the rack."""
     derate: float = Field(0.8, gt=0, le=1)
     """Continuous-load factor on breaker ratings (NEC 210.19(A)/210.20(A): 0.8; 1.0 only for
     assemblies listed for 100 % operation)."""
@@ -88,14 +103,47 @@ class CoolingOverrides(StrictModel):
 
 
 class Feed(StrictModel):
-    """One power feed (one whip / breaker) to a rack."""
+    """One power feed (one whip / breaker) to a rack: ``{volts, phases, amps}``, or ``{kw}`` when its
+    usable power is known already."""
 
-    volts: float = Field(gt=0, le=1000)
+    volts: float | None = Field(None, gt=0, le=1000)
     """Voltage [V]: line-to-line for three-phase feeds (208, 400, 415, 480 ...)."""
-    phases: Literal[1, 3]
+    phases: Literal[1, 3] | None = None
     """1 or 3."""
-    amps: float = Field(gt=0, le=2000)
+    amps: float | None = Field(None, gt=0, le=2000)
     """Breaker rating [A]."""
+    kw: float | None = Field(None, gt=0, le=5000)
+    """Usable power of the feed, already derated [kW]; instead of volts, phases and amps (the site's
+    power_factor and derate are not applied again)."""
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "Feed":
+        electrical = [k for k in ("volts", "phases", "amps") if getattr(self, k) is not None]
+        if self.kw is not None and electrical:
+            raise ValueError(f"give either kw or volts, phases and amps, not both (got kw and {', '.join(electrical)})")
+        if self.kw is None and len(electrical) != 3:
+            missing = [k for k in ("volts", "phases", "amps") if getattr(self, k) is None]
+            raise ValueError(f"a feed needs volts, phases and amps (missing {', '.join(missing)}), or kw")
+        return self
+
+    def usable_kw(self, power_factor: float, derate: float) -> float:
+        """One feed's usable power [kW]."""
+        if self.kw is not None:
+            return self.kw
+        return physics.feed_kw(self.volts, self.amps, self.phases, power_factor, derate)  # type: ignore[arg-type]
+
+
+class Overhead(StrictModel):
+    """Equipment every newly occupied rack carries besides the planned nodes (in-rack CDU, top-of-rack
+    switches, rack PDUs). It counts in that rack's U, weight, power and air heat and in every row,
+    hall, panel, source and plant above it."""
+
+    u: int = Field(0, ge=0, le=60)
+    """Rack units it takes (at the top of the rack)."""
+    kw: float = Field(0.0, ge=0, le=500)
+    """Its constant draw [kW]: all air heat; energy ``kw x 8760`` kWh a year."""
+    weight_kg: float = Field(0.0, ge=0, le=5000)
+    """Its weight [kg]."""
 
 
 class RackType(StrictModel):
@@ -112,7 +160,15 @@ class RackType(StrictModel):
     feed: Feed
     """One feed; under 2N the rack has an A and a B side, each with ``feeds`` feeds like it."""
     feeds: int = Field(1, ge=1, le=16)
-    """Feeds per side (2N) or in all (N)."""
+    """Feeds per path under ``2N`` (per side) and ``N`` (in all); under ``N+k`` the number of paths,
+    one feed each."""
+    power_redundancy: Redundancy | None = None
+    """``N``, ``2N`` or ``N+k`` for this rack type; default: the site's."""
+    overhead: Overhead = Overhead()
+    """Equipment in every rack the plan newly occupies (default none)."""
+    form_factor: FormFactor = "eia-19"
+    """``eia-19`` (19-inch), ``orv3`` (Open Rack V3) or ``orw`` (Open Rack Wide, double width): a node
+    goes only into racks of its own form factor."""
     max_weight_kg: float = Field(gt=0, le=10_000)
     """Weight the rack (and the floor under it) may carry, equipment only [kg]."""
     annual_cost_usd: float = Field(0.0, ge=0)
@@ -123,7 +179,7 @@ class RackType(StrictModel):
 
 
 class CoolingUnits(StrictModel):
-    """A hall's heat-rejection units (CRAH, chillers, CDUs)."""
+    """A group of N+k heat-rejection units: a hall's room cooling (CRAH, chillers), or the plant."""
 
     count: int = Field(gt=0, le=10_000)
     """Installed units."""
@@ -144,8 +200,26 @@ class Row(StrictModel):
     """Number of racks; they are numbered 01, 02, ... (three digits where a row has more than 99)."""
     cooling_kw: float | None = Field(None, gt=0)
     """Optional limit on the row's total heat [kW] (in-row coolers, a row CDU)."""
+    panels: list[Name] | None = Field(None, min_length=1, max_length=32)
+    """With a ``power`` section: the panel feeding each of the rack type's feed paths, in path order
+    (2N: A then B)."""
     description: str | None = Field(None, max_length=500)
     """Free text for people."""
+
+
+class CduGroup(StrictModel):
+    """Coolant distribution units serving the liquid loops of some rows of a hall (N+k)."""
+
+    name: Name
+    """Group name, unique in its hall."""
+    rows: list[Name] = Field(min_length=1, max_length=1000)
+    """Rows (of this hall) whose liquid heat the group takes."""
+    count: int = Field(gt=0, le=1000)
+    """Installed units."""
+    unit_kw: float = Field(gt=0)
+    """Heat each unit moves [kW]."""
+    redundant: int = Field(0, ge=0)
+    """Units held in reserve: usable ``(count - redundant) x unit_kw``."""
 
 
 class Hall(StrictModel):
@@ -154,7 +228,12 @@ class Hall(StrictModel):
     name: Name
     """Hall name, unique in the facility; part of rack ids."""
     cooling_units: CoolingUnits
-    """The hall's heat rejection; the hall's total heat must stay within the non-redundant units."""
+    """The hall's heat rejection: its total heat (only its air heat when it has ``cdus``) stays within
+    the non-redundant units."""
+    it_kw: float | None = Field(None, gt=0)
+    """Electrical (critical IT) capacity of the hall [kW]: planned, existing and overhead draw together."""
+    cdus: list[CduGroup] | None = Field(None, min_length=1, max_length=1000)
+    """CDU groups; every row holding racks with a liquid loop is then in exactly one group."""
     rows: list[Row] = Field(min_length=1, max_length=1000)
     """The rows in this hall."""
     description: str | None = Field(None, max_length=500)
@@ -162,18 +241,52 @@ class Hall(StrictModel):
 
 
 class Existing(StrictModel):
-    """Load already installed in a rack (brownfield). Its heat goes to air."""
+    """Load already installed in a rack (brownfield). Its heat goes to air, except ``liquid_kw``."""
 
     rack: str = Field(min_length=1, max_length=200)
     """Rack id ``HALL/ROW/NN``."""
     kw: float = Field(ge=0)
     """Design (maximum) power of the installed equipment [kW]."""
+    liquid_kw: float = Field(0.0, ge=0)
+    """Part of ``kw`` that goes into the rack's liquid loop [kW]; the rest is air heat."""
     u: int = Field(0, ge=0)
     """Rack units it takes."""
+    position: int | None = Field(None, ge=1, le=60)
+    """Lowest rack unit it occupies (units count from 1 at the bottom); it takes ``position`` to
+    ``position + u - 1``. Without it, rackplan assumes its units sit at the top of the free space."""
     weight_kg: float = Field(0.0, ge=0)
     """Its weight [kg]."""
     description: str | None = Field(None, max_length=500)
     """Free text for people."""
+
+
+class PowerSource(StrictModel):
+    """A UPS system or lineup."""
+
+    kw: float = Field(gt=0)
+    """IT load it can carry [kW]."""
+    description: str | None = Field(None, max_length=500)
+    """Free text for people."""
+
+
+class Panel(StrictModel):
+    """A PDU, remote power panel or busway, fed by one source."""
+
+    source: Name
+    """The source (a key of ``power.sources``) it hangs off."""
+    kw: float = Field(gt=0)
+    """Load it can carry [kW]."""
+    description: str | None = Field(None, max_length=500)
+    """Free text for people."""
+
+
+class PowerTree(StrictModel):
+    """Power distribution above the racks: sources (UPS lineups) and the panels on them."""
+
+    sources: dict[Name, PowerSource] = Field(min_length=1)
+    """Sources by name."""
+    panels: dict[Name, Panel] = Field(min_length=1)
+    """Panels by name; rows name them in ``panels``."""
 
 
 class Facility(StrictModel):
@@ -193,6 +306,10 @@ class Facility(StrictModel):
     """Data halls."""
     existing: list[Existing] = Field(default_factory=list, max_length=MAX_RACKS_TOTAL)
     """Load already installed, by rack id."""
+    power: PowerTree | None = None
+    """Optional power distribution: sources and panels; every row then names its panels."""
+    plant: CoolingUnits | None = None
+    """Optional heat-rejection plant for the whole facility: all heat of all halls (air and liquid)."""
     description: str | None = Field(None, max_length=2000)
     """Free text for people."""
 
@@ -205,18 +322,78 @@ class Facility(StrictModel):
     def ppues(self) -> dict[str, float]:
         return {c: self.ppue(c) for c in DEFAULT_PPUE}
 
+    def redundancy(self, rack_type: str) -> str:
+        """The rack type's power redundancy, else the site's."""
+        return self.rack_types[rack_type].power_redundancy or self.site.power_redundancy
+
     def one_feed_kw(self, rack_type: str) -> float:
+        """Usable power of one of the rack type's feeds [kW]."""
+        return self.rack_types[rack_type].feed.usable_kw(self.site.power_factor, self.site.derate)
+
+    def paths(self, rack_type: str) -> int:
+        """Feed paths of one rack of this type."""
+        return physics.feed_paths(self.redundancy(rack_type), self.rack_types[rack_type].feeds)
+
+    def path_kw(self, rack_type: str) -> float:
+        """Usable power of one feed path [kW]: its feeds together."""
         rt = self.rack_types[rack_type]
-        return physics.feed_kw(rt.feed.volts, rt.feed.amps, rt.feed.phases, self.site.power_factor,
-                               self.site.derate)
+        return physics.path_feeds(self.redundancy(rack_type), rt.feeds) * self.one_feed_kw(rack_type)
 
     def power_capacity_kw(self, rack_type: str) -> float:
-        """Design load one rack of this type may carry, under the site's redundancy [kW]."""
-        return physics.rack_power_capacity_kw(self.one_feed_kw(rack_type), self.rack_types[rack_type].feeds)
+        """Design load one rack of this type may carry after the loss its scheme is built for [kW]."""
+        return physics.rack_power_capacity_kw(self.one_feed_kw(rack_type), self.rack_types[rack_type].feeds,
+                                              self.redundancy(rack_type))
+
+    def surviving_paths(self, row: Row) -> int:
+        """Fewest feed paths a rack of the row has left after any loss it must survive."""
+        return physics.surviving_paths(self.redundancy(row.rack_type), self.rack_types[row.rack_type].feeds,
+                                       row.panels, self.panel_source)
+
+    @cached_property
+    def panel_source(self) -> dict[str, str]:
+        """Panel name -> its source's name (empty without a power tree)."""
+        return {n: p.source for n, p in self.power.panels.items()} if self.power else {}
+
+    def row_power_capacity_kw(self, row: Row) -> float:
+        """Design load one rack of the row may carry [kW]: its scheme's capacity, and, with a power
+        tree, what every surviving path can carry after any single failure upstream."""
+        rt = self.rack_types[row.rack_type]
+        return physics.rack_power_capacity_kw(self.one_feed_kw(row.rack_type), rt.feeds, self.redundancy(row.rack_type),
+                                              row.panels, self.panel_source)
+
+    def path_share(self, row: Row, element: str, failed: str | None = None) -> float:
+        """Share of a row's load that ``element`` (a panel, or a source: all its panels) carries with
+        ``failed`` lost (None: normal operation). A rack's load divides equally among its surviving
+        paths (CONTRACT.md); with every path lost the row is dropped and nothing carries it."""
+        panels = row.panels or []
+        paths = len(panels)
+        lost = 0 if failed is None else physics.paths_lost(panels, self.panel_source, failed)
+        if lost >= paths:
+            return 0.0
+        on = [p for p in panels if element in (p, self.panel_source[p])
+              and not (failed is not None and failed in (p, self.panel_source[p]))]
+        return len(on) / (paths - lost)
+
+    def power_elements(self) -> list[tuple[str, str, float]]:
+        """(name, ``source`` | ``panel``, kW) of every element of the power tree, sources first."""
+        if self.power is None:
+            return []
+        return ([(n, "source", s.kw) for n, s in self.power.sources.items()]
+                + [(n, "panel", p.kw) for n, p in self.power.panels.items()])
+
+    def usable_kw(self, units: CoolingUnits) -> float:
+        """Usable heat rejection of a group of N+k units [kW]."""
+        return physics.usable_units_kw(units.count, units.unit_kw, units.redundant)
 
     def hall_usable_kw(self, hall: Hall) -> float:
-        cu = hall.cooling_units
-        return physics.hall_usable_cooling_kw(cu.count, cu.unit_kw, cu.redundant)
+        return self.usable_kw(hall.cooling_units)
+
+    def cdu_usable_kw(self, group: CduGroup) -> float:
+        return physics.usable_units_kw(group.count, group.unit_kw, group.redundant)
+
+    def cdu_of_row(self, hall: Hall) -> dict[str, str]:
+        """Row name -> CDU group name, for the rows of a hall that are in a group."""
+        return {r: g.name for g in hall.cdus or [] for r in g.rows}
 
     @cached_property
     def racks(self) -> "RackTable":
@@ -229,12 +406,39 @@ def rack_id(hall: str, row: str, index: int, racks_in_row: int) -> str:
     return f"{hall}/{row}/{index:0{width}d}"
 
 
+def row_rack_ids(hall: str, row: str, racks: int) -> list[str]:
+    """Every rack id of a row, in order (:func:`rack_id` for 1..racks, made at once)."""
+    width = max(2, len(str(racks)))
+    prefix = f"{hall}/{row}/"
+    return [prefix + str(i).zfill(width) for i in range(1, racks + 1)]
+
+
+def locate_rack(fac: "Facility", rid: str) -> tuple[Hall, Row] | None:
+    """The hall and row of rack id ``rid``, or None when the facility has no such rack (its hall, row
+    or number is wrong, or the number is not written the way :func:`rack_id` writes it)."""
+    parts = rid.split("/")
+    if len(parts) != 3 or not parts[2].isdigit():
+        return None
+    for hall in fac.halls:
+        if hall.name == parts[0]:
+            for row in hall.rows:
+                if row.name == parts[1]:
+                    n = int(parts[2])
+                    return (hall, row) if 1 <= n <= row.racks and rack_id(hall.name, row.name, n, row.racks) == rid \
+                        else None
+    return None
+
+
 @dataclass(frozen=True)
 class RackTable:
     """Every rack of a facility as columns (one row per rack), existing load included.
 
-    Columns: ``id, hall, row, rack_type, cooling, u, air_kw, liquid_kw, power_kw, max_weight_kg,
-    annual_cost_usd, existing_kw, existing_u, existing_weight_kg, has_existing``.
+    Columns: ``id, hall, row, rack_type, cooling, form_factor, u, air_kw, liquid_kw, power_kw`` (design
+    load the rack may carry, power tree included), ``max_weight_kg, annual_cost_usd, paths, panels``
+    (``+``-joined, empty without a tree), ``cdu`` (CDU group, empty if none), ``overhead_u,
+    overhead_kw, overhead_weight_kg`` (what the rack carries if the plan newly occupies it: 0 where
+    existing load is), ``existing_kw, existing_liquid_kw, existing_u, existing_weight_kg,
+    existing_position`` (0 when none), ``has_existing``.
     """
 
     frame: pd.DataFrame
@@ -245,31 +449,40 @@ class RackTable:
         import numpy as np
         import pandas as pd
 
-        ids: list[str] = []
-        halls: list[str] = []
-        rows: list[str] = []
-        types: list[str] = []
+        cols: dict[str, list] = {k: [] for k in ("id", "hall", "row", "rack_type", "power_kw", "panels", "cdu")}
         for hall in fac.halls:
+            cdu_of = fac.cdu_of_row(hall)
             for row in hall.rows:
-                ids.extend(rack_id(hall.name, row.name, i, row.racks) for i in range(1, row.racks + 1))
-                halls.extend([hall.name] * row.racks)
-                rows.extend([row.name] * row.racks)
-                types.extend([row.rack_type] * row.racks)
-        df = pd.DataFrame({"id": ids, "hall": halls, "row": rows, "rack_type": types})
+                n = row.racks
+                cols["id"].extend(row_rack_ids(hall.name, row.name, n))
+                cols["hall"].extend([hall.name] * n)
+                cols["row"].extend([row.name] * n)
+                cols["rack_type"].extend([row.rack_type] * n)
+                cols["power_kw"].extend([fac.row_power_capacity_kw(row)] * n)
+                cols["panels"].extend(["+".join(row.panels or [])] * n)
+                cols["cdu"].extend([cdu_of.get(row.name, "")] * n)
+        df = pd.DataFrame(cols)
         rt = pd.DataFrame(
             [
-                {"rack_type": name, "cooling": t.cooling, "u": t.u, "air_kw": t.air_kw,
-                 "liquid_kw": t.liquid_kw, "power_kw": fac.power_capacity_kw(name),
-                 "max_weight_kg": t.max_weight_kg, "annual_cost_usd": t.annual_cost_usd}
+                {"rack_type": name, "cooling": t.cooling, "form_factor": t.form_factor, "u": t.u,
+                 "air_kw": t.air_kw, "liquid_kw": t.liquid_kw, "max_weight_kg": t.max_weight_kg,
+                 "annual_cost_usd": t.annual_cost_usd, "paths": fac.paths(name),
+                 "overhead_u": t.overhead.u, "overhead_kw": t.overhead.kw, "overhead_weight_kg": t.overhead.weight_kg}
                 for name, t in fac.rack_types.items()
             ]
         )
         df = df.merge(rt, on="rack_type", how="left", sort=False)
         ex = {e.rack: e for e in fac.existing}
+        ids = cols["id"]
+        has = np.array([i in ex for i in ids], dtype=bool)
         df["existing_kw"] = np.array([ex[i].kw if i in ex else 0.0 for i in ids], dtype=float)
+        df["existing_liquid_kw"] = np.array([ex[i].liquid_kw if i in ex else 0.0 for i in ids], dtype=float)
         df["existing_u"] = np.array([ex[i].u if i in ex else 0 for i in ids], dtype=np.int64)
         df["existing_weight_kg"] = np.array([ex[i].weight_kg if i in ex else 0.0 for i in ids], dtype=float)
-        df["has_existing"] = np.array([i in ex for i in ids], dtype=bool)
+        df["existing_position"] = np.array([(ex[i].position or 0) if i in ex else 0 for i in ids], dtype=np.int64)
+        df["has_existing"] = has
+        for col in ("overhead_u", "overhead_kw", "overhead_weight_kg"):
+            df[col] = np.where(has, 0, df[col].to_numpy())  # a rack with existing load has its own
         return RackTable(df)
 
     def __len__(self) -> int:
@@ -316,7 +529,8 @@ def check_rack_type_refs(fac: Facility) -> list[tuple[tuple, str]]:
 
 
 def check_rack_types(fac: Facility) -> list[tuple[tuple, str]]:
-    """Only racks with a liquid loop (dlc, immersion) may have ``liquid_kw``; a rack can take some heat."""
+    """Only racks with a liquid loop (dlc, immersion) may have ``liquid_kw``; a rack can take some heat;
+    ``N+k`` keeps at least one feed; the overhead fits an empty rack."""
     out = []
     for name, t in fac.rack_types.items():
         if t.liquid_kw > 0 and t.cooling not in physics.LIQUID_COOLING:
@@ -324,17 +538,125 @@ def check_rack_types(fac: Facility) -> list[tuple[tuple, str]]:
                         f"a '{t.cooling}' rack has no liquid loop; liquid_kw needs cooling dlc or immersion"))
         if t.air_kw == 0 and t.liquid_kw == 0:
             out.append((("rack_types", name, "air_kw"), "rack can reject no heat (air_kw and liquid_kw are 0)"))
+        red = fac.redundancy(name)
+        k = physics.redundancy_k(red)
+        if k and k >= t.feeds:
+            where = "power_redundancy" if t.power_redundancy else "feeds"
+            out.append((("rack_types", name, where),
+                        f"{red} needs more than {k} feeds (feeds is {t.feeds}): at least one must carry the rack"))
+            continue
+        ov = t.overhead
+        power = fac.power_capacity_kw(name)
+        for key, used, limit, unit in (("u", ov.u, t.u, "U"), ("kw", ov.kw, power, "kW of power capacity"),
+                                       ("kw", ov.kw, t.air_kw, "kW of air_kw"),
+                                       ("weight_kg", ov.weight_kg, t.max_weight_kg, "kg of max_weight_kg")):
+            if used > limit + 1e-9:
+                out.append((("rack_types", name, "overhead", key),
+                            f"overhead of {used:g} exceeds the rack's {limit:g} {unit}"))
+                break
     return out
 
 
+def _units_problem(units: CoolingUnits, loc: tuple) -> list[tuple[tuple, str]]:
+    if units.redundant >= units.count:
+        return [(loc + ("redundant",), f"redundant ({units.redundant}) must be less than count ({units.count})")]
+    return []
+
+
 def check_cooling_units(fac: Facility) -> list[tuple[tuple, str]]:
-    """N+k needs k < N: at least one unit must be left once the redundant ones are held back."""
+    """N+k needs k < N: at least one unit must be left once the redundant ones are held back (hall
+    cooling, CDU groups, the plant)."""
     out = []
     for h, hall in enumerate(fac.halls):
-        cu = hall.cooling_units
-        if cu.redundant >= cu.count:
-            out.append((("halls", h, "cooling_units", "redundant"),
-                        f"redundant ({cu.redundant}) must be less than count ({cu.count})"))
+        out += _units_problem(hall.cooling_units, ("halls", h, "cooling_units"))
+        for g, group in enumerate(hall.cdus or []):
+            out += _units_problem(group, ("halls", h, "cdus", g))  # type: ignore[arg-type]
+    if fac.plant is not None:
+        out += _units_problem(fac.plant, ("plant",))
+    return out
+
+
+def check_power_tree(fac: Facility) -> list[tuple[tuple, str]]:
+    """Panels hang off sources that exist; names are unique across sources and panels; with a tree,
+    every row names one existing panel per feed path, and no redundant row has all its paths on one
+    panel or one source (a single failure would drop it); without a tree, no row names panels."""
+    out = []
+    if fac.power is None:
+        for h, hall in enumerate(fac.halls):
+            for r, row in enumerate(hall.rows):
+                if row.panels:
+                    out.append((("halls", h, "rows", r, "panels"),
+                                "the facility has no power section, so rows cannot name panels"))
+        return out
+    sources, panels = fac.power.sources, fac.power.panels
+    for name in sorted(set(sources) & set(panels)):
+        out.append((("power", "panels", name), f"'{name}' is both a source and a panel; names must be unique"))
+    for name, panel in panels.items():
+        if panel.source not in sources:
+            out.append((("power", "panels", name, "source"),
+                        f"unknown source '{panel.source}'; {_close(panel.source, sorted(sources))}"))
+    for h, hall in enumerate(fac.halls):
+        for r, row in enumerate(hall.rows):
+            loc = ("halls", h, "rows", r, "panels")
+            if row.rack_type not in fac.rack_types:
+                continue  # reported by check_rack_type_refs
+            red = fac.redundancy(row.rack_type)
+            try:
+                need = fac.paths(row.rack_type)
+            except ValueError:
+                continue  # reported by check_rack_types
+            if not row.panels:
+                out.append((loc, f"the facility has a power section: name {need} panel{'s' if need > 1 else ''}, "
+                                 f"one per feed path of rack type '{row.rack_type}' ({red})"))
+                continue
+            unknown = [p for p in row.panels if p not in panels]
+            for p in unknown:
+                out.append((loc, f"unknown panel '{p}'; {_close(p, sorted(panels))}"))
+            if unknown:
+                continue
+            if len(row.panels) != need:
+                out.append((loc, f"{len(row.panels)} panel{'s' if len(row.panels) != 1 else ''} given; rack type "
+                                 f"'{row.rack_type}' ({red}, feeds {fac.rack_types[row.rack_type].feeds}) has "
+                                 f"{need} feed path{'s' if need > 1 else ''}, one panel each"))
+                continue
+            if need > 1:
+                for failed in list(dict.fromkeys(row.panels)) + list(dict.fromkeys(fac.panel_source[p] for p in row.panels)):
+                    if physics.paths_lost(row.panels, fac.panel_source, failed) == need:
+                        kind = "panel" if failed in panels else "source"
+                        out.append((loc, f"every feed path of this {red} row hangs off {kind} '{failed}': losing "
+                                         "it would drop the row; put the paths on different sources"))
+                        break
+    return out
+
+
+def check_cdus(fac: Facility) -> list[tuple[tuple, str]]:
+    """CDU groups name rows of their hall, each row in at most one group, group names unique; in a
+    hall with CDUs every row whose racks have a liquid loop is in a group."""
+    out = []
+    for h, hall in enumerate(fac.halls):
+        if not hall.cdus:
+            continue
+        rows = {r.name for r in hall.rows}
+        seen_group: dict[str, int] = {}
+        seen_row: dict[str, str] = {}
+        for g, group in enumerate(hall.cdus):
+            if group.name in seen_group:
+                out.append((("halls", h, "cdus", g, "name"), f"duplicate CDU group name '{group.name}'"))
+            seen_group.setdefault(group.name, g)
+            for i, row in enumerate(group.rows):
+                if row not in rows:
+                    out.append((("halls", h, "cdus", g, "rows", i),
+                                f"hall '{hall.name}' has no row '{row}'; {_close(row, sorted(rows))}"))
+                elif row in seen_row:
+                    out.append((("halls", h, "cdus", g, "rows", i),
+                                f"row '{row}' is already served by CDU group '{seen_row[row]}'"))
+                else:
+                    seen_row[row] = group.name
+        for r, row in enumerate(hall.rows):
+            rt = fac.rack_types.get(row.rack_type)
+            if rt is not None and rt.liquid_kw > 0 and row.name not in seen_row:
+                out.append((("halls", h, "rows", r, "name"),
+                            f"row '{row.name}' has liquid-cooled racks but is in no CDU group of hall '{hall.name}'"))
     return out
 
 
@@ -367,57 +689,93 @@ def _rack_hint(rid: str, rows: dict[str, dict[str, int]]) -> str:
 
 
 def check_existing(fac: Facility) -> list[tuple[tuple, str]]:
-    """Existing load names a rack that exists, once, and fits that rack (power, air heat, U, weight),
-    its row's and its hall's cooling."""
-    racks: dict[str, tuple[Hall, Row]] = {}
+    """Existing load names a rack that exists, once, and fits that rack (power, air and liquid heat,
+    U and its position, weight), and its row's, hall's, CDU group's and plant's limits."""
     layout: dict[str, dict[str, int]] = {}
     for hall in fac.halls:
         for row in hall.rows:
             layout.setdefault(hall.name, {}).setdefault(row.name, row.racks)
-            for i in range(1, row.racks + 1):
-                racks[rack_id(hall.name, row.name, i, row.racks)] = (hall, row)
     out = []
     seen: dict[str, int] = {}
     row_heat: dict[tuple[str, str], float] = {}
     hall_heat: dict[str, float] = {}
+    hall_air: dict[str, float] = {}
+    liquid_row: dict[tuple[str, str], float] = {}
     for k, e in enumerate(fac.existing):
-        if e.rack not in racks:
+        where = locate_rack(fac, e.rack)
+        if where is None:
             out.append((("existing", k, "rack"), f"no rack '{e.rack}' in the facility; {_rack_hint(e.rack, layout)}"))
             continue
         if e.rack in seen:
             out.append((("existing", k, "rack"), f"rack '{e.rack}' already has existing load (existing[{seen[e.rack]}])"))
             continue
         seen[e.rack] = k
-        hall, row = racks[e.rack]
+        hall, row = where
         if row.rack_type not in fac.rack_types:
             continue  # reported by check_rack_type_refs
         t = fac.rack_types[row.rack_type]
-        power = fac.power_capacity_kw(row.rack_type)
+        try:
+            power = fac.row_power_capacity_kw(row)
+        except (ValueError, KeyError):
+            power = float("inf")  # a broken redundancy or tree is reported by its own check
+        air = e.kw - e.liquid_kw
         if e.kw > power + 1e-9:
             out.append((("existing", k, "kw"), f"{e.kw:g} kW exceeds the rack's power capacity {power:.1f} kW"))
-        if e.kw > t.air_kw + 1e-9:
-            out.append((("existing", k, "kw"), f"{e.kw:g} kW of air heat exceeds the rack's air_kw {t.air_kw:g}"))
+        if e.liquid_kw > e.kw + 1e-9:
+            out.append((("existing", k, "liquid_kw"), f"{e.liquid_kw:g} kW is more than its kw ({e.kw:g})"))
+        elif e.liquid_kw > 0 and not physics.has_liquid_loop(t.cooling, t.liquid_kw):
+            out.append((("existing", k, "liquid_kw"), f"rack type '{row.rack_type}' has no liquid loop"))
+        elif e.liquid_kw > t.liquid_kw + 1e-9:
+            out.append((("existing", k, "liquid_kw"),
+                        f"{e.liquid_kw:g} kW exceeds the rack's liquid_kw {t.liquid_kw:g}"))
+        if air > t.air_kw + 1e-9:
+            out.append((("existing", k, "kw"), f"{air:g} kW of air heat exceeds the rack's air_kw {t.air_kw:g}"))
         if e.u > t.u:
             out.append((("existing", k, "u"), f"{e.u} U exceeds the rack's {t.u} U"))
+        elif e.position is not None and e.position + e.u - 1 > t.u:
+            out.append((("existing", k, "position"),
+                        f"units {e.position}-{e.position + e.u - 1} run past the rack's top unit {t.u}"))
         if e.weight_kg > t.max_weight_kg + 1e-9:
-            out.append((("existing", k, "weight_kg"), f"{e.weight_kg:g} kg exceeds the rack's max_weight_kg {t.max_weight_kg:g}"))
-        row_heat[(hall.name, row.name)] = row_heat.get((hall.name, row.name), 0.0) + e.kw
+            out.append((("existing", k, "weight_kg"),
+                        f"{e.weight_kg:g} kg exceeds the rack's max_weight_kg {t.max_weight_kg:g}"))
+        key = (hall.name, row.name)
+        row_heat[key] = row_heat.get(key, 0.0) + e.kw
         hall_heat[hall.name] = hall_heat.get(hall.name, 0.0) + e.kw
+        hall_air[hall.name] = hall_air.get(hall.name, 0.0) + air
+        liquid_row[key] = liquid_row.get(key, 0.0) + e.liquid_kw
     for h, hall in enumerate(fac.halls):
         for r, row in enumerate(hall.rows):
             heat = row_heat.get((hall.name, row.name), 0.0)
             if row.cooling_kw is not None and heat > row.cooling_kw + 1e-9:
                 out.append((("halls", h, "rows", r, "cooling_kw"),
                             f"existing load of {heat:g} kW already exceeds the row's cooling_kw {row.cooling_kw:g}"))
-        heat = hall_heat.get(hall.name, 0.0)
-        usable = fac.hall_usable_kw(hall)
-        if hall.cooling_units.redundant < hall.cooling_units.count and heat > usable + 1e-9:
-            out.append((("halls", h, "cooling_units"),
-                        f"existing load of {heat:g} kW already exceeds the hall's usable cooling {usable:g} kW"))
+        cu = hall.cooling_units
+        if cu.redundant < cu.count:
+            heat = hall_air.get(hall.name, 0.0) if hall.cdus else hall_heat.get(hall.name, 0.0)
+            usable = fac.hall_usable_kw(hall)
+            if heat > usable + 1e-9:
+                what = "existing air heat" if hall.cdus else "existing load"
+                out.append((("halls", h, "cooling_units"),
+                            f"{what} of {heat:g} kW already exceeds the hall's usable cooling {usable:g} kW"))
+        if hall.it_kw is not None and hall_heat.get(hall.name, 0.0) > hall.it_kw + 1e-9:
+            out.append((("halls", h, "it_kw"),
+                        f"existing load of {hall_heat[hall.name]:g} kW already exceeds the hall's it_kw {hall.it_kw:g}"))
+        for g, group in enumerate(hall.cdus or []):
+            liquid = sum(liquid_row.get((hall.name, r), 0.0) for r in group.rows)
+            if group.redundant < group.count and liquid > fac.cdu_usable_kw(group) + 1e-9:
+                out.append((("halls", h, "cdus", g),
+                            f"existing liquid load of {liquid:g} kW already exceeds the group's usable "
+                            f"{fac.cdu_usable_kw(group):g} kW"))
+    if fac.plant is not None and fac.plant.redundant < fac.plant.count:
+        heat = sum(hall_heat.values())
+        if heat > fac.usable_kw(fac.plant) + 1e-9:
+            out.append((("plant",), f"existing load of {heat:g} kW already exceeds the plant's usable "
+                                    f"{fac.usable_kw(fac.plant):g} kW"))
     return out
 
 
-CHECKS = (check_names, check_rack_type_refs, check_rack_types, check_cooling_units, check_size, check_existing)
+CHECKS = (check_names, check_rack_type_refs, check_rack_types, check_cooling_units, check_power_tree, check_cdus,
+          check_size, check_existing)
 
 
 def check_facility(fac: Facility, name: str, lines: LineMap | None = None) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from planner.vocabulary import SCHEMA_SPECS_LISTING
 from planner.inputs.specs import (FIGURES_ACC, Availability, Catalogue, Figure, LIBRARY_DATE, NodeProfile, Source,
                                   node_overhead_kw, resolve)
 
@@ -52,7 +53,7 @@ def table(cat: Catalogue) -> str:
 def listing_json(cat: Catalogue) -> dict[str, Any]:
     """``rackplan specs --json``: every source, accelerator and node, with each node resolved at its points."""
     out: dict[str, Any] = {
-        "schema": "rackplan.specs-listing/1",
+        "schema": SCHEMA_SPECS_LISTING,
         "library_version": cat.version,
         "library_date": LIBRARY_DATE,
         "sources": {k: v.model_dump() for k, v in cat.sources.items()},

@@ -1,14 +1,20 @@
-"""Problem data: racks grouped into classes, and the fill patterns each class allows.
+"""Problem data: racks grouped into classes, the fill patterns each class allows, and every limit
+above the rack as a linear group limit.
 
 Identical racks make a per-rack model symmetric and slow (``docs/formulation.md``). Racks are grouped
-into **classes**: racks in the same hall, the same cooling-limited row (rows without a ``cooling_kw``
-limit in one hall merge), the same rack type, the same rack cost (occupied already or not) and the same
-set of feasible fills. A **pattern** is a vector ``a`` (nodes of each type in one rack) that fits one
-rack of a class: power, air heat, liquid heat, U and weight all within the rack's remaining capacity.
-Every single-rack limit is monotone, so every sub-vector of a feasible pattern is feasible and only
-**maximal** patterns (to which no further node fits) are kept; two racks with the same maximal
-patterns admit exactly the same fills, which is what lets brownfield racks with different existing
-loads share a class.
+into **classes**: racks in the same hall, the same row group (rows merge unless they have a
+``cooling_kw`` limit, panels or a CDU group of their own), the same rack type, newly occupied or not,
+the same rack cost and the same set of feasible fills. A **pattern** is a vector ``a`` (nodes of each
+type in one rack) that fits one rack of a class: power (after the failures its scheme and the power
+tree allow), air heat, liquid heat, U and weight, all within what existing load and rack overhead
+leave, and form factor. Every single-rack limit is monotone, so every sub-vector of a feasible pattern
+is feasible and only **maximal** patterns (to which no further node fits) are kept; racks with the
+same maximal patterns admit exactly the same fills, which lets brownfield racks share a class.
+
+Every limit above the rack (row and hall cooling, hall IT capacity, CDU groups, the plant, each
+panel and source normally and after each single failure) is a :class:`GroupLimit`: a weighted sum
+over classes of the nodes' power, air heat or liquid heat plus the overhead of the racks used, at
+most a budget. The MILP, the first-fit baseline and diagnosis all read these.
 
 Everything here is plain numpy/pandas; PuLP lives in :mod:`planner.optimize.milp`.
 """
@@ -23,47 +29,67 @@ import pandas as pd
 from planner import physics
 from planner.inputs.facility import Facility
 from planner.inputs.specs import NodeType
+from planner.vocabulary import LIMIT_LABEL, RACK_LIMITS
 
-RESOURCES = ("power_kw", "air_kw", "liquid_kw", "u", "weight_kg")
-"""The single-rack limits, in the column order of every capacity and usage array."""
+COMPAT = 1e9
+"""Capacity of a form-factor column for a rack of that form factor (usage is 1 per node)."""
 
 MAX_CANDIDATES = 4_000_000
 """Most partial fills examined when enumerating one class's patterns before giving up."""
+
+QUANTITY_COLUMN = {"power": 0, "air": 1, "liquid": 2}
+"""Which column of the usage array a group limit sums."""
 
 
 class TooManyPatterns(Exception):
     """Enumerating a class's patterns would examine more than :data:`MAX_CANDIDATES` fills."""
 
 
+def form_factors(types: list[NodeType]) -> list[str]:
+    """The form factors of the node types, in first-seen order: one compatibility column each."""
+    return list(dict.fromkeys(getattr(t, "form_factor", "eia-19") for t in types))
+
+
 def node_usage(types: list[NodeType]) -> np.ndarray:
-    """(T x 5) resource use of one node of each type, in :data:`RESOURCES` order."""
-    return np.array(
-        [[t.max_kw, physics.air_heat_kw(t.max_kw, t.liquid_fraction),
-          physics.liquid_heat_kw(t.max_kw, t.liquid_fraction), t.u, t.weight_kg] for t in types],
-        dtype=float,
-    ).reshape(len(types), len(RESOURCES))
+    """(T x (5 + F)) what one node of each type uses: the :data:`RACK_LIMITS` (power, air heat, liquid
+    heat, U, weight) and 1 in the column of its form factor."""
+    ffs = form_factors(types)
+    out = np.zeros((len(types), len(RACK_LIMITS) + len(ffs)))
+    for i, t in enumerate(types):
+        out[i, :5] = [t.max_kw, physics.air_heat_kw(t.max_kw, t.liquid_fraction),
+                      physics.liquid_heat_kw(t.max_kw, t.liquid_fraction), t.u, t.weight_kg]
+        out[i, 5 + ffs.index(getattr(t, "form_factor", "eia-19"))] = 1.0
+    return out
 
 
-def rack_capacity(frame: pd.DataFrame) -> np.ndarray:
-    """(R x 5) capacity left in each rack once its existing load is counted."""
-    return np.column_stack([
-        frame["power_kw"].to_numpy(float) - frame["existing_kw"].to_numpy(float),
-        frame["air_kw"].to_numpy(float) - frame["existing_kw"].to_numpy(float),
-        frame["liquid_kw"].to_numpy(float),
-        frame["u"].to_numpy(float) - frame["existing_u"].to_numpy(float),
-        frame["max_weight_kg"].to_numpy(float) - frame["existing_weight_kg"].to_numpy(float),
+def rack_capacity(frame: pd.DataFrame, ffs: list[str]) -> np.ndarray:
+    """(R x (5 + F)) capacity left in each rack once its existing load and, for a rack the plan would
+    newly occupy, its overhead are counted; a form-factor column is open only in racks of that form
+    factor."""
+    existing_air = frame["existing_kw"].to_numpy(float) - frame["existing_liquid_kw"].to_numpy(float)
+    ov_kw = frame["overhead_kw"].to_numpy(float)
+    phys = np.column_stack([
+        frame["power_kw"].to_numpy(float) - frame["existing_kw"].to_numpy(float) - ov_kw,
+        frame["air_kw"].to_numpy(float) - existing_air - ov_kw,
+        frame["liquid_kw"].to_numpy(float) - frame["existing_liquid_kw"].to_numpy(float),
+        frame["u"].to_numpy(float) - frame["existing_u"].to_numpy(float) - frame["overhead_u"].to_numpy(float),
+        frame["max_weight_kg"].to_numpy(float) - frame["existing_weight_kg"].to_numpy(float)
+        - frame["overhead_weight_kg"].to_numpy(float),
     ])
+    ff = frame["form_factor"].to_numpy()
+    compat = np.column_stack([np.where(ff == f, COMPAT, 0.0) for f in ffs]) if ffs else np.zeros((len(frame), 0))
+    return np.column_stack([phys, compat])
 
 
 def max_count(cap: np.ndarray, use: np.ndarray) -> np.ndarray:
-    """How many nodes of each type fit alone in capacity ``cap`` ((..., 5) and (T, 5) -> (..., T))."""
+    """How many nodes of each type fit alone in capacity ``cap`` ((..., C) and (T, C) -> (..., T))."""
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(use > 0, (cap[..., None, :] + physics.EPS) / np.where(use > 0, use, 1.0), np.inf)
     return np.floor(ratio.min(axis=-1)).clip(min=0).astype(np.int64)
 
 
 def maximal_patterns(cap: np.ndarray, use: np.ndarray) -> np.ndarray:
-    """Every maximal fill of one rack with capacity ``cap`` (5,) by node types using ``use`` (T, 5).
+    """Every maximal fill of one rack with capacity ``cap`` (C,) by node types using ``use`` (T, C).
 
     Returns an (P x T) integer array, sorted; a rack where nothing fits has no patterns (P = 0).
     The first T-1 counts are enumerated; the last is set to the most that still fits, then fills to
@@ -112,6 +138,40 @@ def maximal_patterns_ordered(cap: np.ndarray, use: np.ndarray) -> np.ndarray:
 
 
 @dataclass
+class GroupLimit:
+    """``sum_k weight[k] x (sum_t q[t] w[t, k] + overhead[k] r[k]) <= budget`` for one element above the
+    racks, where ``q`` is the nodes' power, air heat or liquid heat (``quantity``) and ``overhead`` the
+    kW each newly occupied rack of the class adds (0 for liquid heat)."""
+
+    family: str
+    """``row``, ``hall``, ``hall_it``, ``cdu``, ``plant``, ``panel`` or ``source``."""
+    key: tuple
+    """Which element (and, for panels and sources, which single failure or None), e.g.
+    ``('hall-1', 'A')``, ``('UPS-3', 'UPS-4')``."""
+    label: str
+    """How messages name it: ``row hall-1/A cooling``, ``UPS-3 after losing UPS-4``."""
+    limit_kw: float
+    """The element's rating [kW]."""
+    existing_kw: float
+    """What existing load puts on it [kW]."""
+    quantity: str
+    """``power`` | ``air`` | ``liquid``."""
+    classes: np.ndarray
+    """Class indices in the sum."""
+    weight: np.ndarray
+    """Multiplier per class (1, or the share of a row's load a panel carries)."""
+
+    @property
+    def budget(self) -> float:
+        """kW left for the plan [kW]."""
+        return self.limit_kw - self.existing_kw
+
+    @property
+    def uniform(self) -> bool:
+        return bool(len(self.weight) == 0 or np.all(np.abs(self.weight - 1.0) < 1e-12))
+
+
+@dataclass
 class ProblemData:
     """Everything the model, the greedy baseline and the plan expansion need, as arrays."""
 
@@ -120,11 +180,12 @@ class ProblemData:
     racks: pd.DataFrame
     """The facility's rack table plus ``cls`` (class index, -1 where no node fits)."""
     cap: np.ndarray
-    """(R x 5) remaining capacity per rack."""
+    """(R x (5 + F)) remaining capacity per rack (:func:`rack_capacity`)."""
     use: np.ndarray
-    """(T x 5) use per node of each type."""
+    """(T x (5 + F)) use per node of each type (:func:`node_usage`)."""
     classes: pd.DataFrame
-    """One row per class: ``hall, row_group, rack_type, cooling, count, rack_cost_usd, pattern_set``."""
+    """One row per class: ``hall, row_group, rack_type, cooling, new, count, rack_cost_usd,
+    overhead_kw, pattern_set``."""
     class_racks: list[np.ndarray]
     """Rack indices (into ``racks``) of each class, in facility order."""
     pattern_sets: list[np.ndarray]
@@ -136,10 +197,8 @@ class ProblemData:
     """(T,) annual energy cost of one node [USD]."""
     mix_varies: bool
     """True for a target, where the solver chooses the node mix and so energy and price vary."""
-    row_limits: list[tuple[str, str, float, list[int]]] = field(default_factory=list)
-    """(hall, row, heat budget left [kW], classes in the row) for rows with ``cooling_kw``."""
-    hall_limits: list[tuple[str, float, list[int]]] = field(default_factory=list)
-    """(hall, heat budget left [kW], classes in the hall)."""
+    limits: list[GroupLimit] = field(default_factory=list)
+    """Every limit above the rack."""
 
     @property
     def T(self) -> int:
@@ -165,48 +224,40 @@ class ProblemData:
         """(T x K) most nodes of type t a class could hold (every rack on its best pattern for t)."""
         out = np.zeros((self.T, self.K), dtype=np.int64)
         for k in range(self.K):
-            pats = self.patterns(k)
-            out[:, k] = pats.max(axis=0) * self.count(k)
+            out[:, k] = self.patterns(k).max(axis=0) * self.count(k)
         return out
+
+    def quantity(self, name: str) -> np.ndarray:
+        """(T,) the nodes' power, air heat or liquid heat [kW]."""
+        return self.use[:, QUANTITY_COLUMN[name]]
+
+    def rack_cost(self) -> np.ndarray:
+        """(K,) annual cost of one more rack of each class in use [USD]: its rack cost and, for a newly
+        occupied rack, its overhead's energy and cooling."""
+        return self.classes["rack_cost_usd"].to_numpy(float) if self.K else np.zeros(0)
 
 
 def node_class_cost(fac: Facility, t: NodeType, cooling: str, mix_varies: bool) -> float:
     """Annual cost of one node of type ``t`` in a rack of cooling type ``cooling`` that the solver
     sees [USD]: its cooling, plus its energy and price when the node mix is chosen (a target). For a
     fixed set of nodes energy and price are constants, kept out so the gap measures what placement
-    controls."""
-    kwh = physics.annual_kwh(t.max_kw, fac.site.load_factor)
+    controls. NaN where the node cannot go (a liquid share and no liquid path)."""
     air, liquid = physics.path_ppues(cooling, fac.ppues)
     if t.liquid_fraction > 0 and liquid is None:
-        return float("nan")  # cannot be placed there; patterns never put it there
-    cost = physics.cooling_usd(kwh, t.liquid_fraction, air, liquid, fac.site.electricity_usd_per_kwh)
-    if mix_varies:
-        cost += physics.energy_usd(kwh, fac.site.electricity_usd_per_kwh) + t.annual_cost_usd
-    return cost
+        return float("nan")
+    energy, cooling_usd = physics.node_energy_cooling_usd(t.max_kw, t.liquid_fraction, fac.site.load_factor,
+                                                          fac.site.electricity_usd_per_kwh, air, liquid)
+    return cooling_usd + (energy + t.annual_cost_usd if mix_varies else 0.0)
 
 
 RELAXED = 1e6
 """Capacity given to a single-rack limit that diagnosis switches off."""
 
 
-def build_problem_data(fac: Facility, types: list[NodeType], mix_varies: bool,
-                       relax: tuple[str, ...] = (), naive: bool = False) -> ProblemData:
-    """Group the facility's racks into classes and enumerate each class's maximal patterns.
-
-    ``relax`` names single-rack limits (of :data:`RESOURCES`) to switch off: diagnosis uses it to find
-    which limit keeps a demand from fitting. ``naive`` makes one class per hall, row, rack type and
-    distinct existing load (no merging of rows, no sharing of pattern sets): the straightforward
-    model that ``benchmarks/`` measures against.
-    """
-    frame = fac.racks.frame.copy()
-    cap = rack_capacity(frame)
-    for name in relax:
-        cap[:, RESOURCES.index(name)] = RELAXED
-    use = node_usage(types)
-
-    # distinct capacity vectors -> maximal patterns -> distinct pattern sets
-    cap_key = np.round(cap, 9)
-    uniq, inverse = np.unique(cap_key, axis=0, return_inverse=True)
+def _pattern_sets(cap: np.ndarray, use: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Distinct capacity vectors -> maximal patterns -> distinct pattern sets. Returns the pattern
+    set of each rack (-1 where nothing fits) and the sets."""
+    uniq, inverse = np.unique(np.round(cap, 9), axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     set_index: dict[bytes, int] = {}
     pattern_sets: list[np.ndarray] = []
@@ -221,58 +272,181 @@ def build_problem_data(fac: Facility, types: list[NodeType], mix_varies: bool,
             set_index[key] = len(pattern_sets)
             pattern_sets.append(pats)
         cap_to_set[i] = set_index[key]
-    frame["pattern_set"] = cap_to_set[inverse]
+    return cap_to_set[inverse], pattern_sets
 
-    row_limit = {(h.name, r.name): r.cooling_kw for h in fac.halls for r in h.rows}
-    frame["row_group"] = [row if naive or row_limit[(hall, row)] is not None else "" for hall, row in
-                          zip(frame["hall"], frame["row"])]
-    frame["cap_id"] = inverse if naive else 0
-    frame["rack_cost_usd"] = np.where(frame["has_existing"].to_numpy(bool), 0.0,
-                                      frame["annual_cost_usd"].to_numpy(float))
+
+def build_problem_data(fac: Facility, types: list[NodeType], mix_varies: bool,
+                       relax: tuple[str, ...] = (), naive: bool = False) -> ProblemData:
+    """Group the facility's racks into classes, enumerate each class's maximal patterns and state every
+    limit above the rack.
+
+    ``relax`` names single-rack limits (of :data:`RACK_LIMITS`) to switch off: diagnosis uses it to find
+    which limit keeps a demand from fitting. ``naive`` makes one class per hall, row, rack type and
+    distinct existing load (no merging of rows, no sharing of pattern sets): the straightforward
+    model that ``benchmarks/`` measures against.
+    """
+    frame = fac.racks.frame.copy()
+    ffs = form_factors(types)
+    cap = rack_capacity(frame, ffs)
+    for name in relax:
+        cap[:, RACK_LIMITS.index(name)] = RELAXED
+    use = node_usage(types)
+    rack_set, pattern_sets = _pattern_sets(cap, use)
+    frame["pattern_set"] = rack_set
+
+    own_group = {(h.name, r.name) for h in fac.halls for r in h.rows if r.cooling_kw is not None}
+    rows_of = frame["row"].to_numpy()
+    halls_of = frame["hall"].to_numpy()
+    frame["row_group"] = [row if naive or (hall, row) in own_group else "" for hall, row in zip(halls_of, rows_of)]
+    frame["cap_id"] = np.unique(np.round(cap, 9), axis=0, return_inverse=True)[1].reshape(-1) if naive else 0
+    new = ~frame["has_existing"].to_numpy(bool)
+    frame["new"] = new
+    usd = fac.site.electricity_usd_per_kwh
+    ov_usd = np.zeros(len(frame))
+    cooling_of = frame["cooling"].to_numpy()
+    for c in np.unique(cooling_of):
+        air, _ = physics.path_ppues(c, fac.ppues)
+        sel = cooling_of == c
+        energy_usd, cooling_usd = physics.overhead_energy_cooling_usd(frame["overhead_kw"].to_numpy(float)[sel], usd, air)
+        ov_usd[sel] = energy_usd + cooling_usd
+    frame["rack_cost_usd"] = np.where(new, frame["annual_cost_usd"].to_numpy(float) + ov_usd, 0.0)
 
     usable = frame["pattern_set"].to_numpy() >= 0
-    keys = ["hall", "row_group", "rack_type", "rack_cost_usd", "pattern_set", "cap_id"]
+    keys = ["hall", "row_group", "panels", "cdu", "rack_type", "new", "rack_cost_usd", "pattern_set", "cap_id"]
     frame["cls"] = -1
     if usable.any():
-        sub = frame.loc[usable, keys]
-        codes = sub.groupby(keys, sort=False).ngroup().to_numpy()
-        frame.loc[usable, "cls"] = codes
+        frame.loc[usable, "cls"] = frame.loc[usable, keys].groupby(keys, sort=False).ngroup().to_numpy()
     cls = frame["cls"].to_numpy()
     K = int(cls.max()) + 1 if usable.any() else 0
     order = np.argsort(cls, kind="stable")
     bounds = np.searchsorted(cls[order], np.arange(K + 1))
     class_racks = [order[bounds[k]:bounds[k + 1]] for k in range(K)]
-    first = [int(r[0]) for r in class_racks]
+    first = np.array([int(r[0]) for r in class_racks], dtype=np.int64)
+    pick = frame.iloc[first] if K else frame.iloc[:0]
     classes = pd.DataFrame({
-        "hall": frame["hall"].to_numpy()[first] if K else [],
-        "row_group": frame["row_group"].to_numpy()[first] if K else [],
-        "rack_type": frame["rack_type"].to_numpy()[first] if K else [],
-        "cooling": frame["cooling"].to_numpy()[first] if K else [],
+        "hall": pick["hall"].to_numpy(), "row_group": pick["row_group"].to_numpy(),
+        "rack_type": pick["rack_type"].to_numpy(), "cooling": pick["cooling"].to_numpy(),
+        "new": pick["new"].to_numpy(bool),
         "count": np.array([len(r) for r in class_racks], dtype=np.int64),
-        "rack_cost_usd": frame["rack_cost_usd"].to_numpy(float)[first] if K else [],
-        "pattern_set": frame["pattern_set"].to_numpy()[first] if K else [],
+        "rack_cost_usd": pick["rack_cost_usd"].to_numpy(float),
+        "overhead_kw": pick["overhead_kw"].to_numpy(float),
+        "pattern_set": pick["pattern_set"].to_numpy(),
     })
 
     node_cost = np.array([[node_class_cost(fac, t, c, mix_varies) for c in classes["cooling"]] for t in types],
                          dtype=float).reshape(len(types), K)
-    kwh = np.array([physics.annual_kwh(t.max_kw, fac.site.load_factor) for t in types])
-    energy = kwh * fac.site.electricity_usd_per_kwh
-
-    # heat budgets left once existing load is counted (existing load is air heat)
-    ex_row = frame.groupby(["hall", "row"], sort=False)["existing_kw"].sum().to_dict()
-    ex_hall = frame.groupby("hall", sort=False)["existing_kw"].sum().to_dict()
-    by_row: dict[tuple[str, str], list[int]] = {}
-    by_hall: dict[str, list[int]] = {}
-    for k, (hall, group) in enumerate(zip(classes["hall"], classes["row_group"])):
-        by_hall.setdefault(hall, []).append(k)
-        if group and row_limit[(hall, group)] is not None:
-            by_row.setdefault((hall, group), []).append(k)
-    row_limits = [
-        (hall.name, row.name, row.cooling_kw - ex_row.get((hall.name, row.name), 0.0), by_row.get((hall.name, row.name), []))
-        for hall in fac.halls for row in hall.rows if row.cooling_kw is not None
-    ]
-    hall_limits = [(hall.name, fac.hall_usable_kw(hall) - ex_hall.get(hall.name, 0.0), by_hall.get(hall.name, []))
-                   for hall in fac.halls]
-
+    energy = np.array([physics.energy_usd(physics.annual_kwh(t.max_kw, fac.site.load_factor), usd) for t in types])
+    limits = group_limits(fac, frame, class_racks)
     return ProblemData(fac, list(types), frame, cap, use, classes, class_racks, pattern_sets, node_cost,
-                       energy, mix_varies, row_limits, hall_limits)
+                       energy, mix_varies, limits)
+
+
+# --- limits above the rack --------------------------------------------------------------------------
+
+def _rows_of_classes(frame: pd.DataFrame, class_racks: list[np.ndarray]) -> dict[tuple[str, str], list[int]]:
+    """(hall, row) -> classes with racks in that row."""
+    out: dict[tuple[str, str], list[int]] = {}
+    hall, row = frame["hall"].to_numpy(), frame["row"].to_numpy()
+    for k, idx in enumerate(class_racks):
+        for key in dict.fromkeys(zip(hall[idx], row[idx])):
+            out.setdefault(key, []).append(k)
+    return out
+
+
+def _limit(family: str, key: tuple, label: str, limit_kw: float, existing_kw: float, quantity: str,
+           weights: dict[int, float]) -> GroupLimit:
+    ks = sorted(weights)
+    return GroupLimit(family, key, label, float(limit_kw), float(existing_kw), quantity,
+                      np.array(ks, dtype=np.int64), np.array([weights[k] for k in ks], dtype=float))
+
+
+def group_limits(fac: Facility, frame: pd.DataFrame, class_racks: list[np.ndarray]) -> list[GroupLimit]:
+    """Every limit above the rack, in the order the model states them (CONTRACT.md):
+
+    * ``row``: a row with ``cooling_kw`` rejects at most that much heat;
+    * ``hall``: the hall's heat (air heat only with CDUs) within its non-redundant cooling units;
+    * ``hall_it``: a hall with ``it_kw`` draws at most that;
+    * ``cdu``: a CDU group's rows' liquid heat within its non-redundant units;
+    * ``plant``: all heat within the plant's non-redundant units;
+    * ``panel``/``source``: each element's load in normal operation and after each single failure
+      that moves load onto it (:func:`power_limits`).
+
+    A class's racks belong to one hall and, where a limit is per row, to rows that share it, so a
+    class is in a limit with weight 1 (or, for power elements, the share of its row's load).
+    """
+    by_row = _rows_of_classes(frame, class_racks)
+    ex_row = frame.groupby(["hall", "row"], sort=False)[["existing_kw", "existing_liquid_kw"]].sum()
+    out: list[GroupLimit] = []
+
+    def ex(hall: str, rows: list[str], what: str) -> float:
+        total = 0.0
+        for r in rows:
+            kw, liquid = ex_row.loc[(hall, r)]
+            total += {"power": kw, "air": kw - liquid, "liquid": liquid}[what]
+        return total
+
+    for hall in fac.halls:
+        names = [r.name for r in hall.rows]
+        in_hall = {k: 1.0 for r in names for k in by_row.get((hall.name, r), [])}
+        for row in hall.rows:
+            if row.cooling_kw is not None:
+                out.append(_limit("row", (hall.name, row.name), f"row {hall.name}/{row.name} cooling",
+                                  row.cooling_kw, ex(hall.name, [row.name], "power"), "power",
+                                  {k: 1.0 for k in by_row.get((hall.name, row.name), [])}))
+        what = "air" if hall.cdus else "power"
+        out.append(_limit("hall", (hall.name,), f"hall {hall.name} cooling" + (" (air)" if hall.cdus else ""),
+                          fac.hall_usable_kw(hall), ex(hall.name, names, what), what, in_hall))
+        if hall.it_kw is not None:
+            out.append(_limit("hall_it", (hall.name,), f"hall {hall.name} IT capacity", hall.it_kw,
+                              ex(hall.name, names, "power"), "power", in_hall))
+        for group in hall.cdus or []:
+            ks = {k: 1.0 for r in group.rows for k in by_row.get((hall.name, r), [])}
+            out.append(_limit("cdu", (hall.name, group.name), f"CDU group {hall.name}/{group.name}",
+                              fac.cdu_usable_kw(group), ex(hall.name, group.rows, "liquid"), "liquid", ks))
+    if fac.plant is not None:
+        every = {k: 1.0 for k in range(len(class_racks))}
+        out.append(_limit("plant", ("plant",), "heat rejection plant", fac.usable_kw(fac.plant),
+                          float(frame["existing_kw"].sum()), "power", every))
+    out += power_limits(fac, by_row, ex_row)
+    return out
+
+
+def power_limits(fac: Facility, by_row: dict[tuple[str, str], list[int]], ex_row: pd.DataFrame) -> list[GroupLimit]:
+    """Each source and panel within its ``kw`` in normal operation, and after each single failure of
+    another source or panel that moves load onto it (a pair where no row's share on it grows is
+    implied by the normal-operation limit and left out). Sources first, then panels."""
+    if fac.power is None:
+        return []
+    rows = [(hall.name, row) for hall in fac.halls for row in hall.rows]
+    elements = fac.power_elements()
+    failures = [n for n, _, _ in elements]
+    touches = {n: [(h, row) for h, row in rows if any(n in (p, fac.panel_source[p]) for p in row.panels or [])]
+               for n in failures}
+    out = []
+    for name, kind, kw in elements:
+        normal = {(h, row.name): fac.path_share(row, name) for h, row in touches[name]}
+        for failed in [None] + failures:
+            if failed is not None:
+                if failed == name or fac.panel_source.get(name) == failed:
+                    continue  # the element itself is lost
+                share = {(h, row.name): fac.path_share(row, name, failed) for h, row in touches[name]}
+                if all(share[key] <= normal[key] + 1e-12 for key in share):
+                    continue
+            else:
+                share = normal
+            weights: dict[int, float] = {}
+            existing = 0.0
+            for key, s in share.items():
+                if s <= 0:
+                    continue
+                existing += s * float(ex_row.loc[key, "existing_kw"])
+                for k in by_row.get(key, []):
+                    weights[k] = s
+            label = f"{name} in normal operation" if failed is None else f"{name} after losing {failed}"
+            out.append(_limit(kind, (name, failed), label, kw, existing, "power", weights))
+    return out
+
+
+def limit_label(family: str) -> str:
+    """What a family of limits is called in messages."""
+    return LIMIT_LABEL.get(family, family)

@@ -1,11 +1,14 @@
-"""Why no plan fits: which resource runs out first, and by how much, found from the model.
+"""Why no plan fits: which limit runs out first, and by how much, found from the model.
 
 Two stages. :func:`screen` catches, before any solve, node types that fit no rack at all (and says
 which single-rack limit stops them). :func:`diagnose` solves an *elastic* copy of the model in which
-row and hall heat may exceed their limits at a price per kW and the demand may fall short at a much
-higher price: the shortfall left says how much of the demand no rack can take; the heat slack says
-how many kW each row or hall would need. Re-solving with one single-rack limit switched off at a time
-names the rack limit that binds.
+every limit above the rack (row and hall cooling, hall IT capacity, CDU groups, the plant, each power
+panel and source normally and after each single failure) may be exceeded at a price per kW and the
+demand may fall short at a much higher price: the shortfall left says how much of the demand no rack
+can take; each limit's slack says how many kW it would need. The elastic model's limits are read back
+by ``(family, key)``, the same :class:`~planner.optimize.classes.GroupLimit` records the model was
+built from. Re-solving with one single-rack limit switched off at a time names the rack limit that
+binds.
 """
 
 from __future__ import annotations
@@ -14,18 +17,10 @@ import time
 
 import numpy as np
 
-from planner.inputs.demand import METRIC_LABEL, Demand
 from planner.errors import NoPlanError
-from planner.optimize.classes import RESOURCES, ProblemData, build_problem_data
-
-RESOURCE_LABEL = {
-    "power_kw": "rack power (feeds)",
-    "air_kw": "rack air heat",
-    "liquid_kw": "rack liquid heat",
-    "u": "rack space (U)",
-    "weight_kg": "rack weight",
-}
-UNIT = {"power_kw": "kW", "air_kw": "kW", "liquid_kw": "kW", "u": "U", "weight_kg": "kg"}
+from planner.inputs.demand import METRIC_LABEL, Demand
+from planner.optimize.classes import ProblemData, build_problem_data
+from planner.vocabulary import LIMIT_LABEL, LIMIT_UNIT, RACK_LIMITS
 
 
 def _fits_nowhere(data: ProblemData, t: int) -> str:
@@ -33,15 +28,21 @@ def _fits_nowhere(data: ProblemData, t: int) -> str:
     ty = data.types[t]
     need = data.use[t]
     reasons = []
-    for j, res in enumerate(RESOURCES):
-        best = float(data.cap[:, j].max()) if len(data.cap) else 0.0
+    ff = getattr(ty, "form_factor", "eia-19")
+    same = data.racks["form_factor"].to_numpy() == ff
+    if not same.any():
+        kinds = ", ".join(sorted(set(data.racks["form_factor"])))
+        return f"form factor: {ty.id} is a {ff} system; the facility has only {kinds} racks"
+    kind = f"{ff} " if len(set(data.racks["form_factor"])) > 1 else ""
+    for j, res in enumerate(RACK_LIMITS):
+        best = float(data.cap[same, j].max())
         if need[j] > best + 1e-6:
-            if res == "liquid_kw" and best <= 0:
+            if res == "liquid" and best <= 0:
                 reasons.append(f"liquid cooling: {ty.id} puts {need[j]:.1f} kW into a liquid loop; "
-                               "no rack has liquid_kw > 0")
+                               f"no {kind}rack has liquid_kw > 0")
             else:
-                reasons.append(f"{RESOURCE_LABEL[res]}: {ty.id} needs {need[j]:g} {UNIT[res]}, "
-                               f"the most any rack has left is {best:g} {UNIT[res]}")
+                reasons.append(f"{LIMIT_LABEL[res]}: {ty.id} needs {need[j]:g} {LIMIT_UNIT[res]}, "
+                               f"the most any {kind}rack has left is {best:g} {LIMIT_UNIT[res]}")
     if not reasons:
         reasons.append(f"{ty.id} fits no rack: no rack meets power, heat, U and weight at once")
     return "; ".join(reasons)
@@ -90,18 +91,17 @@ def _elastic(data: ProblemData, demand: Demand, solver: str, budget: _Budget):
         budget.proven = False
         return None
     budget.proven &= outcome.status == "optimal"
-    short = {name: float(v.value() or 0.0) for name, v in m.short.items()}
-    slack = {name: float(v.value() or 0.0) for name, v in m.slack.items()}
-    # planned heat each limited row or hall carries in that solution (value() = heat - slack - budget)
-    heat = {name: float(c.value() or 0.0) - float(c.constant) + slack.get(name, 0.0) for name, c in m.heat.items()}
-    return short, slack, heat
+    short = {key: float(v.value() or 0.0) for key, v in m.short.items()}
+    slack = {i: float(v.value() or 0.0) for i, v in m.slack.items()}
+    load = {i: m.load(i) for i in m.slack}  # planned kW on each limit in that solution
+    return short, slack, load
 
 
-def _short_text(demand: Demand, data: ProblemData, short: dict[str, float], of: bool = True) -> list[str]:
+def _short_text(demand: Demand, data: ProblemData, short: dict[tuple, float], of: bool = True) -> list[str]:
     out = []
     if demand.kind == "nodes":
         for t, ty in enumerate(data.types):
-            n = next((v for k, v in short.items() if k.startswith(f"demand_nodes_min__{t}_")), 0.0)
+            n = short.get(("nodes", t), 0.0)
             if n > 0.5:
                 total = f" of {demand.nodes[ty.id]}" if of else ""
                 out.append(f"{round(n)}{total} {ty.id} ({n * ty.max_kw:,.0f} kW)")
@@ -118,9 +118,39 @@ def _short_text(demand: Demand, data: ProblemData, short: dict[str, float], of: 
     return out
 
 
+COOLING_FAMILIES = ("row", "hall", "cdu", "plant")
+"""Limits whose capacity is usable heat rejection; the others carry electrical load."""
+
+
+def _limit_lines(data: ProblemData, slack: dict[int, float], load: dict[int, float]) -> list[str]:
+    """One line per family of limits the elastic solution had to exceed: the element exceeded most,
+    what it would need and what it carries, and how many more of the family are over too (the excess
+    may be spread among them in many equally good ways, so their sum is said as well)."""
+    lines = []
+    order = ("hall", "row", "cdu", "plant", "hall_it", "source", "panel")
+    for family in order:
+        over = sorted(((kw, i) for i, kw in slack.items() if data.limits[i].family == family and kw > 1e-3),
+                      reverse=True)
+        if not over:
+            continue
+        kw, i = over[0]
+        lim = data.limits[i]
+        needs = lim.existing_kw + load[i]
+        cooling = family in COOLING_FAMILIES
+        line = (f"{lim.label}: {'demand needs' if cooling else 'needs'} {needs:,.0f} kW, "
+                f"{'usable' if cooling else 'carries'} {lim.limit_kw:,.0f} kW ({kw:,.0f} kW short)")
+        if len(over) > 1:
+            total = sum(k for k, _ in over)
+            others = ", ".join(data.limits[j].label for _, j in over[1:4]) + (" ..." if len(over) > 4 else "")
+            line += (f"; {len(over) - 1} more {LIMIT_LABEL.get(family, family)} limit"
+                     f"{'s are' if len(over) > 2 else ' is'} over too ({others}; {total:,.0f} kW over in all)")
+        lines.append(line)
+    return lines
+
+
 def diagnose(data: ProblemData, demand: Demand, solver: str, seconds: float | None = None) -> NoPlanError:
-    """A :class:`NoPlanError` naming what runs out (rack limits, row or hall cooling) and by how much,
-    spending at most ``seconds`` (the run's time limit left) on it."""
+    """A :class:`NoPlanError` naming what runs out (rack limits, cooling, power elements under a
+    failure) and by how much, spending at most ``seconds`` (the run's time limit left) on it."""
     if demand.kind == "fill":
         # nothing fits at all: ask where a single node would go
         one = Demand("nodes", nodes={demand.fill: 1})  # type: ignore[dict-item]
@@ -130,61 +160,21 @@ def diagnose(data: ProblemData, demand: Demand, solver: str, seconds: float | No
     if result is None:
         return NoPlanError("no plan: the demand does not fit; the time limit ran out before the diagnosis "
                            "could say what runs out (raise --time-limit)")
-    short, slack, heat = result
-    lines: list[str] = []
-    fac = data.facility
-    rows = {}
-    for i, (hall, row, _budget, _ks) in enumerate(data.row_limits):
-        limit = next(r.cooling_kw for h in fac.halls if h.name == hall for r in h.rows if r.name == row)
-        rows[f"row_heat_max__{i}_"] = (f"{hall}/{row}", limit, _budget)
-    halls = {}
-    for i, (hall, budget, _ks) in enumerate(data.hall_limits):
-        h = next(h for h in fac.halls if h.name == hall)
-        halls[f"hall_heat_max__{i}_"] = (hall, fac.hall_usable_kw(h), budget)
-
-    def report(groups: dict, kind: str) -> None:
-        short_kw = {}
-        full = []
-        for name in heat:
-            key = next((k for k in groups if name.startswith(k)), None)
-            if key is None:
-                continue
-            label, usable, budget = groups[key]
-            if slack.get(name, 0.0) > 1e-3:
-                short_kw[label] = (slack[name], usable, usable + slack[name])
-            if heat[name] >= budget - 1e-3:
-                full.append((label, usable, usable - budget + heat[name]))
-        if not short_kw:
-            return
-        if len(short_kw) == 1 and len(full) <= 1:
-            (label, (kw, usable, needs)), = short_kw.items()
-            lines.append(f"{kind} {label} cooling: demand needs {needs:,.0f} kW, usable {usable:,.0f} kW "
-                         f"({kw:,.0f} kW short)")
-            return
-        # several limits are full: any split of the excess among them is as good, so report the sum
-        needs = sum(n for _l, _u, n in full)  # heat in the solution includes the slack
-        usable = sum(u for _l, u, _n in full)
-        kw = sum(kw for kw, _u, _n in short_kw.values())
-        names = [label for label, _u, _n in full]
-        shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
-        lines.append(f"{kind} cooling: the {len(names)} full {kind}s ({shown}) need {needs:,.0f} kW, "
-                     f"usable {usable:,.0f} kW ({kw:,.0f} kW short)")
-
-    report(halls, "hall")
-    report(rows, "row")
+    short, slack, load = result
+    lines = _limit_lines(data, slack, load)
     unplaced = _short_text(demand, data, short)
     if unplaced:
         binding = []
         base = sum(short.values())
-        for res in RESOURCES:
+        for res in RACK_LIMITS:
             relaxed = build_problem_data(data.facility, data.types, data.mix_varies, relax=(res,))
             again = _elastic(relaxed, demand, solver, clock)
             if again is not None and sum(again[0].values()) < base - 1e-6:
                 freed = _short_text(demand, data, {k: v - again[0].get(k, 0.0) for k, v in short.items()}, of=False)
-                binding.append(f"{RESOURCE_LABEL[res]} (lifting it alone fits {', '.join(freed) or 'more'} more)")
-        what = "; ".join(binding) if binding else "rack power, heat, space and weight together"
-        lines.insert(0, f"racks: {', '.join(unplaced)} cannot be placed in any rack even with unlimited "
-                        f"row and hall cooling; binding: {what}")
+                binding.append(f"{LIMIT_LABEL[res]} (lifting it alone fits {', '.join(freed) or 'more'} more)")
+        what = "; ".join(binding) if binding else "rack power, heat, space, weight and form factor together"
+        lines.insert(0, f"racks: {', '.join(unplaced)} cannot be placed in any rack even with every limit above "
+                        f"the racks lifted; binding: {what}")
     if not lines:
         lines.append("the demand does not fit, but no single limit explains it")
     if not clock.proven:

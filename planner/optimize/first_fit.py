@@ -1,9 +1,12 @@
 """First-fit-decreasing: the plan a careful spreadsheet would give, as a baseline and a warm start.
 
 Nodes are taken largest design power first; each goes into the first rack, in facility order, where it
-fits every limit (rack power, air and liquid heat, U, weight, row and hall cooling). For a target, the
-candidate with the lowest energy-plus-price per unit of the target goes first. It ignores cost when
-choosing racks, which is exactly why the optimizer beats it; ``benchmarks/`` prints both.
+fits every limit (the rack's power, air and liquid heat, U, weight and form factor, and every limit
+above it: row and hall cooling, hall IT capacity, CDU groups, the plant, each panel and source
+normally and after each single failure, with the rack's overhead counted when first fit opens it).
+For a target, the candidate with the lowest energy-plus-price per unit of the target goes first. It
+ignores cost when choosing racks, which is exactly why the optimizer beats it; ``benchmarks/`` prints
+both.
 """
 
 from __future__ import annotations
@@ -22,44 +25,61 @@ def metric_per_node(data: ProblemData, metric: str) -> np.ndarray:
     return np.array([float(t.gpus) if metric == "gpus" else getattr(t, metric) for t in data.types])
 
 
+def _limits_by_rack(data: ProblemData) -> list[list[tuple[int, float]]]:
+    """For each rack, the group limits it is in: (limit index, weight)."""
+    by_class: list[list[tuple[int, float]]] = [[] for _ in range(data.K)]
+    for i, lim in enumerate(data.limits):
+        for k, wgt in zip(lim.classes, lim.weight):
+            by_class[int(k)].append((i, float(wgt)))
+    cls = data.racks["cls"].to_numpy()
+    return [by_class[c] if c >= 0 else [] for c in cls]
+
+
 def first_fit(data: ProblemData, demand: Demand) -> np.ndarray:
     """An (R x T) count matrix; it may fall short of the demand when first fit runs out of room."""
     R, T = len(data.racks), data.T
     counts = np.zeros((R, T), dtype=np.int64)
     rem = data.cap.copy()
-    hall_of = data.racks["hall"].to_numpy()
-    row_key = list(zip(hall_of, data.racks["row"].to_numpy()))
-    hall_left = {h: budget for h, budget, _ in data.hall_limits}
-    row_left = {(h, r): budget for h, r, budget, _ in data.row_limits}
-    max_kw = data.use[:, 0]
+    left = [lim.budget for lim in data.limits]
+    quantity = [data.quantity(lim.quantity).tolist() for lim in data.limits]
+    carries_overhead = [lim.quantity != "liquid" for lim in data.limits]
+    in_limits = _limits_by_rack(data)
+    overhead = data.racks["overhead_kw"].to_numpy(float).tolist()
+    opened = [False] * R
 
     def place(t: int, want: float, value: float) -> float:
         """Place nodes of type t until ``want`` units of ``value`` per node are met; return units placed."""
         fit = max_count(rem, data.use[t:t + 1])[:, 0]
         placed = 0.0
-        for r in np.flatnonzero(fit):
+        for r in np.flatnonzero(fit).tolist():
             if placed >= want - EPS:
                 break
             n = int(fit[r])
-            heat_room = hall_left[hall_of[r]]
-            if row_key[r] in row_left:
-                heat_room = min(heat_room, row_left[row_key[r]])
-            n = min(n, int(math.floor((heat_room + EPS) / max_kw[t])))
+            opening = not opened[r]
+            for i, wgt in in_limits[r]:
+                ov = wgt * overhead[r] if opening and carries_overhead[i] else 0.0
+                per = wgt * quantity[i][t]
+                room = left[i] - ov
+                if room < -EPS:
+                    n = 0
+                elif per > 0:
+                    n = min(n, int(math.floor((room + EPS) / per)))
             if math.isfinite(want):
                 n = min(n, int(math.ceil((want - placed) / value - EPS)))
             if n <= 0:
                 continue
+            for i, wgt in in_limits[r]:
+                ov = wgt * overhead[r] if opening and carries_overhead[i] else 0.0
+                left[i] -= ov + n * wgt * quantity[i][t]
             counts[r, t] += n
             rem[r] -= n * data.use[t]
-            hall_left[hall_of[r]] -= n * max_kw[t]
-            if row_key[r] in row_left:
-                row_left[row_key[r]] -= n * max_kw[t]
+            opened[r] = True
             placed += n * value
         return placed
 
+    max_kw = data.quantity("power")
     if demand.kind == "nodes":
-        order = sorted(range(T), key=lambda t: -max_kw[t])
-        for t in order:
+        for t in sorted(range(T), key=lambda t: -max_kw[t]):
             place(t, demand.nodes[data.types[t].id], 1.0)
     elif demand.kind == "fill":
         place(0, math.inf, 1.0)
@@ -67,11 +87,11 @@ def first_fit(data: ProblemData, demand: Demand) -> np.ndarray:
         metric = metric_per_node(data, demand.metric)  # type: ignore[arg-type]
         price = data.energy_usd + np.array([t.annual_cost_usd for t in data.types])
         order = sorted(range(T), key=lambda t: (price[t] / metric[t], -metric[t]))
-        left = demand.amount
+        need = demand.amount
         for t in order:
-            if left <= EPS:
+            if need <= EPS:
                 break
-            left -= place(t, left, metric[t])
+            need -= place(t, need, metric[t])
     return counts
 
 

@@ -1,6 +1,6 @@
 """The integer program, in PuLP. It reads like a table of contents: :func:`build_problem` calls one
 function per family of variables and constraints, each documented with the rule it enforces and
-where the rule comes from (``docs/formulation.md`` has the mathematics).
+where the rule comes from (``docs/formulation.md`` has the mathematics, one section per family).
 
 Variables (``docs/formulation.md`` section 2):
 
@@ -8,9 +8,11 @@ Variables (``docs/formulation.md`` section 2):
 * ``r[k]`` - integer: racks of class ``k`` used (the sum of its ``z``), which the solver branches on;
 * ``w[t, k]`` - integer: nodes of type ``t`` placed in class ``k``.
 
-Single-rack limits (power under 2N or N, air heat, liquid heat, U, weight, liquid only where a loop
-exists) are inside the patterns (:mod:`planner.optimize.classes`); row and hall cooling and the demand are
-sums over ``w``; rack costs sit on ``z`` and per-node costs on ``w``.
+Single-rack limits (power under the rack's redundancy and the power tree's single failures, air
+heat, liquid heat, U, weight, form factor, liquid only where a loop exists) are inside the patterns
+(:mod:`planner.optimize.classes`); every limit above the rack is a :class:`GroupLimit`, a sum over
+``w`` and ``r``; rack costs sit on ``r`` and per-node costs on ``w``. Every constraint is registered
+under ``(family, key)`` so diagnosis reads it back by what it is, not by its name.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ import numpy as np
 import pulp
 
 from planner.inputs.demand import Demand
+from planner.optimize.classes import GroupLimit, ProblemData
 from planner.optimize.first_fit import metric_per_node
-from planner.optimize.classes import ProblemData
 
 
 def sanitize(text: str) -> str:
@@ -43,13 +45,15 @@ class Model:
     w: dict[tuple[int, int], pulp.LpVariable] = field(default_factory=dict)
     maximize_count: bool = False
     elastic: bool = False
-    """Diagnosis mode: row and hall heat may exceed their limits (``slack``, kW) and the demand may
-    fall short (``short``), both at a price, so an infeasible demand still yields a solution that says
-    what runs out and by how much."""
-    slack: dict[str, pulp.LpVariable] = field(default_factory=dict)
-    short: dict[str, pulp.LpVariable] = field(default_factory=dict)
-    heat: dict[str, pulp.LpConstraint] = field(default_factory=dict)
-    """Row and hall heat constraints by name (diagnosis reads their values)."""
+    """Diagnosis mode: every group limit may be exceeded (``slack``, kW) and the demand may fall short
+    (``short``), both at a price, so an infeasible demand still yields a solution that says what runs
+    out and by how much."""
+    slack: dict[int, pulp.LpVariable] = field(default_factory=dict)
+    """Index into ``data.limits`` -> kW over the limit (elastic only)."""
+    short: dict[tuple, pulp.LpVariable] = field(default_factory=dict)
+    """``('nodes', t)`` / ``('target',)`` / ``('fill',)`` -> demand not met (elastic only)."""
+    rows: dict[tuple, pulp.LpConstraint] = field(default_factory=dict)
+    """``(family, key)`` -> constraint, for every group limit and demand row."""
 
     def set_start(self, z0: dict[tuple[int, int], int], w0: np.ndarray) -> None:
         """Give the solver a starting solution (a warm start)."""
@@ -68,6 +72,17 @@ class Model:
             w[t, k] = int(round(var.value() or 0.0))
         return {k: v for k, v in z.items() if v}, w
 
+    def load(self, i: int) -> float:
+        """kW the solution puts on group limit ``i`` (existing load excluded, slack included)."""
+        lim = self.data.limits[i]
+        return float(sum(c * (v.value() or 0.0) for v, c in limit_terms(self, lim)))
+
+    def _add(self, family: str, key: tuple, constraint: pulp.LpConstraint) -> None:
+        self.rows[(family, key)] = constraint
+        self.prob.addConstraint(constraint)
+
+
+# --- variables --------------------------------------------------------------------------------------
 
 def add_pattern_vars(m: Model) -> None:
     """``z[k, p]`` in 0..count[k]: racks of class k that take maximal pattern p."""
@@ -80,34 +95,32 @@ def add_pattern_vars(m: Model) -> None:
 
 def add_rack_count_vars(m: Model) -> None:
     """``r[k] = sum_p z[k, p]`` in 0..count[k]: racks of class k in use; its upper bound is the rule
-    that a class cannot use more racks than it has. Stated
-    explicitly because branching on rack counts, and the rounding cuts below, close gaps that
-    branching on individual patterns (many of them symmetric) does not."""
+    that a class cannot use more racks than it has. Stated explicitly because branching on rack
+    counts, and the rounding cuts below, close gaps that branching on individual patterns (many of
+    them symmetric) does not; overhead and rack costs sit on it."""
     d = m.data
     for k in range(d.K):
         n = d.count(k)
         m.r[k] = m.prob.add_variable(f"r_{k}", lowBound=0, upBound=n, cat=pulp.LpInteger)
         terms = [(m.z[k, p], 1) for p in range(len(d.patterns(k)))] + [(m.r[k], -1)]
-        m.prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintEQ,
-                                               f"class_racks_used__{k}", 0))
+        m._add("class_racks", (k,), pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintEQ,
+                                                      f"class_racks_used__{k}", 0))
 
 
 def node_upper_bounds(m: Model) -> dict[tuple[int, int], int]:
-    """Most nodes of type t that class k can take: its slots, and (unless the model is elastic) the
-    heat its row and hall could still absorb from nodes of that type alone."""
+    """Most nodes of type t that class k can take: its slots, and (unless the model is elastic) what
+    each group limit it is in could still take of nodes of that type alone."""
     d = m.data
     slots = d.slots_max()
     bound = {(t, k): int(slots[t, k]) for k in range(d.K) for t in range(d.T) if slots[t, k] > 0}
     if m.elastic:
         return bound
-    max_kw = d.use[:, 0]
-    for limits in ([(budget, ks) for _h, _r, budget, ks in d.row_limits],
-                   [(budget, ks) for _h, budget, ks in d.hall_limits]):
-        for budget, ks in limits:
-            for k in ks:
-                for t in range(d.T):
-                    if (t, k) in bound:
-                        bound[t, k] = min(bound[t, k], int(math.floor((budget + 1e-6) / max_kw[t])))
+    for lim in d.limits:
+        q = d.quantity(lim.quantity)
+        for k, wgt in zip(lim.classes, lim.weight):
+            for t in range(d.T):
+                if (t, k) in bound and q[t] * wgt > 0:
+                    bound[t, k] = min(bound[t, k], max(0, int(math.floor((lim.budget + 1e-6) / (q[t] * wgt)))))
     return bound
 
 
@@ -115,8 +128,10 @@ def add_node_vars(m: Model) -> None:
     """``w[t, k]`` in 0..:func:`node_upper_bounds`: nodes of type t in class k (only where type t
     fits class k)."""
     for (t, k), ub in node_upper_bounds(m).items():
-        m.w[t, k] = m.prob.add_variable(f"w_{t}_{k}", lowBound=0, upBound=max(ub, 0), cat=pulp.LpInteger)
+        m.w[t, k] = m.prob.add_variable(f"w_{t}_{k}", lowBound=0, upBound=ub, cat=pulp.LpInteger)
 
+
+# --- constraints ------------------------------------------------------------------------------------
 
 def add_class_slot_limits(m: Model) -> None:
     """Nodes of a type in a class fit the slots its chosen patterns offer:
@@ -126,46 +141,86 @@ def add_class_slot_limits(m: Model) -> None:
     for (t, k), wv in m.w.items():
         pats = d.patterns(k)
         terms = [(wv, 1)] + [(m.z[k, p], -int(pats[p, t])) for p in range(len(pats)) if pats[p, t] > 0]
-        m.prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE,
-                                               f"class_slots_max__{t}_{k}", 0))
+        m._add("class_slots", (t, k), pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE,
+                                                        f"class_slots_max__{t}_{k}", 0))
 
 
-def _heat_terms(m: Model, classes: list[int], name: str) -> list[tuple[pulp.LpVariable, float]]:
-    max_kw = m.data.use[:, 0]
-    terms = [(m.w[t, k], float(max_kw[t])) for k in classes for t in range(m.data.T) if (t, k) in m.w]
-    if m.elastic and terms:
-        m.slack[name] = m.prob.add_variable(f"slack_{name}", lowBound=0)
-        terms.append((m.slack[name], -1.0))
+def limit_terms(m: Model, lim: GroupLimit) -> list[tuple[pulp.LpVariable, float]]:
+    """``sum_k weight_k (sum_t q_t w[t, k] + overhead_k r[k])`` as (variable, coefficient) pairs."""
+    d = m.data
+    q = d.quantity(lim.quantity)
+    overhead = d.classes["overhead_kw"].to_numpy(float) if d.K else np.zeros(0)
+    terms = []
+    for k, wgt in zip(lim.classes, lim.weight):
+        k = int(k)
+        terms += [(m.w[t, k], float(wgt * q[t])) for t in range(d.T) if (t, k) in m.w and q[t] > 0]
+        if lim.quantity != "liquid" and overhead[k] > 0:
+            terms.append((m.r[k], float(wgt * overhead[k])))
     return terms
 
 
+def _add_limits(m: Model, family: str) -> None:
+    for i, lim in enumerate(m.data.limits):
+        if lim.family != family:
+            continue
+        name = f"{family}_max__{i}_" + "_".join(sanitize(str(x)) for x in lim.key)
+        terms = limit_terms(m, lim)
+        if not terms:
+            continue
+        if m.elastic:
+            m.slack[i] = m.prob.add_variable(f"slack_{i}", lowBound=0)
+            terms.append((m.slack[i], -1.0))
+        m._add(family, lim.key, pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE, name,
+                                                  lim.budget))
+
+
 def add_row_heat_limits(m: Model) -> None:
-    """A row with ``cooling_kw`` rejects at most that much heat, existing load included (CONTRACT.md:
-    all electrical power becomes heat; in-row coolers / a row CDU)."""
-    for i, (hall, row, budget, classes) in enumerate(m.data.row_limits):
-        name = f"row_heat_max__{i}_{sanitize(hall)}_{sanitize(row)}"
-        terms = _heat_terms(m, classes, name)
-        if terms:
-            m.heat[name] = pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE, name, budget)
-            m.prob.addConstraint(m.heat[name])
+    """A row with ``cooling_kw`` rejects at most that much heat, existing load and rack overhead
+    included (CONTRACT.md: all electrical power becomes heat; in-row coolers, a row CDU)."""
+    _add_limits(m, "row")
 
 
 def add_hall_heat_limits(m: Model) -> None:
-    """A hall rejects at most ``(count - redundant) x unit_kw``, existing load included (N+k cooling:
-    the hall must stay cool with its redundant units lost; Uptime Institute Tier II-IV N+1 practice)."""
-    for i, (hall, budget, classes) in enumerate(m.data.hall_limits):
-        name = f"hall_heat_max__{i}_{sanitize(hall)}"
-        terms = _heat_terms(m, classes, name)
-        if terms:
-            m.heat[name] = pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE, name, budget)
-            m.prob.addConstraint(m.heat[name])
+    """A hall rejects at most ``(count - redundant) x unit_kw``: all its heat, or only its air heat
+    when it has CDU groups (N+k cooling: the hall stays cool with its redundant units lost; Uptime
+    Institute Tier II-IV practice)."""
+    _add_limits(m, "hall")
 
 
-def _demand_row(m: Model, name: str, terms: list, rhs: float) -> None:
+def add_hall_it_limits(m: Model) -> None:
+    """A hall with ``it_kw`` draws at most that: planned nodes, existing load and overhead together."""
+    _add_limits(m, "hall_it")
+
+
+def add_cdu_limits(m: Model) -> None:
+    """A CDU group takes the liquid heat of its rows (planned liquid shares and existing ``liquid_kw``)
+    within ``(count - redundant) x unit_kw``."""
+    _add_limits(m, "cdu")
+
+
+def add_plant_limits(m: Model) -> None:
+    """The plant rejects all heat of all halls, air and liquid, within its non-redundant units."""
+    _add_limits(m, "plant")
+
+
+def add_power_source_limits(m: Model) -> None:
+    """Each source (UPS lineup) carries at most its ``kw``: the sum of its panels' shares in normal
+    operation, and after every single failure of another source or a panel that moves load onto it
+    (each rack's load divides equally among its surviving paths; CONTRACT.md "Single failures")."""
+    _add_limits(m, "source")
+
+
+def add_power_panel_limits(m: Model) -> None:
+    """Each panel (PDU, RPP, busway) carries at most its ``kw``: normally the equal shares of the rows'
+    paths on it, and after every single failure that moves load onto it."""
+    _add_limits(m, "panel")
+
+
+def _demand_row(m: Model, key: tuple, name: str, terms: list, rhs: float) -> None:
     if m.elastic:
-        m.short[name] = m.prob.add_variable(f"short_{name}", lowBound=0)
-        terms = terms + [(m.short[name], 1.0)]
-    m.prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintGE, name, rhs))
+        m.short[key] = m.prob.add_variable(f"short_{name}", lowBound=0)
+        terms = terms + [(m.short[key], 1.0)]
+    m._add("demand", key, pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintGE, name, rhs))
 
 
 def add_demand(m: Model, demand: Demand, fill_count: int | None) -> None:
@@ -176,14 +231,16 @@ def add_demand(m: Model, demand: Demand, fill_count: int | None) -> None:
     if demand.kind == "nodes":
         for t, ty in enumerate(d.types):
             terms = [(v, 1) for (tt, _k), v in m.w.items() if tt == t]
-            _demand_row(m, f"demand_nodes_min__{t}_{sanitize(ty.id)}", terms, demand.nodes[ty.id])
+            _demand_row(m, ("nodes", t), f"demand_nodes_min__{t}_{sanitize(ty.id)}", terms, demand.nodes[ty.id])
     elif demand.kind == "target":
         per = metric_per_node(d, demand.metric)  # type: ignore[arg-type]
-        _demand_row(m, f"demand_{demand.metric}_min", [(v, float(per[t])) for (t, _k), v in m.w.items()],
-                    demand.amount)
+        _demand_row(m, ("target",), f"demand_{demand.metric}_min",
+                    [(v, float(per[t])) for (t, _k), v in m.w.items()], demand.amount)
     elif fill_count is not None:
-        _demand_row(m, "fill_count_min", [(v, 1) for v in m.w.values()], fill_count)
+        _demand_row(m, ("fill",), "fill_count_min", [(v, 1) for v in m.w.values()], fill_count)
 
+
+# --- rounding cuts ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Cut:
@@ -211,11 +268,11 @@ def _rounding_cut(name: str, w_terms: list, r_terms: list, per_rack: int, most: 
 
 def rounding_cuts(m: Model) -> list[Cut]:
     """Valid inequalities that make whole racks count in the LP bound (docs/formulation.md, "Rounding
-    cuts"). For one class, and for every row and hall holding several classes, and each node type t:
-    the nodes W of type t there are at most ``a`` per rack in use (``a`` the most any of its
-    patterns holds) and at most ``U`` (slots, row and hall heat); :func:`_rounding_cut` then says a
-    fractional last rack is not enough. Without them CBC proved some hundred-rack plans only after
-    minutes; with them, in well under a second."""
+    cuts"). For one class, and for every group limit with uniform weights over several classes, and
+    each node type t: the nodes W of type t there are at most ``a`` per rack in use (``a`` the most
+    any of its patterns holds) and at most ``U`` (slots, and the limit's budget over the node's share);
+    :func:`_rounding_cut` then says a fractional last rack is not enough. Without them CBC proved
+    some hundred-rack plans only after minutes; with them, in well under a second."""
     d = m.data
     ub = {key: int(v.upBound) for key, v in m.w.items()}
     cuts = []
@@ -226,37 +283,39 @@ def rounding_cuts(m: Model) -> list[Cut]:
                 cuts.append(_rounding_cut(f"class_round__{t}_{k}", [m.w[t, k]], [m.r[k]],
                                           int(pats[:, t].max()), ub[t, k]))
     if not m.elastic:
-        max_kw = d.use[:, 0]
-        groups = [(f"row_round__{i}", budget, ks) for i, (_h, _r, budget, ks) in enumerate(d.row_limits)]
-        groups += [(f"hall_round__{i}", budget, ks) for i, (_h, budget, ks) in enumerate(d.hall_limits)]
-        for name, budget, ks in groups:
-            if len(ks) < 2:
+        for i, lim in enumerate(d.limits):
+            if len(lim.classes) < 2 or not lim.uniform:
                 continue
+            q = d.quantity(lim.quantity)
             for t in range(d.T):
-                kk = [k for k in ks if (t, k) in m.w]
-                if not kk:
+                kk = [int(k) for k in lim.classes if (t, int(k)) in m.w]
+                if not kk or q[t] <= 0:
                     continue
                 a = max(int(d.patterns(k)[:, t].max()) for k in kk)
-                most = min(sum(ub[t, k] for k in kk), int(math.floor((budget + 1e-6) / max_kw[t])))
-                cuts.append(_rounding_cut(f"{name}_{t}", [m.w[t, k] for k in kk], [m.r[k] for k in kk], a, most))
+                most = min(sum(ub[t, k] for k in kk), int(math.floor((lim.budget + 1e-6) / q[t])))
+                cuts.append(_rounding_cut(f"{lim.family}_round__{i}_{t}", [m.w[t, k] for k in kk],
+                                          [m.r[k] for k in kk], a, most))
     return [c for c in cuts if c is not None]
 
 
 def add_cuts(m: Model, cuts: list[Cut]) -> None:
     for c in cuts:
-        m.prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(list(c.terms)), pulp.LpConstraintLE,
-                                               c.name, c.rhs))
+        m._add("cut", (c.name,), pulp.LpConstraint(pulp.LpAffineExpression(list(c.terms)), pulp.LpConstraintLE,
+                                                   c.name, c.rhs))
 
+
+# --- objective --------------------------------------------------------------------------------------
 
 SHORT_PENALTY = 1e7
-"""Diagnosis: price of one unit of demand left unmet, far above a kW of extra cooling (price 1)."""
+"""Diagnosis: price of one unit of demand left unmet, far above a kW over a limit (price 1)."""
 
 
 def set_objective(m: Model) -> None:
     """Least annual cost that the placement controls: each node's cooling (by heat path and pPUE) and
-    price, plus energy when the mix is chosen (a target); each newly occupied rack's annual cost. The
-    constant energy of a fixed set of nodes is added back outside the solver, so the gap is honest
-    on the part the placement controls. For fill's first phase: the most nodes."""
+    price, plus energy when the mix is chosen (a target); each newly occupied rack's annual cost and
+    its overhead's energy and cooling. The constant energy of a fixed set of nodes is added back
+    outside the solver, so the gap is honest on the part the placement controls. For fill's first
+    phase: the most nodes."""
     d = m.data
     if m.maximize_count:
         m.prob.setObjective(pulp.LpAffineExpression([(v, 1) for v in m.w.values()]))
@@ -266,15 +325,15 @@ def set_objective(m: Model) -> None:
             [(v, SHORT_PENALTY) for v in m.short.values()] + [(v, 1.0) for v in m.slack.values()]))
         return
     terms = [(v, float(d.node_cost[t, k])) for (t, k), v in m.w.items()]
-    cost = d.classes["rack_cost_usd"].to_numpy(float)
-    terms += [(v, float(cost[k])) for (k, _p), v in m.z.items() if cost[k] != 0]
+    cost = d.rack_cost()
+    terms += [(v, float(cost[k])) for k, v in m.r.items() if cost[k] != 0]
     m.prob.setObjective(pulp.LpAffineExpression(terms))
 
 
 def build_problem(data: ProblemData, demand: Demand, maximize_count: bool = False,
                   fill_count: int | None = None, elastic: bool = False, cuts: bool = True) -> Model:
-    """The whole program: variables, then constraints, then the objective. ``cuts=False`` leaves out
-    the rounding cuts (for measuring what they do)."""
+    """The whole program: variables, then constraints family by family, then the objective.
+    ``cuts=False`` leaves out the rounding cuts (for measuring what they do)."""
     sense = pulp.LpMaximize if maximize_count else pulp.LpMinimize
     m = Model(pulp.LpProblem("rackplan", sense), data, maximize_count=maximize_count, elastic=elastic)
     add_pattern_vars(m)
@@ -283,6 +342,11 @@ def build_problem(data: ProblemData, demand: Demand, maximize_count: bool = Fals
     add_class_slot_limits(m)
     add_row_heat_limits(m)
     add_hall_heat_limits(m)
+    add_hall_it_limits(m)
+    add_cdu_limits(m)
+    add_plant_limits(m)
+    add_power_source_limits(m)
+    add_power_panel_limits(m)
     add_demand(m, demand, fill_count)
     if cuts:
         add_cuts(m, rounding_cuts(m))
@@ -300,8 +364,7 @@ def start_from_counts(data: ProblemData, counts: np.ndarray) -> tuple[dict[tuple
         return z, w
     cls = data.racks["cls"].to_numpy()[used]
     # identical (class, fill) racks are looked up once
-    keys, inverse, times = np.unique(np.column_stack([cls, counts[used]]), axis=0, return_inverse=True,
-                                     return_counts=True)
+    keys, times = np.unique(np.column_stack([cls, counts[used]]), axis=0, return_counts=True)
     for key, n in zip(keys, times):
         k, fill = int(key[0]), key[1:]
         p = int(np.flatnonzero(np.all(data.patterns(k) >= fill, axis=1))[0])

@@ -20,6 +20,7 @@ from planner.optimize.milp import build_problem, start_from_counts
 from planner.optimize.classes import ProblemData, TooManyPatterns, build_problem_data
 from planner.optimize.solvers import Progress, SolveOutcome, relative_gap, solve
 from planner.inputs.specs import NodeType
+from planner.vocabulary import DEFAULT_GAP, DEFAULT_SOLVER, DEFAULT_TIME_LIMIT_S
 
 
 @dataclass
@@ -99,8 +100,8 @@ def expand(data: ProblemData, z: dict[tuple[int, int], int], w: np.ndarray) -> n
     return counts
 
 
-def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str = "cbc",
-             time_limit: float | None = 120.0, gap_rel: float = 1e-4,
+def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str = DEFAULT_SOLVER,
+             time_limit: float | None = DEFAULT_TIME_LIMIT_S, gap_rel: float = DEFAULT_GAP,
              progress: Progress | None = None) -> Placement:
     """Place the demand at least cost. Raises :class:`NoPlanError` when no plan meets it."""
     from planner.optimize.diagnose import diagnose, screen
@@ -168,6 +169,8 @@ def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str =
     gap = relative_gap(cost, bound)
     if gap is None:  # no bound is known: claim nothing (a gap of 100 %)
         gap = 1.0
-    proven = outcome.status == "optimal" and (demand.kind != "fill" or fill_bound == fill_count)
+    # the status follows the gap, so the two never contradict each other: optimal means proven within
+    # the gap tolerance (and, for fill, the count proven the most that fits)
+    proven = gap <= gap_rel + 1e-12 and (demand.kind != "fill" or fill_bound == fill_count)
     return Placement(data, counts, greedy, outcome, cost, bound, gap, seconds, fill_bound,
                      "optimal" if proven else "feasible")

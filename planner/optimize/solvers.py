@@ -1,12 +1,16 @@
 """Solver selection, progress while solving, and an honest status and gap. The one place that knows
 which solvers exist.
 
-* ``cbc`` (default): the CBC binary bundled with PuLP, run as a subprocess; its log is tailed for
-  progress and for the best bound (CBC reports the bound only in its log).
-* ``highs``: HiGHS through ``highspy``. Its own time limit is soft, so a callback interrupts it at the
+* ``highs`` (default): HiGHS through ``highspy``. It proved every case of the benchmark grid within a
+  second (``docs/benchmarks.md``). Its own time limit is soft, so a callback interrupts it at the
   limit; its banner is kept off standard output so ``--json`` output stays clean. It is not given the
   first-fit plan as a start: HiGHS 1.16 was seen to report the optimum's value while handing back the
   starting solution (``tests/test_properties.py::test_highs_warm_start_case``).
+* ``cbc``: the CBC binary bundled with PuLP, run as a subprocess; its log is tailed for progress and
+  for the best bound (CBC reports the bound only in its log).
+
+Progress is reported only when the best plan or the bound changes (as a person reads it: the cost
+to the dollar, the gap to 0.001 %), at most every half second.
 
 The gap is computed here from the objective and the best bound, on the solver's objective: the
 part of the annual cost that the placement controls (the constant energy of a fixed set of nodes is
@@ -29,9 +33,27 @@ from dataclasses import dataclass
 import pulp
 
 from planner.optimize.milp import Model
+from planner.vocabulary import DEFAULT_GAP, DEFAULT_SOLVER, SOLVERS
 
-SOLVERS = ("cbc", "highs")
 Progress = Callable[[str], None]
+
+
+class _Reporter:
+    """Says a progress line only when what it shows has changed, and not more than twice a second."""
+
+    def __init__(self, progress: Progress, solver: str, maximize: bool, started: float):
+        self.progress, self.solver, self.maximize, self.started = progress, solver, maximize, started
+        self.shown: tuple | None = None
+        self.last = -1.0
+
+    def __call__(self, best: float | None, bound: float | None) -> None:
+        now = time.monotonic() - self.started
+        if now < 0.5 or now - self.last < 0.5:
+            return
+        line, key = _progress_line(self.solver, now, best, bound, self.maximize)
+        if key != self.shown:
+            self.shown, self.last = key, now
+            self.progress(line)
 
 
 @dataclass
@@ -96,10 +118,9 @@ _CBC_PROGRESS = re.compile(
 _CBC_FOUND = re.compile(r"Cbc00(?:04|12)I Integer solution of ([-\d.e+]+) found.*\(([\d.]+) seconds\)")
 
 
-def _tail(path: str, stop: threading.Event, progress: Progress, maximize: bool, started: float) -> None:
-    """Report the best solution and bound from CBC's log every couple of seconds."""
+def _tail(path: str, stop: threading.Event, report: _Reporter) -> None:
+    """Follow CBC's log for its best solution and bound."""
     best = bound = None
-    last = 0.0
     pos = 0
     while not stop.wait(0.25):
         try:
@@ -114,24 +135,29 @@ def _tail(path: str, stop: threading.Event, progress: Progress, maximize: bool, 
                 best, bound = float(m.group(2)), float(m.group(3))
             elif m := _CBC_FOUND.search(line):
                 best = float(m.group(1))
-        now = time.monotonic() - started
-        if now - last >= 2.0 and now >= 1.0:
-            last = now
-            progress(_progress_line("cbc", now, best, bound, maximize))
+        report(best, bound)
 
 
-def _progress_line(solver: str, seconds: float, best: float | None, bound: float | None, maximize: bool) -> str:
+def _progress_line(solver: str, seconds: float, best: float | None, bound: float | None,
+                   maximize: bool) -> tuple[str, tuple]:
+    """The line to show, and what it shows (to tell whether anything changed)."""
     if maximize:
         best, bound = (None if best is None else abs(best)), (None if bound is None else abs(bound))
+    best = best if best is not None and abs(best) < 1e29 else None
+    bound = bound if bound is not None and abs(bound) < 1e29 else None
     parts = [f"{solver}: {seconds:5.1f} s"]
-    if best is not None and best < 1e29:
-        parts.append(f"best {best:,.0f}" + ("" if maximize else " USD/yr"))
-    if bound is not None and abs(bound) < 1e29:
+    if best is not None:
+        parts.append(f"best {best:,.0f}" + (" nodes" if maximize else " USD/yr"))
+    else:
+        parts.append("no plan yet")
+    if bound is not None:
         parts.append(f"bound {bound:,.0f}")
-    gap = relative_gap(best, bound, maximize) if best is not None and bound is not None and best < 1e29 else None
+    gap = relative_gap(best, bound, maximize)
     if gap is not None:
         parts.append(f"gap {gap:.3%}")
-    return ", ".join(parts)
+    key = (None if best is None else round(best), None if bound is None else round(bound),
+           None if gap is None else round(gap, 5))
+    return ", ".join(parts), key
 
 
 def _parse_cbc_log(text: str) -> tuple[str | None, float | None, float | None]:
@@ -151,7 +177,8 @@ def _solve_cbc(m: Model, time_limit: float | None, gap_rel: float, progress: Pro
     stop = threading.Event()
     watcher = None
     if progress is not None:
-        watcher = threading.Thread(target=_tail, args=(log, stop, progress, m.maximize_count, started), daemon=True)
+        report = _Reporter(progress, "cbc", m.maximize_count, started)
+        watcher = threading.Thread(target=_tail, args=(log, stop, report), daemon=True)
         watcher.start()
     try:
         with warnings.catch_warnings():
@@ -191,7 +218,7 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
 
     started = time.monotonic()
     maximize = m.maximize_count
-    state = {"last": 0.0}
+    report = _Reporter(progress, "highs", maximize, started) if progress is not None else None
 
     class _HiGHS(pulp.HiGHS):  # type: ignore[misc,valid-type]
         def createAndConfigureSolver(self, lp):  # noqa: N802 (PuLP's name)
@@ -204,11 +231,10 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
                 now = time.monotonic() - started
                 if time_limit is not None and now > time_limit:
                     event.interrupt()
-                if progress is not None and now - state["last"] >= 2.0 and now >= 1.0:
-                    state["last"] = now
+                if report is not None:
                     out = event.data_out
                     sign = -1.0 if maximize else 1.0
-                    progress(_progress_line("highs", now, sign * out.mip_primal_bound, sign * out.mip_dual_bound, maximize))
+                    report(sign * out.mip_primal_bound, sign * out.mip_dual_bound)
 
             h.cbMipInterrupt += interrupt
             with quiet_stdout():
@@ -232,7 +258,7 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
     return SolveOutcome("highs", "optimal" if finished else "feasible", objective, float(bound), seconds)
 
 
-def solve(m: Model, solver: str = "cbc", time_limit: float | None = None, gap_rel: float = 1e-4,
+def solve(m: Model, solver: str = DEFAULT_SOLVER, time_limit: float | None = None, gap_rel: float = DEFAULT_GAP,
           progress: Progress | None = None, warm: bool = True) -> SolveOutcome:
     """Solve a built model; ``time_limit`` [s] bounds the solver's wall time."""
     if solver not in SOLVERS:

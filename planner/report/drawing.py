@@ -52,8 +52,12 @@ def _attrs(attrs: dict[str, object]) -> str:
         if value is None:
             continue
         name = "class" if key == "cls" else key.rstrip("_").replace("_", "-")
-        text = num(value) if isinstance(value, float) else str(value)
-        out.append(f' {name}="{escape(text)}"')
+        if isinstance(value, float):
+            out.append(f' {name}="{num(value)}"')
+        elif isinstance(value, int):  # numbers need no escaping
+            out.append(f' {name}="{value}"')
+        else:
+            out.append(f' {name}="{escape(str(value))}"')
     return "".join(out)
 
 
@@ -334,6 +338,123 @@ class FloorLayout:
         self.background(c)
         self.tiles(c)
         self.labels(c)
+        return c.markup()
+
+
+# --------------------------------------------------------------------------------------------------
+# Power tree
+
+
+@dataclass(frozen=True)
+class TreeElement:
+    """A source or panel: its rating and its load normally and after the worst single failure."""
+
+    name: str
+    kw: float
+    normal_kw: float
+    worst_kw: float
+    worst_failure: str | None = None
+    parent: str | None = None
+    """The source a panel hangs off (None for a source)."""
+
+
+@dataclass(frozen=True)
+class TreeRow:
+    """A row of racks and the panels of its feed paths."""
+
+    label: str
+    panels: tuple[str, ...]
+    kw: float
+
+
+@dataclass
+class PowerTreeDrawing:
+    """Sources -> panels -> rows, left to right. Each source and panel is a box with a bar: the solid
+    part is its load in normal operation, the outlined part its load after the single failure that
+    loads it most, both against its rating (the box's full width); a bar past 95 % is marked hot."""
+
+    sources: Sequence[TreeElement]
+    panels: Sequence[TreeElement]
+    rows: Sequence[TreeRow]
+
+    COL_W = 230
+    BOX_W = 190
+    BOX_H = 34
+    GAP = 8
+    TOP = 22
+    LINK_W = 60
+
+    def __post_init__(self) -> None:
+        # panels grouped by source, rows by their first panel: fewer crossing links
+        order = {s.name: i for i, s in enumerate(self.sources)}
+        self.panels = sorted(self.panels, key=lambda p: (order.get(p.parent or "", 0), p.name))
+        porder = {p.name: i for i, p in enumerate(self.panels)}
+        self.rows = sorted(self.rows, key=lambda r: min((porder.get(p, 0) for p in r.panels), default=0))
+        n = max(len(self.sources), len(self.panels), len(self.rows), 1)
+        self.width = 3 * self.COL_W + 2 * self.LINK_W - (self.COL_W - self.BOX_W)
+        self.height = self.TOP + n * (self.BOX_H + self.GAP) + 4
+        self.y = {}
+        for col, items in ((0, self.sources), (1, self.panels), (2, self.rows)):
+            span = len(items) * (self.BOX_H + self.GAP)
+            top = self.TOP + (self.height - self.TOP - span) / 2
+            for i, it in enumerate(items):
+                self.y[(col, it.name if col < 2 else it.label)] = top + i * (self.BOX_H + self.GAP)
+
+    def x(self, col: int) -> float:
+        return col * (self.COL_W + self.LINK_W)
+
+    def background(self, c: Canvas) -> None:
+        c.rect(0, 0, self.width, self.height, cls="bg")
+        for col, title in enumerate(("Sources (UPS)", "Panels", "Rows")):
+            c.text(self.x(col), 13, title, cls="col-title")
+
+    def links(self, c: Canvas) -> None:
+        d = []
+        for p in self.panels:
+            if (0, p.parent) in self.y:
+                d.append(self._link(0, p.parent, 1, p.name))
+        for r in self.rows:
+            for name in r.panels:
+                if (1, name) in self.y:
+                    d.append(self._link(1, name, 2, r.label))
+        c.add("path", d="".join(d), cls="link")
+
+    def _link(self, c0: int, a: str | None, c1: int, b: str) -> str:
+        x0 = self.x(c0) + self.BOX_W
+        x1 = self.x(c1)
+        y0 = self.y[(c0, a)] + self.BOX_H / 2
+        y1 = self.y[(c1, b)] + self.BOX_H / 2
+        mid = (x0 + x1) / 2
+        return f"M{num(x0)} {num(y0)}C{num(mid)} {num(y0)} {num(mid)} {num(y1)} {num(x1)} {num(y1)}"
+
+    def boxes(self, c: Canvas) -> None:
+        for col, items in ((0, self.sources), (1, self.panels)):
+            for e in items:
+                x, y = self.x(col), self.y[(col, e.name)]
+                hot = e.worst_kw >= 0.95 * e.kw
+                c.open("g", cls="element" + (" hot" if hot else ""), data_element=e.name,
+                       data_normal=repr(float(e.normal_kw)), data_worst=repr(float(e.worst_kw)))
+                c.rect(x, y, self.BOX_W, self.BOX_H, cls="box")
+                bar_y, bar_h = y + self.BOX_H - 12, 8
+                c.rect(x + 4, bar_y, self.BOX_W - 8, bar_h, cls="cap")
+                scale = (self.BOX_W - 8) / e.kw if e.kw > 0 else 0.0
+                c.rect(x + 4, bar_y, min(self.BOX_W - 8, e.worst_kw * scale), bar_h, cls="worst")
+                c.rect(x + 4, bar_y, min(self.BOX_W - 8, e.normal_kw * scale), bar_h, cls="normal")
+                c.text(x + 5, y + 12, e.name, cls="ename")
+                c.text(x + self.BOX_W - 5, y + 12, f"{e.worst_kw:,.0f} / {e.kw:,.0f} kW", cls="eload")
+                c.close()
+        for r in self.rows:
+            x, y = self.x(2), self.y[(2, r.label)]
+            c.rect(x, y, self.BOX_W, self.BOX_H, cls="rowbox", data_row=r.label)
+            c.text(x + 5, y + 14, r.label, cls="ename")
+            c.text(x + 5, y + 27, f"{r.kw:,.0f} kW on {len(r.panels)} path{'s' if len(r.panels) != 1 else ''}",
+                   cls="eload-left")
+
+    def render(self) -> Markup:
+        c = Canvas(self.width, self.height, "rp-tree", "Power distribution: sources, panels and rows")
+        self.background(c)
+        self.links(c)
+        self.boxes(c)
         return c.markup()
 
 

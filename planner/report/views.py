@@ -26,8 +26,8 @@ from planner.vocabulary import POINTS
 
 from planner.report.format import (binding_util, fig, fint, fnum, limit_label, nodes_text, pct,
                                     rack_number, usd, usd_short)
-from planner.report.drawing import (UTIL_BINS, Bar, BarChart, FloorLayout, FloorRow, RackElevation, StackedBar,
-                             swatch, util_class)
+from planner.report.drawing import (UTIL_BINS, Bar, BarChart, FloorLayout, FloorRow, PowerTreeDrawing, RackElevation,
+                                     StackedBar, TreeElement, TreeRow, swatch, util_class)
 
 MAX_ELEVATIONS = 200
 """Most rack elevations drawn in one report."""
@@ -101,7 +101,8 @@ def assumptions_view(assumptions: list[dict[str, Any]]) -> dict[str, Any]:
 def site_view(site: dict[str, Any], ppue: dict[str, Any]) -> list[tuple[str, str]]:
     out = []
     def redundancy(v: Any) -> str:
-        return f"{v} (" + ("A and B feeds, each alone carries the rack" if v == "2N" else "feeds share the load") + ")"
+        what = {"2N": "A and B feed paths, each alone carries the rack", "N": "the rack's feeds share its load"}
+        return f"{v} (" + what.get(str(v), "any all but k of the rack's feed paths carry it") + "; rack types may differ)"
 
     labels = {"electricity_usd_per_kwh": ("Electricity", lambda v: f"${float(v):.4f} per kWh"),
               "carbon_kg_per_kwh": ("Grid carbon", lambda v: f"{fig(v)} kg CO₂ per kWh"),
@@ -218,10 +219,12 @@ def _elevation(rack: dict[str, Any], plan: dict[str, Any], uid: str) -> Any:
                          palette).render()
 
 
-def _rack_row(rack: dict[str, Any], plan: dict[str, Any], redundancy: str, show_nodes_usd: bool) -> dict[str, Any]:
+def _rack_row(rack: dict[str, Any], plan: dict[str, Any], alive: dict[tuple[str, str], int],
+              show_nodes_usd: bool) -> dict[str, Any]:
     rt = plan.get("rack_types", {}).get(rack["rack_type"], {})
     it = float(rack.get("it_kw", 0.0))
-    side_cap = rt.get("power_kw")
+    paths = int(rt.get("paths") or 1)
+    left = alive.get((rack["hall"], rack["row"]), paths)
     util = rack.get("utilization") or {}
     cost = rack.get("annual_usd") or {}
     total = sum(float(cost.get(k, 0.0)) for k in ("energy", "cooling", "rack", "nodes"))
@@ -234,10 +237,12 @@ def _rack_row(rack: dict[str, Any], plan: dict[str, Any], redundancy: str, show_
     return {
         "id": rack["id"], "type": rack["rack_type"], "nodes": nodes_text(rack.get("nodes", {})),
         "existing": fnum((rack.get("existing") or {}).get("kw")) if rack.get("existing") else "",
+        "overhead": fnum((rack.get("overhead") or {}).get("kw")) if rack.get("overhead") else "",
         "it_kw": fnum(it),
-        "side_normal": fnum(it / 2 if redundancy == "2N" else it),
-        "side_failover": fnum(it) if redundancy == "2N" else "–",
-        "side_cap": fnum(side_cap), "power_pct": pct(util.get("power")), "power_hot": hot("power"),
+        "side_normal": fnum(it / paths),
+        "side_failover": fnum(it / left) if left < paths else "–",
+        "side_cap": fnum(rt.get("path_kw", rt.get("power_kw"))), "power_pct": pct(util.get("power")),
+        "power_hot": hot("power"),
         "air": f"{fnum(rack.get('air_heat_kw'))} / {fnum(rt.get('air_kw'), 0)}", "air_hot": hot("air"),
         "liquid": f"{fnum(rack.get('liquid_heat_kw'))} / {fnum(liquid_cap, 0)}" if liquid_cap else "–",
         "liquid_hot": hot("liquid"),
@@ -247,6 +252,39 @@ def _rack_row(rack: dict[str, Any], plan: dict[str, Any], redundancy: str, show_
         "energy": usd(cost.get("energy")), "cooling": usd(cost.get("cooling")), "rack": usd(cost.get("rack")),
         "nodes_usd": usd(cost.get("nodes")) if show_nodes_usd else None, "total": usd(total),
     }
+
+
+MAX_TREE_PANELS = 80
+"""Most panels drawn in the power-tree picture; beyond that the tables carry it."""
+
+
+def power_view(plan: dict[str, Any]) -> dict[str, Any] | None:
+    """The power tree: its picture, each element's loads, and each single failure's impact."""
+    power = plan.get("power")
+    if not power:
+        return None
+    elements = power.get("elements") or []
+    sources = [TreeElement(e["name"], float(e["kw"]), float(e["normal_kw"]), float(e["worst_kw"]),
+                           e.get("worst_failure")) for e in elements if e.get("kind") == "source"]
+    panels = [TreeElement(e["name"], float(e["kw"]), float(e["normal_kw"]), float(e["worst_kw"]),
+                          e.get("worst_failure"), e.get("source")) for e in elements if e.get("kind") == "panel"]
+    rows = [TreeRow(f"{r['hall']}/{r['row']}", tuple(r.get("panels") or []), float(r.get("heat_kw") or 0.0))
+            for r in plan.get("rows") or [] if r.get("panels")]
+    drawn = len(panels) <= MAX_TREE_PANELS
+    table = [{"name": e["name"], "kind": e["kind"], "source": e.get("source") or "", "kw": fnum(e["kw"], 0),
+              "normal": fnum(e["normal_kw"]), "worst": fnum(e["worst_kw"]), "failure": e.get("worst_failure") or "–",
+              "util": pct(e.get("utilization"), 1), "hot": float(e.get("utilization") or 0) >= 0.95,
+              "headroom": fnum(float(e["kw"]) - float(e["worst_kw"]))} for e in elements]
+    failures = [{"failure": f["failure"], "kind": f.get("kind", ""), "top": f.get("most_loaded") or "–",
+                 "load": fnum(f.get("load_kw")), "rating": fnum(f.get("rating_kw"), 0),
+                 "util": pct(float(f["load_kw"]) / float(f["rating_kw"]), 1) if f.get("rating_kw") else "–",
+                 "hot": bool(f.get("rating_kw")) and float(f["load_kw"]) >= 0.95 * float(f["rating_kw"]),
+                 "dropped": fnum(f.get("dropped_kw")) if f.get("dropped_kw") else "",
+                 "dropped_racks": fint(f.get("dropped_racks")) if f.get("dropped_kw") else ""}
+                for f in power.get("failures") or []]
+    return {"svg": PowerTreeDrawing(sources, panels, rows).render() if drawn else None,
+            "panels": len(panels), "max_panels": MAX_TREE_PANELS, "table": table, "failures": failures,
+            "dropped": power.get("dropped") or []}
 
 
 def _share(budget: int, sizes: dict[str, int]) -> dict[str, int]:
@@ -271,7 +309,6 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
     """Everything the plan template shows, formatted, from the plan document alone."""
     fac = plan.get("facility", {})
     site = fac.get("site") or {}
-    redundancy = site.get("power_redundancy", "N")
     totals = plan.get("totals", {})
     solver = plan.get("solver", {})
     cost = totals.get("annual_usd", {})
@@ -328,9 +365,11 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
                    if totals.get("cooling_kwh") is not None else None,
                    ("Carbon a year", f"{fnum(totals.get('carbon_t'), 0)} t CO₂")
                    if totals.get("carbon_t") is not None else None,
+                   ("Rack overhead (switches, PDUs, in-rack CDUs)", f"{fnum(totals.get('overhead_kw'), 1)} kW")
+                   if totals.get("overhead_kw") else None,
                    ("Power provisioned to used racks", f"{fnum(totals.get('provisioned_kw'), 0)} kW"),
                    ("Stranded power in used racks", f"{fnum(totals.get('stranded_kw'), 0)} kW"
-                    + (" (one feed side's capacity left unloaded)" if redundancy == "2N" else ""))]
+                    " (what the racks could still carry after the losses they must survive)")]
     energy_rows = [r for r in energy_rows if r]
 
     # halls --------------------------------------------------------------------------------------
@@ -354,6 +393,7 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
     table_share = _share(MAX_TABLE_ROWS, {h["name"]: len(used_by_hall.get(h["name"], [])) for h in halls})
     ex_share = _share(MAX_EXISTING_ROWS, {h["name"]: len(ex_by_hall.get(h["name"], [])) for h in halls})
     failures = {f["hall"]: f for f in checks.get("cooling_failures") or []}
+    alive = {(r["hall"], r["row"]): int(r.get("surviving_paths") or 1) for r in plan.get("rows", [])}
     hall_rows_all = {h["name"]: [row for row in plan.get("rows", []) if row["hall"] == h["name"]] for h in halls}
 
     hall_views = []
@@ -395,13 +435,16 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
                     "weight": fnum(r.get("weight_kg"), 0)} for r in ex_list[: ex_share.get(name, 0)]]
         hall_views.append({
             "name": name, "racks": fint(h.get("racks")), "racks_used": fint(h.get("racks_used")),
-            "heat": fnum(h.get("heat_kw")), "existing": fnum(h.get("existing_kw")),
+            "heat": fnum(h.get("cooled_kw", h.get("heat_kw"))), "cools": h.get("cools", "all"),
+            "all_heat": fnum(h.get("heat_kw")), "existing": fnum(h.get("existing_kw")),
+            "it_limit": fnum(h.get("it_kw_limit"), 0) if h.get("it_kw_limit") else "",
+            "it_util": pct(h.get("it_utilization"), 1) if h.get("it_utilization") is not None else "",
             "usable": fnum(h.get("usable_kw")), "installed": fnum(h.get("installed_kw")),
             "units": h.get("units"), "unit_kw": fnum(h.get("unit_kw"), 0), "redundant": h.get("redundant"),
             "util": pct(h.get("utilization"), 1), "hot": (h.get("utilization") or 0) > 0.98,
             "floor": floor, "rows": row_table, "failure": failure,
             "elevations": elevations, "elev_total": len(hall_racks),
-            "table": [_rack_row(r, plan, redundancy, show_nodes_usd) for r in table_racks],
+            "table": [_rack_row(r, plan, alive, show_nodes_usd) for r in table_racks],
             "table_total": len(hall_racks), "existing_rows": ex_rows, "existing_total": len(ex_list),
         })
 
@@ -412,34 +455,54 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
     worst = None
     if wf:
         worst = {"rack": wf.get("rack"), "failover": fnum(wf.get("failover_kw")), "side": fnum(wf.get("side_kw")),
-                 "share": pct(wf.get("share"), 1)}
+                 "share": pct(wf.get("share"), 1), "lost": wf.get("lost") or "one feed side"}
+    cdus = [{"hall": g["hall"], "name": g["name"], "rows": ", ".join(g.get("rows") or []),
+             "liquid": fnum(g.get("liquid_kw")), "usable": fnum(g.get("usable_kw")),
+             "units": f"{g.get('units')} × {fnum(g.get('unit_kw'), 0)} kW, N+{g.get('redundant')}",
+             "util": pct(float(g["liquid_kw"]) / float(g["usable_kw"]), 1) if g.get("usable_kw") else "–",
+             "hot": bool(g.get("usable_kw")) and float(g["liquid_kw"]) >= 0.98 * float(g["usable_kw"])}
+            for g in plan.get("cdus") or []]
+    plant = plan.get("plant")
+    plant_view = None
+    if plant:
+        plant_view = {"heat": fnum(plant.get("heat_kw")), "usable": fnum(plant.get("usable_kw")),
+                      "units": f"{plant.get('units')} × {fnum(plant.get('unit_kw'), 0)} kW, N+{plant.get('redundant')}",
+                      "util": pct(plant.get("utilization"), 1), "hot": float(plant.get("utilization") or 0) >= 0.98}
 
     return {
         "kind": "plan",
         "title": f"Rack capacity plan: {fac.get('name', 'facility')}",
         "facility": fac, "tool": plan.get("tool") or {}, "schema": plan.get("schema", ""),
+        "made_at": plan.get("made_at") or "",
         "demand": demand_text(plan.get("demand") or {}),
         "cards": cards, "solver_line": solver_line, "solver": solver,
         "binding": limit_label(binding.get("limit")), "binding_detail": binding_detail,
         "baseline": base_text, "node_rows": node_rows,
         "cost_rows": cost_rows, "cost_total": usd(cost.get("total")), "cost_bar": cost_bar,
         "usd_per_pflops": usd(totals.get("usd_per_pflops_year")), "energy_rows": energy_rows,
-        "redundancy": redundancy,
         "halls": hall_views, "legend": legend, "titles": titles,
         "summarised": summarised, "elev_drawn": len(picked), "racks_used": len(racks),
         "max_elevations": MAX_ELEVATIONS,
         "table_shown": sum(len(h["table"]) for h in hall_views),
         "existing_shown": sum(len(h["existing_rows"]) for h in hall_views),
-        "checks": {"passed": checks.get("passed"), "racks": fint(checks.get("racks_checked")),
-                   "sides": fint(checks.get("feed_sides_simulated")),
-                   "violations": checks.get("violations") or [], "violation_count": checks.get("violation_count", 0)},
+        "checks": checks_view(checks),
         "worst": worst,
         "failures": [dict(hall=hv["name"], **hv["failure"]) for hv in hall_views if hv["failure"]],
+        "power": power_view(plan), "cdus": cdus, "plant": plant_view,
         "site": site_view(site, fac.get("ppue") or {}),
         "assumptions": assumptions_view(plan.get("assumptions") or []),
         "disputes": plan.get("spec_disputes") or [],
         "solver_rows": _solver_rows(solver),
     }
+
+
+def checks_view(checks: dict[str, Any]) -> dict[str, Any]:
+    """What the report says of the independent check: passed, failed (with the violations), or not run."""
+    return {"passed": checks.get("passed"), "racks": fint(checks.get("racks_checked")),
+            "failures": fint(checks.get("failures_simulated", checks.get("feed_sides_simulated"))),
+            "summary": checks.get("summary") or "",
+            "violations": checks.get("violations") or [], "violation_count": checks.get("violation_count", 0),
+            "checked_by": checks.get("checked_by") or ""}
 
 
 def _baseline_text(baseline: dict[str, Any], cost: dict[str, Any]) -> str:
@@ -592,6 +655,7 @@ def compare_view(doc: dict[str, Any]) -> dict[str, Any]:
         "kind": "compare",
         "title": f"Node comparison: {fac.get('name', 'facility')}",
         "facility": fac, "tool": doc.get("tool") or {}, "schema": doc.get("schema", ""),
+        "made_at": doc.get("made_at") or "",
         "demand": demand_text(doc.get("demand") or {}), "ranking": doc.get("ranking") or "",
         "candidates": doc.get("candidates") or [],
         "tdp_overrides": ", ".join(f"{k} {fig(v)} W" for k, v in (doc.get("tdp_overrides_w") or {}).items()),

@@ -1,49 +1,41 @@
 """The independent plan checker: plain code that trusts nothing the optimizer says.
 
-It reads a ``plan.json`` document and the facility it claims to be for, and re-verifies, rack by rack
-and with simple loops (deliberately not the numpy code that wrote the plan): the rack ids and rack
-types, each rack's power on each feed side with the other side lost (2N) or on its feeds together (N),
-air and liquid heat, liquid nodes only where a loop exists, U and weight with existing load counted;
-each row's and hall's heat, and the hall with each number of cooling units lost; that the demand is
-met; and every figure and cost the plan reports. Every plan runs through it before it is written: a
-plan that fails is a bug in rackplan, never output.
+It reads a ``plan.json`` document and the facility it claims to be for and recomputes, rack by rack
+and node by node with simple loops (deliberately not the numpy code that wrote the plan, nor any of
+the optimizer's data structures), every load the plan puts anywhere: each rack's power, heat, space
+and weight with its existing load and overhead, each row, hall, CDU group and the plant, and each
+power source and panel. It then applies its **rules**, small functions in :data:`RULES`, each
+of which looks at one kind of limit or one kind of bookkeeping and returns what it finds wrong:
+
+* limits first: rack power after every loss the rack must survive (its scheme's, and every single
+  failure of a source or panel upstream), air heat, liquid heat, liquid only where a loop exists,
+  space, weight, form factor, positions; row cooling, hall cooling with its units lost one by one,
+  hall IT capacity, CDU groups, the plant, every power element normally and after every single
+  failure; the demand;
+* then bookkeeping: the node figures against the spec library, the figures each rack reports, the
+  totals, every cost, and the power section.
+
+Every plan runs through it before it is written; a plan that fails is a bug in rackplan, never output.
+``rackplan report`` and ``rackplan check`` run it on plans they did not make. The physics formulas
+themselves come from :mod:`planner.physics`, shared with the optimizer on purpose: they are
+unit-tested against hand-computed numbers once, and the rules here are tested one by one
+(``tests/test_checker.py``), each with a plan that breaks only that rule.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from planner import physics
-from planner.inputs.facility import Facility, rack_id
+from planner.inputs.facility import Facility, Row, rack_id
 from planner.inputs.specs import Catalogue, resolve
+from planner.vocabulary import SCHEMA_PLAN
 
 REL = 1e-6
 """Relative tolerance when comparing a reported figure with its recomputation."""
-
-
-@dataclass
-class CheckReport:
-    """What the checker found. ``violations`` empty means the plan passed."""
-
-    violations: list[str] = field(default_factory=list)
-    feed_sides_simulated: int = 0
-    worst_failover: dict[str, Any] | None = None
-    """The rack whose surviving feed side is most loaded after losing the other side."""
-    cooling_failures: list[dict[str, Any]] = field(default_factory=list)
-    """Per hall: heat, and capacity with 0, 1, ... units lost; how many losses it survives."""
-    racks_checked: int = 0
-
-    @property
-    def passed(self) -> bool:
-        return not self.violations
-
-    def to_json(self) -> dict[str, Any]:
-        return {"passed": self.passed, "violations": self.violations[:50],
-                "violation_count": len(self.violations), "racks_checked": self.racks_checked,
-                "feed_sides_simulated": self.feed_sides_simulated, "worst_failover": self.worst_failover,
-                "cooling_failures": self.cooling_failures}
 
 
 def _close(a: float, b: float, abs_tol: float = 1e-6) -> bool:
@@ -51,217 +43,660 @@ def _close(a: float, b: float, abs_tol: float = 1e-6) -> bool:
     return abs(a - b) <= REL * max(abs(a), abs(b)) + abs_tol
 
 
-def check_plan(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None) -> CheckReport:
-    """Re-verify ``plan`` against ``fac``; with a catalogue, also its node figures against the library."""
-    rep = CheckReport()
-    bad = rep.violations.append
-    if plan.get("schema") != "rackplan.plan/1":
-        bad(f"schema is {plan.get('schema')!r}, expected 'rackplan.plan/1'")
-        return rep
-    site = fac.site
-    types: dict[str, dict[str, Any]] = plan.get("node_types", {})
+def _fmt(x: float, nd: int = 2) -> str:
+    return f"{x:,.{nd}f}"
 
-    # the node figures themselves, against the spec library; the library's figures are then used
-    FIGURES = ("gpus", "u", "max_kw", "liquid_fraction", "weight_kg", "annual_cost_usd", "tdp_w", "fp8_pflops",
-               "hbm_tb")
-    figures: dict[str, dict[str, Any]] = {nid: dict(nt) for nid, nt in types.items()}
-    for nid, nt in types.items():
-        if cat is None:
-            continue
+
+# --- recomputation ----------------------------------------------------------------------------------
+
+@dataclass
+class RackLoad:
+    """What one rack carries, recomputed: planned nodes, existing load and, if newly occupied, overhead."""
+
+    id: str
+    hall: str
+    row: Row
+    rack_type: str
+    nodes: dict[str, int] = field(default_factory=dict)
+    planned_kw: float = 0.0
+    it_kw: float = 0.0
+    air_kw: float = 0.0
+    liquid_kw: float = 0.0
+    u: int = 0
+    weight_kg: float = 0.0
+    energy_usd: float = 0.0
+    cooling_usd: float = 0.0
+    rack_usd: float = 0.0
+    nodes_usd: float = 0.0
+    gpus: int = 0
+    liquid_nodes_without_loop: list[str] = field(default_factory=list)
+    wrong_form_factor: list[str] = field(default_factory=list)
+    overhead_u: int = 0
+    overhead_kw: float = 0.0
+    existing_units: list[tuple[int, int]] = field(default_factory=list)
+    """(lowest, highest) units of existing entries with a position."""
+
+
+@dataclass
+class Recomputed:
+    """Everything the rules look at: the facility, the plan, the node figures in force, and every
+    load recomputed from them."""
+
+    fac: Facility
+    plan: dict[str, Any]
+    types: dict[str, dict[str, Any]]
+    racks: dict[str, RackLoad]
+    """Every rack with planned nodes or existing load, by id."""
+    planned_ids: list[str]
+    structure: list[str]
+    """Problems with the plan's rack entries themselves (unknown ids, duplicates, bad counts)."""
+    figures: list[str]
+    """Node figures that differ from the spec library."""
+    rows: dict[tuple[str, str], Row]
+
+    _row_sums: dict[tuple[str, str], dict[str, float]] | None = None
+    _failures: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
+    _paths: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+    def paths(self, rack_type: str) -> tuple[int, float]:
+        """(feed paths, one path's usable kW) of a rack type."""
+        if rack_type not in self._paths:
+            self._paths[rack_type] = (self.fac.paths(rack_type), self.fac.path_kw(rack_type))
+        return self._paths[rack_type]
+
+    def row_kw(self, hall: str, row: str, what: str = "it") -> float:
+        """A row's total ``it`` (all heat), ``air`` or ``liquid`` kW, added up rack by rack."""
+        if self._row_sums is None:
+            sums: dict[tuple[str, str], dict[str, float]] = {}
+            for r in self.racks.values():
+                s = sums.setdefault((r.hall, r.row.name), {"it": 0.0, "air": 0.0, "liquid": 0.0})
+                s["it"] += r.it_kw
+                s["air"] += r.air_kw
+                s["liquid"] += r.liquid_kw
+            self._row_sums = sums
+        return self._row_sums.get((hall, row), {}).get(what, 0.0)
+
+
+FIGURES = ("gpus", "u", "max_kw", "liquid_fraction", "weight_kg", "annual_cost_usd", "tdp_w", "fp8_pflops", "hbm_tb")
+
+
+def _node_figures(plan: dict[str, Any], cat: Catalogue | None) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The plan's node figures; with a catalogue, checked against it and replaced by the library's."""
+    types: dict[str, dict[str, Any]] = {nid: dict(nt) for nid, nt in (plan.get("node_types") or {}).items()}
+    bad = []
+    if cat is None:
+        return types, bad
+    for nid, nt in list(types.items()):
         if nid not in cat.nodes:
-            bad(f"node type {nid} is not in the spec library")
+            bad.append(f"node type {nid} is not in the spec library (pass the --specs file it was planned with)")
             continue
         tdp = {cat.nodes[nid].accelerator: nt["tdp_w"]} if nt.get("tdp_overridden") and nt.get("tdp_w") else None
         ref = resolve(cat, nid, nt.get("point") or "nominal", tdp)
         for key in FIGURES:
             if nt.get(key) is not None and not _close(float(nt[key]), float(getattr(ref, key))):
-                bad(f"node type {nid}: {key} {nt[key]} differs from the library's {getattr(ref, key)}")
-            figures[nid][key] = getattr(ref, key)
-    types = figures
+                bad.append(f"node type {nid}: {key} {nt[key]} differs from the library's {getattr(ref, key)}")
+            types[nid][key] = getattr(ref, key)
+        types[nid]["form_factor"] = getattr(ref, "form_factor", "eia-19")
+    return types, bad
 
-    # every rack of the facility, with its existing load
-    info: dict[str, tuple[str, str, str]] = {}
+
+def recompute(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None) -> Recomputed:
+    """Recompute every rack's load from the plan's node counts, the node figures and the facility."""
+    site = fac.site
+    types, figures = _node_figures(plan, cat)
+    where: dict[str, tuple[str, Row]] = {}
+    rows: dict[tuple[str, str], Row] = {}
     for hall in fac.halls:
         for row in hall.rows:
+            rows[(hall.name, row.name)] = row
             for i in range(1, row.racks + 1):
-                info[rack_id(hall.name, row.name, i, row.racks)] = (hall.name, row.name, row.rack_type)
-    existing = {e.rack: e for e in fac.existing}
-    heat_row: dict[tuple[str, str], float] = {}
-    heat_hall: dict[str, float] = {}
-    for rid, e in existing.items():
-        h, r, _ = info[rid]
-        heat_row[(h, r)] = heat_row.get((h, r), 0.0) + e.kw
-        heat_hall[h] = heat_hall.get(h, 0.0) + e.kw
+                where[rack_id(hall.name, row.name, i, row.racks)] = (hall.name, row)
+    racks: dict[str, RackLoad] = {}
+    for e in fac.existing:
+        hall, row = where[e.rack]
+        ld = RackLoad(e.rack, hall, row, row.rack_type, it_kw=e.kw, air_kw=e.kw - e.liquid_kw, liquid_kw=e.liquid_kw,
+                      u=e.u, weight_kg=e.weight_kg)
+        if e.position is not None:
+            ld.existing_units.append((e.position, e.position + e.u - 1))
+        racks[e.rack] = ld
 
-    totals_nodes: dict[str, int] = {}
-    energy = cooling = racks_usd = nodes_usd = it_planned = 0.0
-    gpus = 0
+    structure: list[str] = []
+    planned: list[str] = []
     seen: set[str] = set()
-    worst = None
-    for entry in plan.get("racks", []):
+    for entry in plan.get("racks") or []:
         rid = entry.get("id")
-        rep.racks_checked += 1
-        if rid not in info:
-            bad(f"rack {rid}: no such rack in facility {fac.name!r}")
+        if rid not in where:
+            structure.append(f"rack {rid}: no such rack in facility {fac.name!r}")
             continue
         if rid in seen:
-            bad(f"rack {rid}: listed twice")
+            structure.append(f"rack {rid}: listed twice")
             continue
+        planned.append(rid)
         seen.add(rid)
-        hall, row, rtype = info[rid]
-        if (entry.get("hall"), entry.get("row"), entry.get("rack_type")) != (hall, row, rtype):
-            bad(f"rack {rid}: hall/row/rack_type {entry.get('hall')}/{entry.get('row')}/{entry.get('rack_type')} "
-                f"do not match the facility's {hall}/{row}/{rtype}")
-        rt = fac.rack_types[rtype]
-        ex = existing.get(rid)
-        kw = ex.kw if ex else 0.0
-        air = kw
-        liquid = 0.0
-        u = ex.u if ex else 0
-        weight = ex.weight_kg if ex else 0.0
-        planned = 0.0
+        hall, row = where[rid]
+        if (entry.get("hall"), entry.get("row"), entry.get("rack_type")) != (hall, row.name, row.rack_type):
+            structure.append(f"rack {rid}: hall/row/rack_type {entry.get('hall')}/{entry.get('row')}/"
+                             f"{entry.get('rack_type')} do not match the facility's {hall}/{row.name}/{row.rack_type}")
+        ld = racks.get(rid)
+        newly = ld is None
+        if ld is None:
+            ld = racks[rid] = RackLoad(rid, hall, row, row.rack_type)
+        rt = fac.rack_types[row.rack_type]
         air_ppue, liquid_ppue = physics.path_ppues(rt.cooling, fac.ppues)
-        nodes = entry.get("nodes", {})
+        nodes = entry.get("nodes") or {}
         if not nodes:
-            bad(f"rack {rid}: listed without planned nodes")
+            structure.append(f"rack {rid}: listed without planned nodes")
         for nid, n in nodes.items():
             if nid not in types:
-                bad(f"rack {rid}: unknown node type {nid}")
+                structure.append(f"rack {rid}: unknown node type {nid}")
                 continue
-            if not isinstance(n, int) or n <= 0:
-                bad(f"rack {rid}: count of {nid} is {n!r}, not a positive integer")
+            if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
+                structure.append(f"rack {rid}: count of {nid} is {n!r}, not a positive integer")
                 continue
             t = types[nid]
-            totals_nodes[nid] = totals_nodes.get(nid, 0) + n
-            gpus += n * int(t["gpus"])
-            for _ in range(n):
-                p = float(t["max_kw"])
-                lf = float(t["liquid_fraction"])
-                planned += p
-                air += physics.air_heat_kw(p, lf)
-                liquid += physics.liquid_heat_kw(p, lf)
-                u += int(t["u"])
-                weight += float(t["weight_kg"])
-                kwh = physics.annual_kwh(p, site.load_factor)
-                energy += physics.energy_usd(kwh, site.electricity_usd_per_kwh)
-                if lf > 0 and liquid_ppue is None:
-                    bad(f"rack {rid}: liquid-cooled {nid} in a '{rt.cooling}' rack without a liquid loop")
-                else:
-                    cooling += physics.cooling_usd(kwh, lf, air_ppue, liquid_ppue, site.electricity_usd_per_kwh)
-                nodes_usd += float(t.get("annual_cost_usd") or 0.0)
-        it = kw + planned
-        it_planned += planned
-        if not ex:
-            racks_usd += rt.annual_cost_usd
+            ld.nodes[nid] = ld.nodes.get(nid, 0) + n
+            if t.get("form_factor", "eia-19") != rt.form_factor:
+                ld.wrong_form_factor.append(nid)
+            # n identical nodes: each one's figures, n times
+            p, lf = float(t["max_kw"]), float(t["liquid_fraction"])
+            ld.planned_kw += n * p
+            ld.it_kw += n * p
+            ld.air_kw += n * physics.air_heat_kw(p, lf)
+            ld.liquid_kw += n * physics.liquid_heat_kw(p, lf)
+            ld.u += n * int(t["u"])
+            ld.weight_kg += n * float(t["weight_kg"])
+            ld.gpus += n * int(t["gpus"])
+            ld.nodes_usd += n * float(t.get("annual_cost_usd") or 0.0)
+            kwh = physics.annual_kwh(p, site.load_factor)
+            ld.energy_usd += n * physics.energy_usd(kwh, site.electricity_usd_per_kwh)
+            if lf > 0 and not physics.has_liquid_loop(rt.cooling, rt.liquid_kw):
+                ld.liquid_nodes_without_loop.append(nid)
+            else:
+                ld.cooling_usd += n * physics.cooling_usd(kwh, lf, air_ppue, liquid_ppue, site.electricity_usd_per_kwh)
+        if newly and ld.nodes:
+            ov = rt.overhead
+            ld.it_kw += ov.kw
+            ld.air_kw += ov.kw
+            ld.u += ov.u
+            ld.overhead_u = ov.u
+            ld.overhead_kw = ov.kw
+            ld.weight_kg += ov.weight_kg
+            ld.rack_usd += rt.annual_cost_usd
+            energy, cooling = physics.overhead_energy_cooling_usd(ov.kw, site.electricity_usd_per_kwh, air_ppue)
+            ld.energy_usd += energy
+            ld.cooling_usd += cooling
+    return Recomputed(fac, plan, types, racks, planned, structure, figures, rows)
 
-        # power: simulate the loss of each feed side (2N) or load the feeds together (N)
-        one = physics.feed_kw(rt.feed.volts, rt.feed.amps, rt.feed.phases, site.power_factor, site.derate)
-        side_cap = rt.feeds * one
-        if site.power_redundancy == "2N":
-            # the A and B sides are built alike: losing either leaves the other with the whole rack
-            survivor = physics.side_load_kw(it, "2N", failed=True)
-            rep.feed_sides_simulated += 2
-            if not physics.within(survivor, side_cap):
-                bad(f"rack {rid}: with one feed side lost, the other carries {survivor:.2f} kW > {side_cap:.2f} kW")
-            load_share = survivor / side_cap if side_cap else math.inf
-            if worst is None or load_share > worst["share"]:
-                worst = {"rack": rid, "failover_kw": round(survivor, 4), "side_kw": round(side_cap, 4),
-                         "share": load_share}
-        elif not physics.within(it, side_cap):
-            bad(f"rack {rid}: load {it:.2f} kW > {side_cap:.2f} kW on its feeds")
-        if not physics.within(air, rt.air_kw):
-            bad(f"rack {rid}: air heat {air:.2f} kW > air_kw {rt.air_kw:g}")
-        if not physics.within(liquid, rt.liquid_kw):
-            bad(f"rack {rid}: liquid heat {liquid:.2f} kW > liquid_kw {rt.liquid_kw:g}")
-        if u > rt.u:
-            bad(f"rack {rid}: {u} U used > {rt.u} U")
-        if not physics.within(weight, rt.max_weight_kg):
-            bad(f"rack {rid}: {weight:.1f} kg > max_weight_kg {rt.max_weight_kg:g}")
-        for key, value in (("it_kw", it), ("air_heat_kw", air), ("liquid_heat_kw", liquid), ("u_used", u),
-                           ("weight_kg", weight)):
-            if entry.get(key) is not None and not _close(float(entry[key]), value):
-                bad(f"rack {rid}: reports {key} {entry[key]}, recomputed {value:.6f}")
-        heat_row[(hall, row)] = heat_row.get((hall, row), 0.0) + planned
-        heat_hall[hall] = heat_hall.get(hall, 0.0) + planned
-    if worst is not None:
-        worst["share"] = round(worst["share"], 6)
-    rep.worst_failover = worst
 
-    # rows and halls, the hall with each number of cooling units lost
-    for hall in fac.halls:
-        for row in hall.rows:
-            heat = heat_row.get((hall.name, row.name), 0.0)
-            if row.cooling_kw is not None and not physics.within(heat, row.cooling_kw):
-                bad(f"row {hall.name}/{row.name}: heat {heat:.2f} kW > cooling_kw {row.cooling_kw:g}")
-        heat = heat_hall.get(hall.name, 0.0)
+# --- rules: limits ----------------------------------------------------------------------------------
+
+Rule = Callable[[Recomputed], list[str]]
+
+
+def check_structure(c: Recomputed) -> list[str]:
+    """Every rack entry names a rack of the facility, once, with its hall, row and type, and positive
+    whole counts of known node types."""
+    return list(c.structure)
+
+
+def _planned(c: Recomputed) -> list[RackLoad]:
+    return [c.racks[rid] for rid in c.planned_ids]
+
+
+def _row_failures(c: Recomputed, row: Row) -> list[tuple[str, int]]:
+    """(what is lost, paths lost) for each loss a rack of the row must survive: its scheme's own
+    (``2N`` a side, ``N+k`` any k paths) and each single failure upstream that leaves it a path."""
+    if id(row) not in c._failures:
+        c._failures[id(row)] = _simulate_row_failures(c, row)
+    return c._failures[id(row)]
+
+
+def _simulate_row_failures(c: Recomputed, row: Row) -> list[tuple[str, int]]:
+    fac = c.fac
+    red = fac.redundancy(row.rack_type)
+    paths = fac.paths(row.rack_type)
+    out = []
+    k = physics.scheme_losses(red)
+    if k:
+        out.append(("one feed side" if red == "2N" else f"{k} of its {paths} feed paths", k))
+    for failed in dict.fromkeys(list(row.panels or []) + [fac.panel_source[p] for p in row.panels or []]):
+        lost = physics.paths_lost(row.panels or [], fac.panel_source, failed)
+        if 0 < lost < paths:
+            out.append((failed, lost))
+    return out
+
+
+def check_rack_power(c: Recomputed) -> list[str]:
+    """Each rack's load divided among its surviving feed paths stays within one path's usable power,
+    after every loss it must survive; with no loss (``N``), its feeds carry it together."""
+    out = []
+    for ld in _planned(c):
+        paths, path_kw = c.paths(ld.rack_type)
+        cases = _row_failures(c, ld.row) or [("nothing", 0)]
+        for what, lost in cases:
+            share = physics.path_share_kw(ld.it_kw, paths, lost)
+            if not physics.within(share, path_kw):
+                out.append(f"rack {ld.id}: with {what} lost, each surviving feed path carries {_fmt(share)} kW "
+                           f"> {_fmt(path_kw)} kW")
+                break
+    return out
+
+
+def check_rack_air_heat(c: Recomputed) -> list[str]:
+    """Air heat (planned air shares, existing air heat, overhead) within the rack's ``air_kw``."""
+    out = []
+    for ld in _planned(c):
+        cap = c.fac.rack_types[ld.rack_type].air_kw
+        if not physics.within(ld.air_kw, cap):
+            out.append(f"rack {ld.id}: air heat {_fmt(ld.air_kw)} kW > air_kw {cap:g}")
+    return out
+
+
+def check_rack_liquid_heat(c: Recomputed) -> list[str]:
+    """Liquid heat (planned liquid shares and existing ``liquid_kw``) within the rack's ``liquid_kw``."""
+    out = []
+    for ld in _planned(c):
+        cap = c.fac.rack_types[ld.rack_type].liquid_kw
+        if not physics.within(ld.liquid_kw, cap):
+            out.append(f"rack {ld.id}: liquid heat {_fmt(ld.liquid_kw)} kW > liquid_kw {cap:g}")
+    return out
+
+
+def check_liquid_loop(c: Recomputed) -> list[str]:
+    """A node with a liquid share only in a rack with a liquid loop."""
+    return [f"rack {ld.id}: liquid-cooled {nid} in a '{c.fac.rack_types[ld.rack_type].cooling}' rack without a "
+            "liquid loop" for ld in _planned(c) for nid in ld.liquid_nodes_without_loop]
+
+
+def check_rack_space(c: Recomputed) -> list[str]:
+    """Rack units used (planned, existing, overhead) within the rack's ``u``."""
+    return [f"rack {ld.id}: {ld.u} U used > {c.fac.rack_types[ld.rack_type].u} U" for ld in _planned(c)
+            if ld.u > c.fac.rack_types[ld.rack_type].u]
+
+
+def check_rack_weight(c: Recomputed) -> list[str]:
+    """Weight (planned, existing, overhead) within the rack's ``max_weight_kg``."""
+    out = []
+    for ld in _planned(c):
+        cap = c.fac.rack_types[ld.rack_type].max_weight_kg
+        if not physics.within(ld.weight_kg, cap):
+            out.append(f"rack {ld.id}: {_fmt(ld.weight_kg, 1)} kg > max_weight_kg {cap:g}")
+    return out
+
+
+def check_form_factor(c: Recomputed) -> list[str]:
+    """A node only in racks of its own form factor."""
+    return [f"rack {ld.id}: {nid} is a {c.types[nid].get('form_factor', 'eia-19')} system in a "
+            f"{c.fac.rack_types[ld.rack_type].form_factor} rack" for ld in _planned(c) for nid in ld.wrong_form_factor]
+
+
+def check_positions(c: Recomputed) -> list[str]:
+    """Where a rack gives positions: one per planned node, each node's units inside the rack, below the
+    overhead, overlapping no other node and no existing entry with a position."""
+    out = []
+    for entry in c.plan.get("racks") or []:
+        positions = entry.get("positions")
+        rid = entry.get("id")
+        if positions is None or rid not in c.racks:
+            continue
+        ld = c.racks[rid]
+        top = c.fac.rack_types[ld.rack_type].u - ld.overhead_u
+        taken = list(ld.existing_units)
+        counted: dict[str, int] = {}
+        for pos in positions:
+            nid, low = pos.get("node"), pos.get("u")
+            if nid not in c.types or not isinstance(low, int) or isinstance(low, bool):
+                out.append(f"rack {rid}: position {pos!r} names no known node at a whole unit")
+                continue
+            high = low + int(c.types[nid]["u"]) - 1
+            counted[nid] = counted.get(nid, 0) + 1
+            if low < 1 or high > top:
+                out.append(f"rack {rid}: {nid} at units {low}-{high} is outside units 1-{top}"
+                           + (" (the overhead takes the top)" if ld.overhead_u else ""))
+            clash = next(((a, b) for a, b in taken if low <= b and a <= high), None)
+            if clash:
+                out.append(f"rack {rid}: {nid} at units {low}-{high} overlaps units {clash[0]}-{clash[1]}")
+            taken.append((low, high))
+        if counted != ld.nodes:
+            out.append(f"rack {rid}: positions place {counted} but the rack holds {ld.nodes}")
+    return out
+
+
+def check_row_cooling(c: Recomputed) -> list[str]:
+    """A row with ``cooling_kw`` rejects at most that much heat (all heat: planned, existing, overhead)."""
+    out = []
+    for (hall, name), row in c.rows.items():
+        if row.cooling_kw is not None:
+            heat = c.row_kw(hall, name)
+            if not physics.within(heat, row.cooling_kw):
+                out.append(f"row {hall}/{name}: heat {_fmt(heat)} kW > cooling_kw {row.cooling_kw:g}")
+    return out
+
+
+def hall_cooling_steps(c: Recomputed) -> list[dict[str, Any]]:
+    """Per hall: the heat its room cooling takes (only air heat with CDUs) and the capacity with 0, 1, ...
+    units lost; how many losses it survives."""
+    out = []
+    for hall in c.fac.halls:
+        what = "air" if hall.cdus else "it"
+        heat = sum(c.row_kw(hall.name, r.name, what) for r in hall.rows)
         cu = hall.cooling_units
-        steps = []
-        survives = -1
-        for lost in range(0, cu.count):
+        steps, survives = [], -1
+        for lost in range(cu.count):
             capacity = (cu.count - lost) * cu.unit_kw
             ok = physics.within(heat, capacity)
             steps.append({"units_lost": lost, "capacity_kw": capacity, "ok": ok})
             if ok:
                 survives = lost
-            if lost <= cu.redundant and not ok:
-                bad(f"hall {hall.name}: heat {heat:.2f} kW > {capacity:g} kW with {lost} of {cu.count} "
-                    f"cooling units lost (N+{cu.redundant} must survive {cu.redundant})")
-        rep.cooling_failures.append({"hall": hall.name, "heat_kw": round(heat, 4), "redundant": cu.redundant,
-                                     "survives_units_lost": survives, "steps": steps[: cu.redundant + 2]})
+        out.append({"hall": hall.name, "heat_kw": round(heat, 4), "redundant": cu.redundant, "cools": what,
+                    "survives_units_lost": survives, "steps": steps[: cu.redundant + 2]})
+    return out
 
-    # the demand
-    demand = plan.get("demand", {})
+
+def check_hall_cooling(c: Recomputed) -> list[str]:
+    """Each hall stays cool with up to ``redundant`` of its units lost, one by one."""
+    out = []
+    units = {h.name: h.cooling_units for h in c.fac.halls}
+    for h in hall_cooling_steps(c):
+        cu = units[h["hall"]]
+        for step in h["steps"]:
+            if step["units_lost"] <= cu.redundant and not step["ok"]:
+                out.append(f"hall {h['hall']}: {'air heat' if h['cools'] == 'air' else 'heat'} {_fmt(h['heat_kw'])} kW "
+                           f"> {step['capacity_kw']:g} kW with {step['units_lost']} of {cu.count} cooling units lost "
+                           f"(N+{cu.redundant} must survive {cu.redundant})")
+                break
+    return out
+
+
+def check_hall_it(c: Recomputed) -> list[str]:
+    """A hall with ``it_kw`` draws at most that (planned, existing and overhead)."""
+    out = []
+    for hall in c.fac.halls:
+        if hall.it_kw is not None:
+            kw = sum(c.row_kw(hall.name, r.name) for r in hall.rows)
+            if not physics.within(kw, hall.it_kw):
+                out.append(f"hall {hall.name}: draws {_fmt(kw)} kW > it_kw {hall.it_kw:g}")
+    return out
+
+
+def check_cdus(c: Recomputed) -> list[str]:
+    """Each CDU group's rows' liquid heat within ``(count - redundant) x unit_kw``."""
+    out = []
+    for hall in c.fac.halls:
+        for g in hall.cdus or []:
+            liquid = sum(c.row_kw(hall.name, r, "liquid") for r in g.rows)
+            usable = physics.usable_units_kw(g.count, g.unit_kw, g.redundant)
+            if not physics.within(liquid, usable):
+                out.append(f"CDU group {hall.name}/{g.name}: liquid heat {_fmt(liquid)} kW > {usable:g} kW usable "
+                           f"({g.count} x {g.unit_kw:g} kW, N+{g.redundant})")
+    return out
+
+
+def check_plant(c: Recomputed) -> list[str]:
+    """All heat of all halls within the plant's non-redundant units."""
+    p = c.fac.plant
+    if p is None:
+        return []
+    heat = sum(r.it_kw for r in c.racks.values())
+    usable = physics.usable_units_kw(p.count, p.unit_kw, p.redundant)
+    if not physics.within(heat, usable):
+        return [f"plant: heat {_fmt(heat)} kW > {usable:g} kW usable ({p.count} x {p.unit_kw:g} kW, N+{p.redundant})"]
+    return []
+
+
+def element_loads(c: Recomputed, failed: str | None) -> dict[str, float]:
+    """Load on every source and panel with ``failed`` lost (None: normal operation), simulated path by
+    path: each rack's load divides equally among its surviving paths; a rack with no path left is
+    dropped; a panel's load adds up on its source. Racks of a row share their panels, so the row's
+    total is divided at once."""
+    fac = c.fac
+    if fac.power is None:
+        return {}
+    source_of = {n: p.source for n, p in fac.power.panels.items()}
+    load = {n: 0.0 for n in list(fac.power.sources) + list(fac.power.panels)}
+    for (hall, name), row in c.rows.items():
+        kw = c.row_kw(hall, name)
+        alive = [p for p in row.panels or [] if failed not in (p, source_of[p])]
+        if not alive or kw == 0:
+            continue
+        share = kw / len(alive)
+        for p in alive:
+            load[p] += share
+            load[source_of[p]] += share
+    if failed is not None:
+        for name in {failed} | {p for p, s in source_of.items() if s == failed}:
+            load[name] = 0.0
+    return load
+
+
+def check_power_tree(c: Recomputed) -> list[str]:
+    """Every source and panel within its ``kw`` in normal operation and after every single failure of a
+    source or a panel."""
+    fac = c.fac
+    if fac.power is None:
+        return []
+    rating = {n: s.kw for n, s in fac.power.sources.items()} | {n: p.kw for n, p in fac.power.panels.items()}
+    out = []
+    for failed in [None] + list(rating):
+        for name, kw in element_loads(c, failed).items():
+            if not physics.within(kw, rating[name]):
+                when = "in normal operation" if failed is None else f"after losing {failed}"
+                out.append(f"{name} {when}: carries {_fmt(kw)} kW > {rating[name]:g} kW")
+    return out
+
+
+def check_demand(c: Recomputed) -> list[str]:
+    """The plan places exactly the nodes asked for, reaches the target with candidates only, or fills
+    with the one node asked for."""
+    totals: dict[str, int] = {}
+    for rid in c.planned_ids:
+        for nid, n in c.racks[rid].nodes.items():
+            totals[nid] = totals.get(nid, 0) + n
+    demand = c.plan.get("demand") or {}
     kind = demand.get("kind")
+    out = []
     if kind == "nodes":
-        for nid, n in demand.get("nodes", {}).items():
-            if totals_nodes.get(nid, 0) != n:
-                bad(f"demand: {n} {nid} asked, {totals_nodes.get(nid, 0)} placed")
-        for nid in totals_nodes:
-            if nid not in demand.get("nodes", {}):
-                bad(f"demand: {nid} placed but not asked for")
+        asked = demand.get("nodes") or {}
+        out += [f"demand: {n} {nid} asked, {totals.get(nid, 0)} placed" for nid, n in asked.items()
+                if totals.get(nid, 0) != n]
+        out += [f"demand: {nid} placed but not asked for" for nid in totals if nid not in asked]
     elif kind == "target":
         (metric, amount), = demand["target"].items()
         reached = 0.0
-        for nid, n in totals_nodes.items():
-            if nid not in demand.get("candidates", []):
-                bad(f"demand: {nid} placed but not a candidate")
-            per = types[nid]["gpus"] if metric == "gpus" else types[nid].get(metric)
+        for nid, n in totals.items():
+            if nid not in (demand.get("candidates") or []):
+                out.append(f"demand: {nid} placed but not a candidate")
+            per = c.types[nid]["gpus"] if metric == "gpus" else c.types[nid].get(metric)
             if per is None:
-                bad(f"demand: the plan gives no {metric} for {nid}, so the target cannot be checked")
+                out.append(f"demand: the plan gives no {metric} for {nid}, so the target cannot be checked")
                 continue
             reached += n * float(per)
         if reached < amount - 1e-6:
-            bad(f"demand: target {amount:g} {metric}, plan reaches {reached:g}")
+            out.append(f"demand: target {amount:g} {metric}, plan reaches {reached:g}")
     elif kind == "fill":
-        for nid in totals_nodes:
-            if nid != demand.get("fill"):
-                bad(f"demand: {nid} placed but fill asked for {demand.get('fill')}")
+        out += [f"demand: {nid} placed but fill asked for {demand.get('fill')}" for nid in totals
+                if nid != demand.get("fill")]
     else:
-        bad(f"demand: unknown kind {kind!r}")
+        out.append(f"demand: unknown kind {kind!r}")
+    return out
 
-    # totals and costs, recomputed
-    totals = plan.get("totals", {})
-    if totals.get("nodes") != totals_nodes:
-        bad(f"totals.nodes {totals.get('nodes')} != recomputed {totals_nodes}")
+
+# --- rules: bookkeeping -----------------------------------------------------------------------------
+
+def check_node_figures(c: Recomputed) -> list[str]:
+    """The plan's node figures are the spec library's (at its spec point and TDP what-ifs)."""
+    return list(c.figures)
+
+
+def check_rack_figures(c: Recomputed) -> list[str]:
+    """Each rack's reported load, heat, space and weight match the recomputation."""
+    out = []
+    for entry in c.plan.get("racks") or []:
+        ld = c.racks.get(entry.get("id"))
+        if ld is None:
+            continue
+        for key, value in (("it_kw", ld.it_kw), ("air_heat_kw", ld.air_kw), ("liquid_heat_kw", ld.liquid_kw),
+                           ("u_used", ld.u), ("weight_kg", ld.weight_kg)):
+            if entry.get(key) is not None and not _close(float(entry[key]), value):
+                out.append(f"rack {ld.id}: reports {key} {entry[key]}, recomputed {value:.6f}")
+    return out
+
+
+def check_totals(c: Recomputed) -> list[str]:
+    """Node counts, GPUs, racks used, IT kW (planned nodes and overhead), FP8 and HBM totals."""
+    totals = c.plan.get("totals") or {}
+    planned = _planned(c)
+    nodes: dict[str, int] = {}
+    for ld in planned:
+        for nid, n in ld.nodes.items():
+            nodes[nid] = nodes.get(nid, 0) + n
+    out = []
+    if totals.get("nodes") != nodes:
+        out.append(f"totals.nodes {totals.get('nodes')} != recomputed {nodes}")
+    gpus = sum(ld.gpus for ld in planned)
     if totals.get("gpus") != gpus:
-        bad(f"totals.gpus {totals.get('gpus')} != recomputed {gpus}")
-    if totals.get("racks_used") != len(seen):
-        bad(f"totals.racks_used {totals.get('racks_used')} != recomputed {len(seen)}")
-    if not _close(float(totals.get("it_kw", -1)), it_planned):
-        bad(f"totals.it_kw {totals.get('it_kw')} != recomputed {it_planned:.6f}")
+        out.append(f"totals.gpus {totals.get('gpus')} != recomputed {gpus}")
+    if totals.get("racks_used") != len(planned):
+        out.append(f"totals.racks_used {totals.get('racks_used')} != recomputed {len(planned)}")
+    added = sum(ld.planned_kw + ld.overhead_kw for ld in planned)
+    if not _close(float(totals.get("it_kw", -1)), added):
+        out.append(f"totals.it_kw {totals.get('it_kw')} != recomputed {added:.6f}")
     for key in ("fp8_pflops", "hbm_tb"):
-        if totals.get(key) is None:
+        if totals.get(key) is None or any(c.types[nid].get(key) is None for nid in nodes):
             continue
-        per = [types[nid].get(key) for nid in totals_nodes]
-        if None in per:
-            continue
-        value = sum(n * float(types[nid][key]) for nid, n in totals_nodes.items())
+        value = sum(n * float(c.types[nid][key]) for nid, n in nodes.items())
         if not _close(float(totals[key]), value):
-            bad(f"totals.{key} {totals[key]} != recomputed {value:.6f}")
-    usd = totals.get("annual_usd", {})
-    recomputed = {"energy": energy, "cooling": cooling, "racks": racks_usd, "nodes": nodes_usd,
-                  "total": energy + cooling + racks_usd + nodes_usd}
-    for key, value in recomputed.items():
+            out.append(f"totals.{key} {totals[key]} != recomputed {value:.6f}")
+    return out
+
+
+def check_costs(c: Recomputed) -> list[str]:
+    """Every annual cost recomputed: energy, cooling, racks, nodes and their total."""
+    planned = _planned(c)
+    energy = sum(ld.energy_usd for ld in planned)
+    cooling = sum(ld.cooling_usd for ld in planned)
+    racks = sum(ld.rack_usd for ld in planned)
+    nodes = sum(ld.nodes_usd for ld in planned)
+    usd = (c.plan.get("totals") or {}).get("annual_usd") or {}
+    out = []
+    for key, value in {"energy": energy, "cooling": cooling, "racks": racks, "nodes": nodes,
+                       "total": energy + cooling + racks + nodes}.items():
         if not _close(float(usd.get(key, -1)), value, abs_tol=0.011):
-            bad(f"totals.annual_usd.{key} {usd.get(key)} != recomputed {value:.2f}")
+            out.append(f"totals.annual_usd.{key} {usd.get(key)} != recomputed {value:.2f}")
+    return out
+
+
+def check_power_report(c: Recomputed) -> list[str]:
+    """The ``power`` section's normal and worst loads match the simulation of every single failure."""
+    power = c.plan.get("power")
+    if c.fac.power is None or power is None:
+        return []
+    normal = element_loads(c, None)
+    worst = dict(normal)
+    for failed in normal:
+        for name, kw in element_loads(c, failed).items():
+            worst[name] = max(worst[name], kw)
+    out = []
+    for e in power.get("elements") or []:
+        name = e.get("name")
+        if name not in normal:
+            out.append(f"power.elements: unknown element {name!r}")
+            continue
+        for key, value in (("normal_kw", normal[name]), ("worst_kw", worst[name])):
+            if not _close(float(e.get(key, -1)), value):
+                out.append(f"power.elements {name}: reports {key} {e.get(key)}, recomputed {value:.6f}")
+    return out
+
+
+LIMIT_RULES: tuple[Rule, ...] = (
+    check_structure, check_rack_power, check_rack_air_heat, check_rack_liquid_heat, check_liquid_loop,
+    check_rack_space, check_rack_weight, check_form_factor, check_positions, check_row_cooling,
+    check_hall_cooling, check_hall_it, check_cdus, check_plant, check_power_tree, check_demand,
+)
+"""Rules about limits and the demand: a plan that breaks one is unsafe."""
+
+BOOKKEEPING_RULES: tuple[Rule, ...] = (
+    check_node_figures, check_rack_figures, check_totals, check_costs, check_power_report,
+)
+"""Rules about the plan's own figures: a plan that breaks one misreports itself."""
+
+RULES: tuple[Rule, ...] = LIMIT_RULES + BOOKKEEPING_RULES
+
+
+# --- the report ------------------------------------------------------------------------------------
+
+@dataclass
+class CheckReport:
+    """What the checker found. ``violations`` empty means the plan passed; limit breaches come first."""
+
+    violations: list[str] = field(default_factory=list)
+    by_rule: dict[str, list[str]] = field(default_factory=dict)
+    limit_violations: int = 0
+    racks_checked: int = 0
+    failures_simulated: int = 0
+    """Single losses simulated: each loss each used rack must survive, and each power-tree failure."""
+    worst_failover: dict[str, Any] | None = None
+    """The rack whose surviving feed path is most loaded after the worst loss it must survive."""
+    cooling_failures: list[dict[str, Any]] = field(default_factory=list)
+    """Per hall: heat, and capacity with 0, 1, ... units lost; how many losses it survives."""
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations
+
+    def summary(self) -> str:
+        """One line: passed, or how many violations of which kind."""
+        if self.passed:
+            return (f"passed: {self.racks_checked:,} racks, {self.failures_simulated:,} single failures simulated, "
+                    "every limit holds")
+        book = len(self.violations) - self.limit_violations
+        return (f"FAILED: {len(self.violations):,} violation{'s' if len(self.violations) != 1 else ''} "
+                f"({self.limit_violations:,} limit breach{'es' if self.limit_violations != 1 else ''}, "
+                f"{book:,} bookkeeping mismatch{'es' if book != 1 else ''})")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"passed": self.passed, "summary": self.summary(), "violations": self.violations[:50],
+                "violation_count": len(self.violations), "limit_violations": self.limit_violations,
+                "rules": [r.__name__ for r in RULES], "racks_checked": self.racks_checked,
+                "failures_simulated": self.failures_simulated, "worst_failover": self.worst_failover,
+                "cooling_failures": self.cooling_failures}
+
+
+def _worst_failover(c: Recomputed) -> tuple[dict[str, Any] | None, int]:
+    worst, simulated = None, 0
+    for ld in _planned(c):
+        paths, path_kw = c.paths(ld.rack_type)
+        for what, lost in _row_failures(c, ld.row):
+            simulated += 1
+            share = physics.path_share_kw(ld.it_kw, paths, lost)
+            ratio = share / path_kw if path_kw else math.inf
+            if worst is None or ratio > worst["share"]:
+                worst = {"rack": ld.id, "lost": what, "failover_kw": round(share, 4), "side_kw": round(path_kw, 4),
+                         "share": ratio}
+    if worst is not None:
+        worst["share"] = round(worst["share"], 6)
+    return worst, simulated
+
+
+def check_plan(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None,
+               rules: tuple[Rule, ...] = RULES) -> CheckReport:
+    """Re-verify ``plan`` against ``fac``; with a catalogue, also its node figures against the library."""
+    rep = CheckReport()
+    if plan.get("schema") != SCHEMA_PLAN:
+        rep.violations.append(f"schema is {plan.get('schema')!r}, expected {SCHEMA_PLAN!r}")
+        rep.limit_violations = 1
+        return rep
+    c = recompute(fac, plan, cat)
+    for rule in rules:
+        found = rule(c)
+        if found:
+            rep.by_rule[rule.__name__] = found
+            rep.violations.extend(found)
+            if rule in LIMIT_RULES:
+                rep.limit_violations += len(found)
+    rep.racks_checked = len(c.planned_ids)
+    rep.worst_failover, simulated = _worst_failover(c)
+    tree_failures = len(fac.power_elements())
+    rep.failures_simulated = simulated + tree_failures
+    rep.cooling_failures = hall_cooling_steps(c)
     return rep

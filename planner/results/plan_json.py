@@ -1,14 +1,17 @@
 """A placement made into a plan: ``plan.json`` (``rackplan.plan/1``) and ``racks.csv``.
 
 ``plan.json`` is the complete record: the contract's fields (CONTRACT.md) plus everything the report
-needs (rack types, rows, halls, existing load, assumptions and their sources, the baseline, the
-check), so ``rackplan report PLAN.json`` renders from it alone and any program can check it against
-its facility. Per-rack figures are computed with numpy (a campus has tens of thousands of racks);
-:mod:`planner.results.checker` recomputes them independently with plain loops.
+needs (rack types, rows, halls, existing load, the power tree's loads and failures, CDU groups, the
+plant, assumptions and their sources, the baseline, the check) and the facility descriptor itself,
+so ``rackplan report PLAN.json`` can re-check and render it from the file alone, and any program can
+check it against its facility. Per-rack figures are computed with numpy from the physics functions
+(a campus has tens of thousands of racks); :mod:`planner.results.checker` recomputes them
+independently with plain loops.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Any
 
 import numpy as np
@@ -16,71 +19,90 @@ import pandas as pd
 
 from planner import __version__, physics
 from planner.inputs.demand import Demand
-from planner.inputs.facility import LoadedFacility
-from planner.optimize.placement import Placement
+from planner.inputs.facility import Facility, LoadedFacility
 from planner.inputs.specs import Catalogue, NodeType
-
-SCHEMA = "rackplan.plan/1"
-LIMITS = ("power", "air", "liquid", "u", "weight")
-"""Per-rack limits, in the order ``utilization`` lists them."""
-LIMIT_LABEL = {"power": "power", "air": "air heat", "liquid": "liquid heat", "u": "space (U)",
-               "weight": "weight", "row": "row cooling", "hall": "hall cooling"}
+from planner.optimize.first_fit import meets
+from planner.optimize.placement import Placement
+from planner.vocabulary import LIMIT_LABEL, RACK_LIMITS, SCHEMA_PLAN
 
 
 def _r(x: float, nd: int = 6) -> float:
     return float(round(float(x), nd))
 
 
-def rack_figures(loaded: LoadedFacility, types: list[NodeType], counts: np.ndarray) -> pd.DataFrame:
+def made_at() -> str:
+    """When a document is made: UTC, to the second, ISO 8601."""
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def tool_record(cat: Catalogue | None) -> dict[str, Any]:
+    """What made a document: rackplan's version and the spec library's."""
+    return {"name": "rackplan", "version": __version__,
+            "spec_library": getattr(cat, "version", None) if cat is not None else None}
+
+
+def rack_figures(fac: Facility, types: list[NodeType], counts: np.ndarray) -> pd.DataFrame:
     """Per-rack loads, capacities, utilization and annual cost for an (R x T) plan (all racks)."""
-    fac = loaded.facility
     df = fac.racks.frame.copy()
     max_kw = np.array([t.max_kw for t in types])
     lf = np.array([t.liquid_fraction for t in types])
     u = np.array([t.u for t in types], dtype=float)
     wt = np.array([t.weight_kg for t in types])
-    price = np.array([t.annual_cost_usd for t in types])
-    planned_kw = counts @ max_kw
-    df["planned_kw"] = planned_kw
-    df["it_kw"] = planned_kw + df["existing_kw"]
-    df["liquid_heat_kw"] = counts @ (max_kw * lf)
-    df["air_heat_kw"] = counts @ (max_kw * (1 - lf)) + df["existing_kw"]
-    df["u_used"] = counts @ u + df["existing_u"]
-    df["weight_kg"] = counts @ wt + df["existing_weight_kg"]
     df["nodes_planned"] = counts.sum(axis=1)
+    used = df["nodes_planned"].to_numpy() > 0
+    new = used & ~df["has_existing"].to_numpy(bool)
+    df["new"] = new
+    ov_kw = np.where(new, df["overhead_kw"].to_numpy(float), 0.0)
+    df["overhead_kw_used"] = ov_kw
+    ex_air = df["existing_kw"].to_numpy(float) - df["existing_liquid_kw"].to_numpy(float)
+    df["planned_kw"] = counts @ max_kw
+    df["it_kw"] = df["planned_kw"] + df["existing_kw"] + ov_kw
+    df["liquid_heat_kw"] = counts @ np.array([physics.liquid_heat_kw(p, f) for p, f in zip(max_kw, lf)]) \
+        + df["existing_liquid_kw"]
+    df["air_heat_kw"] = counts @ np.array([physics.air_heat_kw(p, f) for p, f in zip(max_kw, lf)]) + ex_air + ov_kw
+    df["u_used"] = counts @ u + df["existing_u"] + np.where(new, df["overhead_u"], 0)
+    df["weight_kg"] = counts @ wt + df["existing_weight_kg"] + np.where(new, df["overhead_weight_kg"], 0.0)
     df["gpus"] = counts @ np.array([t.gpus for t in types])
 
-    one_feed = {name: fac.one_feed_kw(name) for name in fac.rack_types}
-    df["feed_kw"] = df["rack_type"].map(one_feed)
-    df["provisioned_kw"] = [physics.provisioned_kw(one_feed[t], fac.rack_types[t].feeds, fac.site.power_redundancy)
-                            for t in df["rack_type"]]
+    paths = df["paths"].to_numpy(float)
+    df["feed_kw"] = df["rack_type"].map({n: fac.one_feed_kw(n) for n in fac.rack_types})
+    df["provisioned_kw"] = df["rack_type"].map(
+        {n: physics.provisioned_kw(fac.one_feed_kw(n), t.feeds, fac.redundancy(n)) for n, t in fac.rack_types.items()})
+    alive = {(h.name, r.name): fac.surviving_paths(r) for h in fac.halls for r in h.rows}
+    df["path_normal_kw"] = df["it_kw"] / paths
+    df["path_worst_kw"] = df["it_kw"] / np.array([alive[k] for k in zip(df["hall"], df["row"])], dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         df["util_power"] = df["it_kw"] / df["power_kw"]
         df["util_air"] = np.where(df["air_kw"] > 0, df["air_heat_kw"] / df["air_kw"], 0.0)
         df["util_liquid"] = np.where(df["liquid_kw"] > 0, df["liquid_heat_kw"] / df["liquid_kw"], 0.0)
         df["util_u"] = df["u_used"] / df["u"]
         df["util_weight"] = df["weight_kg"] / df["max_weight_kg"]
-    util = df[[f"util_{x}" for x in LIMITS]].to_numpy()
-    df["binding"] = np.array(LIMITS)[util.argmax(axis=1)]
+    util = df[[f"util_{x}" for x in RACK_LIMITS]].to_numpy()
+    df["binding"] = np.array(RACK_LIMITS)[util.argmax(axis=1)]
     df["binding_util"] = util.max(axis=1)
 
-    kwh = counts @ (max_kw * fac.site.load_factor * physics.HOURS_PER_YEAR)
-    usd = fac.site.electricity_usd_per_kwh
-    cool_factor = np.zeros(len(df))
-    cooling = df["cooling"].to_numpy()
-    for c in np.unique(cooling):
+    site = fac.site
+    usd = site.electricity_usd_per_kwh
+    energy = np.zeros(len(df))
+    cooling = np.zeros(len(df))
+    kinds = df["cooling"].to_numpy()
+    for c in np.unique(kinds):
         air_p, liq_p = physics.path_ppues(c, fac.ppues)
-        per_type = np.array([
-            physics.annual_kwh(t.max_kw, fac.site.load_factor) * physics.cooling_overhead_factor(
-                t.liquid_fraction, air_p, liq_p if liq_p is not None else air_p) for t in types])
-        sel = cooling == c
-        cool_factor[sel] = counts[sel] @ per_type
-    df["energy_usd"] = kwh * usd
-    df["cooling_usd"] = cool_factor * usd
-    df["new"] = (df["nodes_planned"] > 0) & ~df["has_existing"]
-    df["rack_usd"] = np.where(df["new"], df["annual_cost_usd"], 0.0)
-    df["nodes_usd"] = counts @ price
-    df["kwh"] = kwh
+        # a liquid node never goes into a rack without a liquid path (the checker's liquid-loop rule)
+        per = np.array([physics.node_energy_cooling_usd(t.max_kw, t.liquid_fraction, site.load_factor, usd, air_p,
+                                                        liq_p if t.liquid_fraction > 0 else None)
+                        if t.liquid_fraction == 0 or liq_p is not None else (0.0, 0.0)
+                        for t in types]).reshape(len(types), 2)
+        sel = kinds == c
+        ov_energy, ov_cooling = physics.overhead_energy_cooling_usd(ov_kw[sel], usd, air_p)  # elementwise
+        energy[sel] = counts[sel] @ per[:, 0] + ov_energy
+        cooling[sel] = counts[sel] @ per[:, 1] + ov_cooling
+    df["energy_usd"] = energy
+    df["cooling_usd"] = cooling
+    df["rack_usd"] = np.where(new, df["annual_cost_usd"], 0.0)
+    df["nodes_usd"] = counts @ np.array([t.annual_cost_usd for t in types])
+    df["kwh"] = counts @ np.array([physics.annual_kwh(t.max_kw, site.load_factor) for t in types]) \
+        + physics.overhead_kwh(ov_kw)
     return df
 
 
@@ -144,65 +166,150 @@ def spec_disputes(cat: Catalogue, types: list[NodeType]) -> list[dict[str, Any]]
     return out
 
 
-def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], demand: Demand,
-               placement: Placement, solver_options: dict[str, Any]) -> dict[str, Any]:
-    """The ``plan.json`` document for a placement."""
-    fac = loaded.facility
-    counts = placement.counts
-    df = rack_figures(loaded, types, counts)
-    used = df["nodes_planned"].to_numpy() > 0
-    ids = [t.id for t in types]
-
+def _rack_entries(df: pd.DataFrame, counts: np.ndarray, ids: list[str]) -> list[dict[str, Any]]:
+    """``racks[]``: one entry per rack holding a planned node (columns pulled out once, not row by row)."""
+    idx = np.flatnonzero(df["nodes_planned"].to_numpy() > 0)
+    col = {name: df[name].to_numpy()[idx].tolist() for name in (
+        "id", "hall", "row", "rack_type", "has_existing", "binding", "u_used")}
+    num = {name: np.round(df[name].to_numpy(float)[idx], 6).tolist() for name in (
+        "it_kw", "air_heat_kw", "liquid_heat_kw", "weight_kg", "existing_kw", "existing_liquid_kw",
+        "existing_weight_kg", "overhead_kw", "overhead_kw_used", "overhead_weight_kg")}
+    util = {x: np.round(df[f"util_{x}"].to_numpy(float)[idx], 4).tolist() for x in RACK_LIMITS}
+    usd = {name: np.round(df[name].to_numpy(float)[idx], 2).tolist()
+           for name in ("energy_usd", "cooling_usd", "rack_usd", "nodes_usd")}
+    ex_u = df["existing_u"].to_numpy()[idx].tolist()
+    ov_u = df["overhead_u"].to_numpy()[idx].tolist()
+    sub = counts[idx]
     racks = []
-    used_idx = np.flatnonzero(used)
-    for r, row in zip(used_idx, df.iloc[used_idx].to_dict("records")):
+    for i in range(len(idx)):
         entry: dict[str, Any] = {
-            "id": row["id"], "hall": row["hall"], "row": row["row"], "rack_type": row["rack_type"],
-            "nodes": {ids[t]: int(counts[r, t]) for t in np.flatnonzero(counts[r])},
-            "it_kw": _r(row["it_kw"]), "air_heat_kw": _r(row["air_heat_kw"]),
-            "liquid_heat_kw": _r(row["liquid_heat_kw"]), "u_used": int(row["u_used"]),
-            "weight_kg": _r(row["weight_kg"]),
+            "id": col["id"][i], "hall": col["hall"][i], "row": col["row"][i], "rack_type": col["rack_type"][i],
+            "nodes": {ids[t]: int(sub[i, t]) for t in np.flatnonzero(sub[i])},
+            "it_kw": num["it_kw"][i], "air_heat_kw": num["air_heat_kw"][i],
+            "liquid_heat_kw": num["liquid_heat_kw"][i], "u_used": int(col["u_used"][i]),
+            "weight_kg": num["weight_kg"][i],
         }
-        if row["has_existing"]:
-            entry["existing"] = {"kw": _r(row["existing_kw"]), "u": int(row["existing_u"]),
-                                 "weight_kg": _r(row["existing_weight_kg"])}
-        entry["utilization"] = {x: _r(row[f"util_{x}"], 4) for x in LIMITS}
-        entry["binding"] = row["binding"]
-        entry["annual_usd"] = {"energy": _r(row["energy_usd"], 2), "cooling": _r(row["cooling_usd"], 2),
-                               "rack": _r(row["rack_usd"], 2), "nodes": _r(row["nodes_usd"], 2)}
+        if col["has_existing"][i]:
+            entry["existing"] = {"kw": num["existing_kw"][i], "liquid_kw": num["existing_liquid_kw"][i],
+                                 "u": int(ex_u[i]), "weight_kg": num["existing_weight_kg"][i]}
+        elif num["overhead_kw_used"][i] or ov_u[i] or num["overhead_weight_kg"][i]:
+            entry["overhead"] = {"kw": num["overhead_kw"][i], "u": int(ov_u[i]), "weight_kg": num["overhead_weight_kg"][i]}
+        entry["utilization"] = {x: util[x][i] for x in RACK_LIMITS}
+        entry["binding"] = col["binding"][i]
+        entry["annual_usd"] = {"energy": usd["energy_usd"][i], "cooling": usd["cooling_usd"][i],
+                               "rack": usd["rack_usd"][i], "nodes": usd["nodes_usd"][i]}
         racks.append(entry)
+    return racks
 
-    existing_only = [
-        {"id": r["id"], "hall": r["hall"], "row": r["row"], "rack_type": r["rack_type"],
-         "kw": _r(r["existing_kw"]), "u": int(r["existing_u"]), "weight_kg": _r(r["existing_weight_kg"])}
-        for r in df[df["has_existing"] & ~used].to_dict("records")
-    ]
 
-    rows = []
-    row_heat = df.groupby(["hall", "row"], sort=False).agg(
-        heat_kw=("it_kw", "sum"), existing_kw=("existing_kw", "sum"), planned_kw=("planned_kw", "sum"),
-        racks_used=("nodes_planned", lambda s: int((s > 0).sum())))
+def _rows_and_halls(fac: Facility, df: pd.DataFrame) -> tuple[list[dict], list[dict]]:
+    """Per row: heat against ``cooling_kw``; per hall: heat (air heat with CDUs) against usable cooling,
+    and draw against ``it_kw``."""
+    used = (df["nodes_planned"] > 0)
+    by_row = df.assign(used=used).groupby(["hall", "row"], sort=False).agg(
+        heat_kw=("it_kw", "sum"), air_kw=("air_heat_kw", "sum"), existing_kw=("existing_kw", "sum"),
+        planned_kw=("planned_kw", "sum"), racks_used=("used", "sum"))
+    rows, halls = [], []
     for hall in fac.halls:
+        h_heat = h_air = h_ex = 0.0
+        h_used = h_racks = 0
         for row in hall.rows:
-            h = row_heat.loc[(hall.name, row.name)]
+            g = by_row.loc[(hall.name, row.name)]
+            h_heat += float(g["heat_kw"])
+            h_air += float(g["air_kw"])
+            h_ex += float(g["existing_kw"])
+            h_used += int(g["racks_used"])
+            h_racks += row.racks
             rows.append({"hall": hall.name, "row": row.name, "rack_type": row.rack_type, "racks": row.racks,
-                         "racks_used": int(h["racks_used"]), "planned_kw": _r(h["planned_kw"]),
-                         "existing_kw": _r(h["existing_kw"]), "heat_kw": _r(h["heat_kw"]),
-                         "cooling_kw": row.cooling_kw,
-                         "utilization": _r(h["heat_kw"] / row.cooling_kw, 4) if row.cooling_kw else None})
-    halls = []
-    hall_heat = df.groupby("hall", sort=False).agg(heat_kw=("it_kw", "sum"), existing_kw=("existing_kw", "sum"),
-                                                   racks=("id", "size"),
-                                                   racks_used=("nodes_planned", lambda s: int((s > 0).sum())))
-    for hall in fac.halls:
-        h = hall_heat.loc[hall.name]
+                         "racks_used": int(g["racks_used"]), "planned_kw": _r(g["planned_kw"]),
+                         "existing_kw": _r(g["existing_kw"]), "heat_kw": _r(g["heat_kw"]),
+                         "cooling_kw": row.cooling_kw, "panels": list(row.panels or []),
+                         "surviving_paths": fac.surviving_paths(row), "cdu": fac.cdu_of_row(hall).get(row.name),
+                         "utilization": _r(g["heat_kw"] / row.cooling_kw, 4) if row.cooling_kw else None})
         cu = hall.cooling_units
         usable = fac.hall_usable_kw(hall)
-        halls.append({"name": hall.name, "racks": int(h["racks"]), "racks_used": int(h["racks_used"]),
-                      "heat_kw": _r(h["heat_kw"]), "existing_kw": _r(h["existing_kw"]),
+        cooled = h_air if hall.cdus else h_heat
+        halls.append({"name": hall.name, "racks": h_racks, "racks_used": h_used,
+                      "heat_kw": _r(h_heat), "air_heat_kw": _r(h_air), "cooled_kw": _r(cooled),
+                      "cools": "air" if hall.cdus else "all", "existing_kw": _r(h_ex),
                       "usable_kw": _r(usable), "installed_kw": _r(cu.count * cu.unit_kw), "units": cu.count,
-                      "unit_kw": cu.unit_kw, "redundant": cu.redundant,
-                      "utilization": _r(h["heat_kw"] / usable, 4)})
+                      "unit_kw": cu.unit_kw, "redundant": cu.redundant, "utilization": _r(cooled / usable, 4),
+                      "it_kw_limit": hall.it_kw,
+                      "it_utilization": _r(h_heat / hall.it_kw, 4) if hall.it_kw else None})
+    return rows, halls
+
+
+def power_section(fac: Facility, df: pd.DataFrame) -> dict[str, Any] | None:
+    """``power``: each source and panel with its normal load and its worst load after any single
+    failure (and which); each single failure that cuts power to racks (CONTRACT.md); and, per single
+    failure, the most loaded element left and the rows that lose power (the report's impact table)."""
+    if fac.power is None:
+        return None
+    row_kw = df.groupby(["hall", "row"], sort=False)["it_kw"].sum().to_dict()
+    rows = [(hall.name, row) for hall in fac.halls for row in hall.rows]
+    elements = fac.power_elements()
+    names = [n for n, _, _ in elements]
+    rating = {n: kw for n, _, kw in elements}
+
+    def loads(failed: str | None) -> dict[str, float]:
+        out = {}
+        for name in names:
+            if failed is not None and (failed == name or fac.panel_source.get(name) == failed):
+                continue  # lost with the failure
+            out[name] = sum(fac.path_share(row, name, failed) * row_kw[(h, row.name)] for h, row in rows)
+        return out
+
+    normal = loads(None)
+    worst = {n: (normal[n], None) for n in names}
+    failures, dropped = [], []
+    for failed in names:
+        after = loads(failed)
+        for n, kw in after.items():
+            if kw > worst[n][0] + 1e-9:
+                worst[n] = (kw, failed)
+        lost_rows = [(h, row) for h, row in rows
+                     if row.panels and physics.paths_lost(row.panels, fac.panel_source, failed) == len(row.panels)]
+        lost_kw = sum(row_kw[(h, row.name)] for h, row in lost_rows)
+        if lost_kw > 0:
+            dropped.append({"failure": failed, "kw": _r(lost_kw), "rows": [f"{h}/{row.name}" for h, row in lost_rows]})
+        top = max(after, key=lambda n: after[n] / rating[n]) if after else None
+        failures.append({"failure": failed, "kind": "source" if failed in fac.power.sources else "panel",
+                         "most_loaded": top, "load_kw": _r(after[top]) if top else 0.0,
+                         "rating_kw": rating[top] if top else 0.0, "dropped_kw": _r(lost_kw),
+                         "dropped_racks": int(sum(int((df["hall"].eq(h) & df["row"].eq(row.name)
+                                                       & (df["it_kw"] > 0)).sum()) for h, row in lost_rows))})
+    out = [{"name": name, "kind": kind, "kw": kw, "normal_kw": _r(normal[name]), "worst_kw": _r(worst[name][0]),
+            "worst_failure": worst[name][1], "utilization": _r(worst[name][0] / kw, 4),
+            "source": fac.panel_source.get(name)} for name, kind, kw in elements]
+    return {"elements": out, "dropped": dropped, "failures": failures}
+
+
+def cdu_section(fac: Facility, df: pd.DataFrame) -> list[dict[str, Any]] | None:
+    """``cdus``: each CDU group's liquid heat against its usable capacity."""
+    if not any(h.cdus for h in fac.halls):
+        return None
+    liquid = df.groupby(["hall", "row"], sort=False)["liquid_heat_kw"].sum().to_dict()
+    return [{"hall": hall.name, "name": g.name, "rows": list(g.rows),
+             "liquid_kw": _r(sum(liquid[(hall.name, r)] for r in g.rows)), "usable_kw": _r(fac.cdu_usable_kw(g)),
+             "units": g.count, "unit_kw": g.unit_kw, "redundant": g.redundant}
+            for hall in fac.halls for g in hall.cdus or []]
+
+
+def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], demand: Demand,
+               placement: Placement, solver_options: dict[str, Any], df: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The ``plan.json`` document for a placement (``df``: its :func:`rack_figures`, if already made)."""
+    fac = loaded.facility
+    counts = placement.counts
+    df = rack_figures(fac, types, counts) if df is None else df
+    used = df["nodes_planned"].to_numpy() > 0
+    ids = [t.id for t in types]
+    rows, halls = _rows_and_halls(fac, df)
+    existing_only = [
+        {"id": r["id"], "hall": r["hall"], "row": r["row"], "rack_type": r["rack_type"],
+         "kw": _r(r["existing_kw"]), "liquid_kw": _r(r["existing_liquid_kw"]), "u": int(r["existing_u"]),
+         "weight_kg": _r(r["existing_weight_kg"])}
+        for r in df[df["has_existing"] & ~used].to_dict("records")
+    ]
 
     planned = df[used]
     totals_nodes = {ids[t]: int(counts[:, t].sum()) for t in range(len(ids)) if counts[:, t].sum()}
@@ -211,13 +318,15 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
     costs = _costs(df)
     kwh = float(df["kwh"].sum())
     cooling_kwh = costs["cooling"] / fac.site.electricity_usd_per_kwh
+    added_kw = float(df["planned_kw"].sum() + df["overhead_kw_used"].sum())
     totals = {
         "nodes": totals_nodes,
         "gpus": int(df["gpus"].sum()),
         "racks_used": int(used.sum()),
         "racks_new": int(df["new"].sum()),
-        "it_kw": _r(df["planned_kw"].sum()),
-        "facility_kw": _r(df["planned_kw"].sum() * (1 + (cooling_kwh / kwh if kwh else 0.0))),
+        "it_kw": _r(added_kw),
+        "overhead_kw": _r(df["overhead_kw_used"].sum()),
+        "facility_kw": _r(added_kw * (1 + (cooling_kwh / kwh if kwh else 0.0))),
         "fp8_pflops": _r(fp8), "hbm_tb": _r(hbm),
         "annual_kwh": _r(kwh, 1),
         "cooling_kwh": _r(cooling_kwh, 1),
@@ -228,31 +337,29 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
         "annual_usd": costs,
         "usd_per_pflops_year": _r(costs["total"] / fp8, 2) if fp8 > 0 else None,
     }
-    binding = _binding_summary(df[used], rows, halls)
-
     g = placement.greedy
-    gdf = rack_figures(loaded, types, g)
-    from planner.optimize.first_fit import meets
-
     baseline = {"method": "first-fit decreasing (facility order, largest node first)",
                 "meets_demand": bool(meets(placement.data, demand, g)),
                 "nodes": {ids[t]: int(g[:, t].sum()) for t in range(len(ids)) if g[:, t].sum()},
                 "racks_used": int((g.sum(axis=1) > 0).sum()),
-                "annual_usd": _costs(gdf)}
+                "annual_usd": _costs(rack_figures(fac, types, g))}
     if baseline["meets_demand"] and costs["total"] > 0:
         baseline["excess_over_plan"] = _r(baseline["annual_usd"]["total"] / costs["total"] - 1.0, 6)
 
-    site = fac.site.model_dump()
-    return {
-        "schema": SCHEMA,
-        "tool": {"name": "rackplan", "version": __version__},
-        "facility": {"name": fac.name, "file": loaded.path, "sha256": loaded.sha256, "site": site,
-                     "ppue": dict(fac.ppues)},
+    plan: dict[str, Any] = {
+        "schema": SCHEMA_PLAN,
+        "tool": tool_record(cat),
+        "made_at": made_at(),
+        "facility": {"name": fac.name, "file": loaded.path, "sha256": loaded.sha256,
+                     "site": fac.site.model_dump(), "ppue": dict(fac.ppues),
+                     "descriptor": fac.model_dump(mode="json", exclude_none=True)},
         "demand": demand.to_json(),
         "solver": {"name": placement.outcome.solver, "status": placement.status, "gap": _r(placement.gap, 8),
                    "seconds": _r(sum(placement.seconds.values()), 3),
                    "objective_usd": _r(placement.variable_usd, 2),
                    "bound_usd": None if placement.bound_usd is None else _r(placement.bound_usd, 2),
+                   "gap_usd": _r(max(0.0, placement.variable_usd - (placement.bound_usd or 0.0)), 2)
+                   if placement.bound_usd is not None else None,
                    "gap_on": "annual cost the placement controls" + (" (energy and prices of a fixed set of "
                                                                      "nodes excluded)" if demand.kind != "target" else ""),
                    "fill_bound": placement.fill_bound,
@@ -261,19 +368,32 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
         "assumptions": _assumptions(cat, types),
         "spec_disputes": spec_disputes(cat, types),
         "rack_types": {
-            name: {"u": t.u, "cooling": t.cooling, "air_kw": t.air_kw, "liquid_kw": t.liquid_kw,
-                   "feed": t.feed.model_dump(), "feeds": t.feeds, "feed_kw": _r(fac.one_feed_kw(name)),
+            name: {"u": t.u, "cooling": t.cooling, "form_factor": t.form_factor, "air_kw": t.air_kw,
+                   "liquid_kw": t.liquid_kw, "feed": t.feed.model_dump(exclude_none=True), "feeds": t.feeds,
+                   "power_redundancy": fac.redundancy(name), "paths": fac.paths(name),
+                   "feed_kw": _r(fac.one_feed_kw(name)), "path_kw": _r(fac.path_kw(name)),
                    "power_kw": _r(fac.power_capacity_kw(name)), "max_weight_kg": t.max_weight_kg,
-                   "annual_cost_usd": t.annual_cost_usd}
+                   "annual_cost_usd": t.annual_cost_usd, "overhead": t.overhead.model_dump()}
             for name, t in fac.rack_types.items()},
-        "racks": racks,
+        "racks": _rack_entries(df, counts, ids),
         "existing_racks": existing_only,
         "rows": rows,
         "halls": halls,
-        "binding": binding,
+        "binding": _binding_summary(df[used], rows, halls),
         "totals": totals,
         "baseline": baseline,
     }
+    if (power := power_section(fac, df)) is not None:
+        plan["power"] = power
+    if (cdus := cdu_section(fac, df)) is not None:
+        plan["cdus"] = cdus
+    if fac.plant is not None:
+        heat = float(df["it_kw"].sum())
+        usable = fac.usable_kw(fac.plant)
+        plan["plant"] = {"heat_kw": _r(heat), "usable_kw": _r(usable), "units": fac.plant.count,
+                         "unit_kw": fac.plant.unit_kw, "redundant": fac.plant.redundant,
+                         "utilization": _r(heat / usable, 4)}
+    return plan
 
 
 def _binding_summary(used: pd.DataFrame, rows: list[dict], halls: list[dict]) -> dict[str, Any]:
@@ -292,31 +412,56 @@ def _binding_summary(used: pd.DataFrame, rows: list[dict], halls: list[dict]) ->
 
 
 CSV_COLUMNS = [
-    "id", "hall", "row", "rack_type", "cooling", "nodes", "gpus", "planned_kw", "existing_kw", "it_kw",
-    "power_kw", "power_headroom_kw", "feed_kw", "side_load_normal_kw", "side_load_failover_kw",
+    "id", "hall", "row", "rack_type", "cooling", "nodes", "gpus", "planned_kw", "existing_kw", "overhead_kw", "it_kw",
+    "power_kw", "power_headroom_kw", "feed_kw", "paths", "path_normal_kw", "path_worst_kw",
     "air_heat_kw", "air_kw", "air_headroom_kw", "liquid_heat_kw", "liquid_kw", "liquid_headroom_kw",
     "u_used", "u", "u_free", "weight_kg", "max_weight_kg", "weight_headroom_kg", "binding",
     "energy_usd", "cooling_usd", "rack_usd", "nodes_usd",
 ]
 
 
-def racks_csv(loaded: LoadedFacility, types: list[NodeType], counts: np.ndarray) -> str:
-    """``racks.csv``: one line per rack holding a planned node, with load and headroom per resource."""
-    df = rack_figures(loaded, types, counts)
-    red = loaded.facility.site.power_redundancy
+def racks_csv(fac: Facility, types: list[NodeType], counts: np.ndarray, df: pd.DataFrame | None = None) -> str:
+    """``racks.csv``: one line per rack holding a planned node, with load and headroom per resource and
+    the load on each feed path normally and after the worst loss it must survive."""
+    df = rack_figures(fac, types, counts) if df is None else df
     used = df[df["nodes_planned"] > 0].copy()
     ids = [t.id for t in types]
     sub = counts[df["nodes_planned"].to_numpy() > 0]
     used["nodes"] = [";".join(f"{ids[t]}={n}" for t, n in enumerate(row) if n) for row in sub]
+    used["overhead_kw"] = used["overhead_kw_used"]
     used["power_headroom_kw"] = used["power_kw"] - used["it_kw"]
-    used["side_load_normal_kw"] = [physics.side_load_kw(x, red, failed=False) for x in used["it_kw"]]
-    used["side_load_failover_kw"] = [physics.side_load_kw(x, red, failed=True) for x in used["it_kw"]]
     used["air_headroom_kw"] = used["air_kw"] - used["air_heat_kw"]
     used["liquid_headroom_kw"] = used["liquid_kw"] - used["liquid_heat_kw"]
     used["u_free"] = used["u"] - used["u_used"]
     used["weight_headroom_kg"] = used["max_weight_kg"] - used["weight_kg"]
-    out = used[CSV_COLUMNS].copy()
-    for col in out.columns:
-        if out[col].dtype == float:
-            out[col] = out[col].round(4)
-    return out.to_csv(index=False)
+    # written column by column with the csv module: pandas' to_csv takes ~0.3 s for a campus
+    import csv
+    import io
+
+    cols = []
+    for name in CSV_COLUMNS:
+        values = used[name].to_numpy()
+        cols.append(np.round(values.astype(float), 4).tolist() if values.dtype.kind == "f" else values.tolist())
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    w.writerows(zip(*cols))
+    return buf.getvalue()
+
+
+def power_csv(plan: dict[str, Any]) -> str | None:
+    """``power.csv``: one line per source and panel: rating, normal and worst load, which failure,
+    headroom. None without a power tree."""
+    power = plan.get("power")
+    if not power:
+        return None
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["element", "kind", "source", "rating_kw", "normal_kw", "worst_kw", "worst_failure", "headroom_kw"])
+    for e in power["elements"]:
+        w.writerow([e["name"], e["kind"], e.get("source") or "", e["kw"], e["normal_kw"], e["worst_kw"],
+                    e["worst_failure"] or "", round(e["kw"] - e["worst_kw"], 4)])
+    return buf.getvalue()

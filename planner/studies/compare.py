@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner import __version__
 from planner.api import run_plan
 from planner.results.plan_json import spec_disputes
 from planner.inputs.demand import Demand
@@ -27,8 +26,9 @@ from planner.errors import InputError, NoPlanError
 from planner.inputs.facility import LoadedFacility
 from planner.optimize.solvers import Progress
 from planner.inputs.specs import Catalogue, Point, resolve, suggest
+from planner.results.plan_json import made_at, tool_record
+from planner.vocabulary import DEFAULT_GAP, DEFAULT_SOLVER, DEFAULT_TIME_LIMIT_S, SCHEMA_COMPARE
 
-SCHEMA = "rackplan.compare/1"
 BISECTION_TOL_W = 2.0
 """Break-even TDPs are found to within this many watts."""
 
@@ -77,8 +77,9 @@ def compare_row(candidate: str, point: str, plan: dict[str, Any]) -> dict[str, A
 
 
 def run_compare(loaded: LoadedFacility, cat: Catalogue, candidates: list[str], targets: dict[str, float],
-                fill: bool, *, tdp: dict[str, float] | None = None, solver: str = "cbc",
-                time_limit: float | None = 120.0, gap: float = 1e-4, progress: Progress | None = None,
+                fill: bool, *, tdp: dict[str, float] | None = None, solver: str = DEFAULT_SOLVER,
+                time_limit: float | None = DEFAULT_TIME_LIMIT_S, gap: float = DEFAULT_GAP,
+                progress: Progress | None = None,
                 break_even: bool = True) -> CompareResult:
     """Plan every candidate at every spec point; find break-even TDPs where rankings straddle."""
     unknown = [c for c in candidates if c not in cat.nodes]
@@ -121,8 +122,9 @@ def run_compare(loaded: LoadedFacility, cat: Catalogue, candidates: list[str], t
 
     (metric, amount), = targets.items() if targets else (("fill", 0),)
     result.doc = {
-        "schema": SCHEMA,
-        "tool": {"name": "rackplan", "version": __version__},
+        "schema": SCHEMA_COMPARE,
+        "tool": tool_record(cat),
+        "made_at": made_at(),
         "facility": {"name": loaded.facility.name, "file": loaded.path, "sha256": loaded.sha256,
                      "site": loaded.facility.site.model_dump(), "ppue": dict(loaded.facility.ppues)},
         "demand": {"kind": "fill"} if fill else {"kind": "target", "target": {metric: amount}},
