@@ -357,7 +357,11 @@ def _summary(plan: dict[str, Any]) -> list[str]:
         f"+ racks {usd['racks']:,.0f} + nodes {usd['nodes']:,.0f}",
     ]
     b = plan.get("baseline", {})
-    if b.get("meets_demand") and "excess_over_plan" in b:
+    placed = sum(b.get("nodes", {}).values()) if b else 0
+    if b and plan["demand"]["kind"] == "fill" and placed < sum(t["nodes"].values()):
+        lines.append(f"  first-fit baseline: fits only {placed:,} nodes in {b['racks_used']:,} racks "
+                     f"({sum(t['nodes'].values()) - placed:,} fewer than this plan)")
+    elif b.get("meets_demand") and "excess_over_plan" in b:
         lines.append(f"  first-fit baseline: USD {b['annual_usd']['total']:,.0f} in {b['racks_used']:,} racks "
                      f"({b['excess_over_plan']:+.1%} vs this plan)")
     elif b:
