@@ -86,7 +86,7 @@ def main():
         loc = create("dcim/locations", {"name": f"{tag}-hall", "slug": f"{tag}-hall", "site": site["id"]})
         rack = create("dcim/racks", {
             "name": f"{tag}-r1", "site": site["id"], "location": loc["id"], "status": "active",
-            "u_height": 42, "width": 19,
+            "u_height": 42, "width": 19, "cooling_capability": "liquid-only", "cooling_capacity": 120.5,
         })
         panel = create("dcim/power-panels", {"name": f"{tag}-pp", "site": site["id"], "location": loc["id"]})
         feed = create("dcim/power-feeds", {
@@ -121,7 +121,13 @@ def main():
         check({"count", "next", "previous", "results"} <= set(page), "list envelope")
         _, page = api("GET", f"dcim/power-feeds/?rack_id={rack['id']}&limit=1")
         check(page["count"] == 1 and len(page["results"]) == 1, "filtered list")
-        print(f"ok  lists: keys {sorted(page)}; next={page['next']!r}")
+        # Object types always outnumber one page: check the default page size and the `next` link.
+        _, page = api("GET", "core/object-types/")
+        check(page["count"] > len(page["results"]) == 50 and page["next"], "default page size 50 with a next link")
+        _, page2 = api("GET", page["next"].split("/api/", 1)[1])
+        check(page2["previous"] and page2["results"][0]["id"] != page["results"][0]["id"], "second page")
+        print(f"ok  lists: keys {sorted(page)}; default page size {len(page['results'])} of {page['count']}; "
+              f"next={page['next']!r}")
         ok = True
     except (ApiError, urllib.error.URLError, KeyError, TypeError, ValueError) as e:
         print(f"FAIL {e}", file=sys.stderr)
