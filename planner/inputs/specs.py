@@ -251,6 +251,8 @@ class NodeType:
     status: str
     point: str = "nominal"
     tdp_overridden: bool = False
+    form_factor: str = "eia-19"
+    """Rack form factor the node goes into: ``eia-19``, ``orv3`` or ``orw``."""
 
     def figures(self) -> tuple[float, ...]:
         """The numbers that a spec point can change."""
@@ -263,7 +265,7 @@ class NodeType:
                 "annual_cost_usd": self.annual_cost_usd, "tdp_w": self.tdp_w,
                 "fp8_pflops": round(self.fp8_pflops, 6), "hbm_tb": round(self.hbm_tb, 6),
                 "accelerator": self.accelerator, "status": self.status, "point": self.point,
-                "tdp_overridden": self.tdp_overridden}
+                "tdp_overridden": self.tdp_overridden, "form_factor": self.form_factor}
 
 
 @dataclass
