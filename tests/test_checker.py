@@ -582,7 +582,7 @@ def library_plan():
 
 
 @pytest.mark.parametrize("key,value,library", [("max_kw", 13.0, 14.3), ("weight_kg", 100.0, 142.4), ("gpus", 4, 8),
-                                               ("liquid_fraction", 0.5, 0.0)])
+                                               ("liquid_fraction", 0.5, 0.0), ("form_factor", "orw", "eia-19")])
 def test_check_node_figures(library_plan, key, value, library):
     """A figure edited in the plan's node types: the checker recomputes with the library's, so every
     rack figure, total and cost still holds and only the figure itself is reported."""

@@ -136,7 +136,10 @@ def _node_figures(plan: dict[str, Any], cat: Catalogue | None) -> tuple[dict[str
             if nt.get(key) is not None and not _close(float(nt[key]), float(getattr(ref, key))):
                 bad.append(f"node type {nid}: {key} {nt[key]} differs from the library's {getattr(ref, key)}")
             types[nid][key] = getattr(ref, key)
-        types[nid]["form_factor"] = getattr(ref, "form_factor", "eia-19")
+        ff = getattr(ref, "form_factor", "eia-19")
+        if nt.get("form_factor") is not None and nt["form_factor"] != ff:
+            bad.append(f"node type {nid}: form_factor {nt['form_factor']} differs from the library's {ff}")
+        types[nid]["form_factor"] = ff
     return types, bad
 
 
