@@ -78,7 +78,8 @@ pgdata_dir() {
     echo "$d"
 }
 
-pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+# A zombie (exited, not yet reaped by whoever adopted it) counts as gone.
+pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null && [[ "$(ps -o stat= -p "$1" 2>/dev/null)" != Z* ]]; }
 read_pid() { [ -f "$1" ] && head -n 1 "$1" || true; }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
