@@ -43,3 +43,11 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(OUT) build dist *.egg-info
+
+# A local NetBox for integration tests (tools/netbox/netbox.sh, docs/netbox-dev.md).
+.PHONY: netbox-up netbox-down
+netbox-up:
+	tools/netbox/netbox.sh up
+
+netbox-down:
+	tools/netbox/netbox.sh down

@@ -151,13 +151,27 @@ def _assumptions(cat: Catalogue, types: list[NodeType]) -> list[dict[str, Any]]:
         add(t.id, "hbm_tb", t.hbm_tb, acc.hbm_gb, f"{t.gpus} x per-GPU HBM")
         if prof.annual_cost_usd is not None:
             add(t.id, "annual_cost_usd", t.annual_cost_usd, prof.annual_cost_usd)
+        if prof.power.typical_kw is not None:
+            add(t.id, "typical_kw", prof.power.typical_kw.nominal, prof.power.typical_kw,
+                "typical draw, recorded beside the design load; not planned at")
+        if prof.price_usd is not None:
+            add(t.id, "price_usd", prof.price_usd.at(t.point), prof.price_usd, "purchase price per node")  # type: ignore[arg-type]
+        if prof.rent_usd_month is not None:
+            add(t.id, "rent_usd_month", prof.rent_usd_month.at(t.point), prof.rent_usd_month,  # type: ignore[arg-type]
+                "rent per node-month")
     return out
 
 
 def spec_disputes(cat: Catalogue, types: list[NodeType]) -> list[dict[str, Any]]:
-    """Where the sources behind an accelerator in use disagree (e.g. the MI400 projection against
-    AMD's published MI455X figures), as the spec library records it."""
+    """Where the sources behind a node or its accelerator disagree (e.g. the MI400 projection against
+    AMD's published MI455X figures, DGX B300's estimated draw against its peak), as the spec library
+    records it."""
     out = []
+    for t in types:
+        prof = cat.nodes.get(t.id)
+        if prof is not None and getattr(prof, "disagreement", None):
+            out.append({"node": t.id, "name": prof.name, "status": prof.status,
+                        "disagreement": " ".join(prof.disagreement.split()), "see_also": list(prof.see_also)})
     for acc_id in dict.fromkeys(t.accelerator for t in types):
         acc = cat.accelerators.get(acc_id)
         if acc is not None and acc.disagreement:
