@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError, PlanCheckError
-from planner.inputs.demand import Demand
+from planner.inputs.demand import Demand, check_controls
 from planner.inputs.facility import LoadedFacility
 from planner.inputs.specs import Catalogue, NodeType, resolve
 from planner.optimize.placement import Placement, optimize
@@ -51,6 +51,7 @@ def run_plan(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, point: P
     if not available(solver):
         hint = " (pip install 'rackplan[highs]')" if solver == "highs" else ""
         raise InputError.one(CLI_FILE, "--solver", f"solver '{solver}' is not available{hint}")
+    check_controls(demand, loaded.facility)
     types = resolve_types(cat, demand, point, tdp_w)
     placement = optimize(loaded.facility, types, demand, solver=solver, time_limit=time_limit, gap_rel=gap,
                          progress=progress)

@@ -162,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_targets(p, "target: at least")
     p.add_argument("--candidates", metavar="ID[,ID...]", help="node ids a target may choose among")
     p.add_argument("--fill", metavar="ID", help="as many of this node as fit, then at least cost")
+    p.add_argument("--only", metavar="SCOPE[,SCOPE...]",
+                   help="place only in these halls, rows or racks (hall-1, hall-2/A, hall-2/A/07)")
+    p.add_argument("--exclude", metavar="SCOPE[,SCOPE...]", help="never place in these halls, rows or racks")
+    p.add_argument("--together", choices=("hall", "row"),
+                   help="keep every node in one hall (or row): a training cluster's fabric spans a pod")
     p.add_argument("--point", choices=POINTS, default="nominal",
                    help="spec point for projected figures (default nominal)")
     p.add_argument("-o", "--out", metavar="DIR", default=DEFAULT_PLAN_DIR,
@@ -399,6 +404,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if demand is None:
         raise InputError.one(CLI_FILE, "", "no demand: give --demand FILE, --nodes, --gpus/--fp8-pflops/"
                                                    "--hbm-tb with --candidates, or --fill")
+    if args.demand and cli_demand is not None and not args.quiet:
+        _err(f"rackplan: the demand on the command line replaces the one in {args.demand} "
+             "(its placement controls and TDP what-ifs still apply)")
+    if args.demand and cli_demand is not None:
+        file_demand = load_demand(args.demand, cat)[0]
+        demand = demand.with_controls(only=file_demand.only, exclude=file_demand.exclude,
+                                      reserved=file_demand.reserved, together=file_demand.together,
+                                      origin=file_demand.origin)
+    split = lambda text: tuple(s.strip() for s in (text or "").split(",") if s.strip())  # noqa: E731
+    if args.only or args.exclude or args.together:
+        demand = demand.with_controls(only=split(args.only), exclude=split(args.exclude), together=args.together,
+                                      origin=CLI_FILE)
     tdp = _tdp(args, cat, tdp_file)
     from planner.results.outputs import check_out_dir
 
