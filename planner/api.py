@@ -63,15 +63,19 @@ def run_plan(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, point: P
 
 
 def write_plan(run: PlanRun, out_dir: str | Path) -> list[Path]:
-    """Write ``plan.json``, ``racks.csv`` and ``report.html`` into ``out_dir``, all or nothing."""
+    """Write ``plan.json``, ``racks.csv``, ``racks.xlsx``, ``power.csv`` (with a power tree) and
+    ``report.html`` into ``out_dir``, all or nothing."""
     from planner.report.views import render_plan
+    from planner.results.excel import racks_xlsx
     from planner.results.outputs import atomic_outputs
 
     html = render_plan(run.plan)
     power = power_csv(run.plan)
+    workbook = racks_xlsx(run.plan)
     with atomic_outputs(out_dir) as out:
         paths = [out.write_json("plan.json", run.plan),
-                 out.write_text("racks.csv", racks_csv(run.loaded.facility, run.types, run.placement.counts))]
+                 out.write_text("racks.csv", racks_csv(run.loaded.facility, run.types, run.placement.counts)),
+                 out.write_bytes("racks.xlsx", workbook)]
         if power is not None:
             paths.append(out.write_text("power.csv", power))
         paths.append(out.write_text("report.html", html))

@@ -41,7 +41,8 @@ all-but-k paths), air and liquid heat, U, weight and form factor with existing l
 counted; row and hall cooling, CDU groups and the plant with redundant units held back; hall IT
 capacity; and, with a power section, every UPS source and panel after the loss of any one of them.
 The plan is re-checked by independent code before it is written to DIR/plan.json, DIR/racks.csv,
-DIR/power.csv (with a power section) and DIR/report.html.
+DIR/racks.xlsx (summary, racks, rows, halls, power, bill of materials), DIR/power.csv (with a power
+section) and DIR/report.html.
 
 demand (exactly one):
   --demand FILE                 a demand file (nodes, target + candidates, or fill)
@@ -152,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", action="store_true", help="print the Markdown reference of every input format")
     _add_common(p)
 
-    p = sub.add_parser("plan", help="find the least-cost placement and write plan.json, racks.csv, report.html",
+    p = sub.add_parser("plan", help="find the least-cost placement and write plan.json, racks.csv, racks.xlsx, report.html",
                        formatter_class=_Formatter, description=PLAN_HELP, epilog=EXAMPLES)
     p.add_argument("facility", metavar="FACILITY")
     p.add_argument("--demand", metavar="FILE", help="demand file")

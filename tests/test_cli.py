@@ -75,7 +75,7 @@ def test_plan_writes_three_files_and_summary(tmp_path):
     out = rackplan("plan", CONTRACT, "--nodes", "b200-8x-air=24", "-o", str(tmp_path / "o"))
     assert out.returncode == 0, out.stderr
     files = sorted(p.name for p in (tmp_path / "o").iterdir())
-    assert files == ["plan.json", "racks.csv", "report.html"]
+    assert files == ["plan.json", "racks.csv", "racks.xlsx", "report.html"]
     plan = json.loads((tmp_path / "o" / "plan.json").read_text())
     assert plan["schema"] == "rackplan.plan/1" and plan["solver"]["status"] == "optimal"
     assert plan["totals"]["racks_used"] == 8 and plan["totals"]["it_kw"] == pytest.approx(343.2)
