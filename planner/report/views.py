@@ -21,6 +21,7 @@ from importlib import resources
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from planner.vocabulary import POINTS
 
@@ -401,7 +402,8 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
     for h in halls:
         name = h["name"]
         hall_racks = used_by_hall.get(name, [])
-        floor = FloorLayout(name, _floor_rows(plan, name, used_by_row, ex_by_row, titles)).render()
+        layout = FloorLayout(name, _floor_rows(plan, name, used_by_row, ex_by_row, titles))
+        floor = Markup("").join(layout.render_parts())
         row_table = [{"row": row["row"], "type": row["rack_type"], "racks": fint(row["racks"]),
                       "used": fint(row.get("racks_used")), "planned": fnum(row.get("planned_kw")),
                       "existing": fnum(row.get("existing_kw")), "heat": fnum(row.get("heat_kw")),
@@ -442,7 +444,10 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
             "usable": fnum(h.get("usable_kw")), "installed": fnum(h.get("installed_kw")),
             "units": h.get("units"), "unit_kw": fnum(h.get("unit_kw"), 0), "redundant": h.get("redundant"),
             "util": pct(h.get("utilization"), 1), "hot": (h.get("utilization") or 0) > 0.98,
-            "floor": floor, "rows": row_table, "failure": failure,
+            "floor": floor, "floor_numbers": "every" if layout.number_every == 1 else (
+                "used" if layout.number_used else "fifth"),
+            "collapsed": not hall_racks, "existing_count": len(ex_list),
+            "rows": row_table, "failure": failure,
             "elevations": elevations, "elev_total": len(hall_racks),
             "table": [_rack_row(r, plan, alive, show_nodes_usd) for r in table_racks],
             "table_total": len(hall_racks), "existing_rows": ex_rows, "existing_total": len(ex_list),
