@@ -221,6 +221,22 @@ def _err(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def _n(count: int, word: str, plural: str | None = None) -> str:
+    """``1 rack``, ``2 racks``, ``1,024 racks``: a count with its noun in the right number."""
+    return f"{count:,} {word if count == 1 else (plural or word + 's')}"
+
+
+def _check_summary(checks: dict[str, Any]) -> str:
+    """The independent check in one line, from a check record (``plan.json``'s ``checks``)."""
+    if checks.get("passed"):
+        return (f"passed: {_n(int(checks.get('racks_checked') or 0), 'rack')}, "
+                f"{_n(int(checks.get('failures_simulated') or 0), 'single failure')} simulated, every limit holds")
+    total = int(checks.get("violation_count") or 0)
+    limits = int(checks.get("limit_violations") or 0)
+    return (f"FAILED: {_n(total, 'violation')} ({_n(limits, 'limit breach', 'limit breaches')}, "
+            f"{_n(total - limits, 'bookkeeping mismatch', 'bookkeeping mismatches')})")
+
+
 def _progress(quiet: bool):
     if quiet:
         return None
@@ -275,30 +291,30 @@ def cmd_validate(args: argparse.Namespace) -> int:
     fac = loaded.facility
     df = fac.racks.frame
     rows = sum(len(h.rows) for h in fac.halls)
-    print(f"ok: {args.facility}: '{fac.name}': {len(fac.halls)} hall(s), {rows} row(s), {len(df):,} racks "
-          f"({int(df['has_existing'].sum())} with existing load), default power redundancy {fac.site.power_redundancy}")
+    print(f"ok: {args.facility}: '{fac.name}': {_n(len(fac.halls), 'hall')}, {_n(rows, 'row')}, {_n(len(df), 'rack')} "
+          f"({int(df['has_existing'].sum()):,} with existing load), default power redundancy {fac.site.power_redundancy}")
     for name, rt in fac.rack_types.items():
         n = int((df["rack_type"] == name).sum())
         liquid = f", liquid {rt.liquid_kw:g} kW" if rt.liquid_kw else ""
         ff = f", {rt.form_factor}" if rt.form_factor != "eia-19" else ""
         ov = rt.overhead
         overhead = f", overhead {ov.u}U/{ov.kw:g} kW/{ov.weight_kg:g} kg" if (ov.u or ov.kw or ov.weight_kg) else ""
-        print(f"  rack type {name}: {n:,} racks, {rt.u}U{ff}, {rt.cooling}, {fac.redundancy(name)} on "
-              f"{fac.paths(name)} path(s), carries {fac.power_capacity_kw(name):.1f} kW "
+        print(f"  rack type {name}: {_n(n, 'rack')}, {rt.u}U{ff}, {rt.cooling}, {fac.redundancy(name)} on "
+              f"{_n(fac.paths(name), 'path')}, carries {fac.power_capacity_kw(name):.1f} kW "
               f"({rt.feeds} x {fac.one_feed_kw(name):.1f} kW feed), air {rt.air_kw:g} kW{liquid}, "
-              f"{rt.max_weight_kg:g} kg{overhead}")
+              f"{rt.max_weight_kg:,g} kg{overhead}")
     for hall in fac.halls:
         cu = hall.cooling_units
         what = "air heat" if hall.cdus else "cooling"
         extra = f", IT capacity {hall.it_kw:,.0f} kW" if hall.it_kw else ""
-        print(f"  hall {hall.name}: {sum(r.racks for r in hall.rows):,} racks in {len(hall.rows)} rows, {what} "
+        print(f"  hall {hall.name}: {_n(sum(r.racks for r in hall.rows), 'rack')} in {_n(len(hall.rows), 'row')}, {what} "
               f"{fac.hall_usable_kw(hall):,.0f} kW usable ({cu.count} x {cu.unit_kw:g} kW, N+{cu.redundant}){extra}")
         for g in hall.cdus or []:
-            print(f"    CDU group {g.name}: rows {', '.join(g.rows)}, {fac.cdu_usable_kw(g):,.0f} kW usable "
+            print(f"    CDU group {g.name}: {'row' if len(g.rows) == 1 else 'rows'} {', '.join(g.rows)}, {fac.cdu_usable_kw(g):,.0f} kW usable "
                   f"({g.count} x {g.unit_kw:g} kW, N+{g.redundant})")
     if fac.power is not None:
-        print(f"  power: {len(fac.power.sources)} sources ({', '.join(fac.power.sources)}), "
-              f"{len(fac.power.panels)} panels; every single failure of either is planned for")
+        print(f"  power: {_n(len(fac.power.sources), 'source')} ({', '.join(fac.power.sources)}), "
+              f"{_n(len(fac.power.panels), 'panel')}; every single failure of either is planned for")
     if fac.plant is not None:
         pl = fac.plant
         print(f"  plant: {fac.usable_kw(pl):,.0f} kW usable ({pl.count} x {pl.unit_kw:g} kW, N+{pl.redundant})")
@@ -364,17 +380,17 @@ def _summary(plan: dict[str, Any]) -> list[str]:
     usd = t["annual_usd"]
     lines = [
         f"plan: {s['status']} (gap {s['gap']:.4%}, {s['name']}, {s['seconds']:.1f} s): "
-        f"{sum(t['nodes'].values()):,} nodes / {t['gpus']:,} GPUs in {t['racks_used']:,} racks, "
+        f"{_n(sum(t['nodes'].values()), 'node')} / {_n(t['gpus'], 'GPU')} in {_n(t['racks_used'], 'rack')}, "
         f"IT {t['it_kw']:,.1f} kW",
         f"  annual USD {usd['total']:,.0f} = energy {usd['energy']:,.0f} + cooling {usd['cooling']:,.0f} "
         f"+ racks {usd['racks']:,.0f} + nodes {usd['nodes']:,.0f}",
     ]
     b = plan.get("baseline", {})
     if b.get("meets_demand") and "excess_over_plan" in b:
-        lines.append(f"  first-fit baseline: USD {b['annual_usd']['total']:,.0f} in {b['racks_used']:,} racks "
+        lines.append(f"  first-fit baseline: USD {b['annual_usd']['total']:,.0f} in {_n(b['racks_used'], 'rack')} "
                      f"({b['excess_over_plan']:+.1%} vs this plan)")
     elif b:
-        lines.append(f"  first-fit baseline: places {sum(b['nodes'].values()):,} nodes, "
+        lines.append(f"  first-fit baseline: places {_n(sum(b['nodes'].values()), 'node')}, "
                      f"{'meets' if b.get('meets_demand') else 'does not meet'} the demand")
     if plan.get("binding", {}).get("label"):
         lines.append(f"  binding limit: {plan['binding']['label']}")
@@ -384,7 +400,7 @@ def _summary(plan: dict[str, Any]) -> list[str]:
             f"a better plan could save at most USD {worth:,.0f} a year (gap {s['gap']:.3%}); raise --time-limit to prove it"
             if worth is not None else "no bound was found; raise --time-limit"))
     if plan.get("checks"):
-        lines.append(f"  independent check: {plan['checks']['summary']}")
+        lines.append(f"  independent check: {_check_summary(plan['checks'])}")
     return lines
 
 
@@ -402,11 +418,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.demand:
         demand, tdp_file = load_demand(args.demand, cat)
     if cli_demand is not None:
-        demand = cli_demand  # the command line overrides the file
+        if demand is not None:  # the command line overrides the file: say so, and what each gave
+            _err(f"rackplan: note: {_demand_flag(args)} overrides the demand in {args.demand} "
+                 f"({demand.describe()}); planning {cli_demand.describe()}"
+                 + ("; the file's tdp what-ifs still apply" if tdp_file else ""))
+        demand = cli_demand
     if demand is None:
         raise InputError.one(CLI_FILE, "", "no demand: give --demand FILE, --nodes, --gpus/--fp8-pflops/"
                                                    "--hbm-tb with --candidates, or --fill")
     tdp = _tdp(args, cat, tdp_file)
+    for acc, watts in tdp_file.items():
+        if tdp[acc] != watts:
+            _err(f"rackplan: note: --tdp {acc}={tdp[acc]:g} overrides the demand file's {acc}: {watts:g} W")
     from planner.results.outputs import check_out_dir
 
     check_out_dir(args.out)
@@ -418,14 +441,49 @@ def cmd_plan(args: argparse.Namespace) -> int:
         halls = len(loaded.facility.halls)
         _err(f"rackplan: '{loaded.facility.name}' ({len(df):,} racks in {halls} hall{'s' if halls != 1 else ''}); "
              f"demand: {demand.describe()}")
-    run = run_plan(loaded, cat, demand, point=args.point, tdp_w=tdp, solver=opts["solver"],
-                   time_limit=opts["time_limit"], gap=opts["gap"], progress=progress, spec_files=args.specs)
+    try:
+        run = run_plan(loaded, cat, demand, point=args.point, tdp_w=tdp, solver=opts["solver"],
+                       time_limit=opts["time_limit"], gap=opts["gap"], progress=progress, spec_files=args.specs)
+    except NoPlanError as exc:
+        return _no_plan(exc, loaded, cat, demand, args, tdp, opts, progress)
     paths = write_plan(run, args.out)
     if not args.quiet:
         for line in _summary(run.plan):
             _err(line)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def _demand_flag(args: argparse.Namespace) -> str:
+    """The demand flag the user gave (for messages)."""
+    if args.nodes is not None:
+        return "--nodes"
+    if args.fill is not None:
+        return "--fill"
+    given = [f for f, v in (("--gpus", args.gpus), ("--fp8-pflops", args.fp8_pflops), ("--hbm-tb", args.hbm_tb))
+             if v is not None]
+    return (given[0] if given else "--candidates") + (" with --candidates" if args.candidates else "")
+
+
+def _no_plan(exc: NoPlanError, loaded, cat, demand, args: argparse.Namespace, tdp: dict[str, float],
+             opts: dict[str, Any], progress) -> int:
+    """No plan meets the demand: what runs out (the diagnosis), then the most of each node type that
+    does fit on its own, found by planning a fill with the same optimizer."""
+    from planner.api import MOST_THAT_FITS_S, most_that_fits
+
+    _err(f"rackplan: {exc}")
+    for line in exc.shortfalls[1:]:
+        _err(f"  also: {line}")
+    if progress and demand.kind != "fill":
+        _err(f"  (asking how many {' and how many '.join(demand.node_ids)} fit instead)")
+    try:
+        fits = most_that_fits(loaded, cat, demand, point=args.point, tdp_w=tdp, solver=opts["solver"],
+                              time_limit=min(opts["time_limit"], MOST_THAT_FITS_S))
+    except (NoPlanError, InputError):
+        fits = []
+    for line in fits:
+        _err(f"  {line}")
+    return Exit.NO_PLAN
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -448,7 +506,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                          time_limit=opts["time_limit"], gap=opts["gap"], progress=_progress(args.quiet),
                          break_even=not args.no_break_even)
     paths = write_compare(result, args.out)
-    print("wrote " + ", ".join(str(p) for p in paths[:3]) + f" and {len(paths) - 3} plans in {Path(args.out) / 'plans'}")
+    print("wrote " + ", ".join(str(p) for p in paths[:3]) + f" and {_n(len(paths) - 3, 'plan')} in {Path(args.out) / 'plans'}")
     return 0
 
 
@@ -525,16 +583,29 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     data = _read_json(args.plan)
     if data.get("schema") == SCHEMA_COMPARE:
+        here = Path(args.plan).parent
+        files = [str(here / r["plan_file"]) for r in data.get("rows") or []
+                 if isinstance(r, dict) and isinstance(r.get("plan_file"), str)]
+        example = files[0] if files else f"{here / 'plans'}/ID@POINT.json"
+        more = f" (and the {_n(len(files) - 1, 'other')} in {here / 'plans'})" if len(files) > 1 else ""
         raise InputError.one(args.plan, "schema", "this is a comparison; check each of its plans instead: "
-                                                  f"rackplan check {Path(args.plan).parent / 'plans'}/ID@POINT.json")
+                                                  f"rackplan check {example}{more}")
     plan = validate_plan(data, args.plan)
     report, against = _check_document(args, plan, args.facility)
+    summary = _check_summary(report.to_json())
     if report.passed:
-        print(f"ok: {args.plan} (against {against}): {report.summary()}")
+        print(f"ok: {args.plan} (against {against}): {summary}")
         return Exit.OK
-    for v in report.violations:
-        print(f"{args.plan}: {v}")
-    print(f"{args.plan}: {report.summary()}")
+    # limit breaches first (the checker lists them first), then the plan's own figures that disagree
+    limits, book = report.violations[:report.limit_violations], report.violations[report.limit_violations:]
+    for title, lines in ((_n(len(limits), "limit breach", "limit breaches"), limits),
+                         (_n(len(book), "bookkeeping mismatch", "bookkeeping mismatches")
+                          + " (figures in the plan that differ from the recomputed ones)", book)):
+        if lines:
+            print(f"{args.plan}: {title}:")
+            for v in lines:
+                print(f"  {v}")
+    print(f"{args.plan}: {summary}; checked against {against}")
     return Exit.NO_PLAN
 
 

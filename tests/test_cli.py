@@ -41,7 +41,7 @@ def test_validate_summarises_the_contract_example():
     out = rackplan("validate", CONTRACT)
     assert out.returncode == 0, out.stderr
     assert "84 racks (2 with existing load)" in out.stdout
-    assert "dlc-130: 24 racks, 48U, dlc, 2N on 2 path(s), carries 136.6 kW" in out.stdout
+    assert "dlc-130: 24 racks, 48U, dlc, 2N on 2 paths, carries 136.6 kW" in out.stdout
     assert "hall hall-1: 60 racks in 4 rows, cooling 3,500 kW usable (8 x 500 kW, N+1)" in out.stdout
 
 

@@ -58,8 +58,18 @@ def environment() -> jinja2.Environment:
     """Templates from the ``planner.templates`` package, autoescaped."""
     env = jinja2.Environment(loader=jinja2.FunctionLoader(_load_template), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
-    env.filters.update(fnum=fnum, fint=fint, usd=usd, pct=pct, fig=fig)
+    env.filters.update(fnum=fnum, fint=fint, usd=usd, pct=pct, fig=fig, plural=plural)
     return env
+
+
+def plural(n: Any, word: str, many: str | None = None) -> str:
+    """``1 rack``, ``24 racks``, ``1,024 racks``: a count (a number or an already formatted one) with its
+    noun in the right number."""
+    try:
+        k = int(round(float(str(n).replace(",", ""))))
+    except ValueError:
+        return f"{n} {many or word + 's'}"
+    return f"{k:,} {word if k == 1 else (many or word + 's')}"
 
 
 @functools.lru_cache(maxsize=1)
@@ -338,7 +348,7 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
                    + (f", gap {pct(gap, 2)}" if gap is not None else "")
                    + (f", {fnum(solver.get('seconds'), 1)} s" if solver.get("seconds") is not None else ""))
     by_limit = binding.get("racks_by_limit") or {}
-    binding_detail = ", ".join(f"{limit_label(k)} in {v} racks" for k, v in by_limit.items())
+    binding_detail = ", ".join(f"{limit_label(k)} in {plural(v, 'rack')}" for k, v in by_limit.items())
     if binding.get("halls_full"):
         binding_detail += ("; " if binding_detail else "") + "hall cooling full in " + ", ".join(binding["halls_full"])
     if binding.get("rows_full"):
@@ -519,9 +529,9 @@ def _baseline_text(baseline: dict[str, Any], cost: dict[str, Any]) -> str:
     racks = fint(baseline.get("racks_used"))
     if not baseline.get("meets_demand", True):
         placed = nodes_text(baseline.get("nodes") or {}) or "no nodes"
-        return (f"The {method} baseline does not meet the demand ({placed} in {racks} racks, "
+        return (f"The {method} baseline does not meet the demand ({placed} in {plural(racks, 'rack')}, "
                 f"{usd(b_cost)} a year).")
-    text = f"The {method} baseline uses {racks} racks at {usd(b_cost)} a year"
+    text = f"The {method} baseline uses {plural(racks, 'rack')} at {usd(b_cost)} a year"
     excess = baseline.get("excess_over_plan")
     if excess is None or b_cost is None:
         return text + "."
@@ -682,10 +692,10 @@ def _winner(ok_rows: list[dict[str, Any]], doc: dict[str, Any]) -> str:
             return ""
         best = min(scored, key=lambda r: r["usd_per_pflops_year"])
         return (f"At nominal figures, {best['candidate']} gives the lowest annual cost per FP8 PFLOPS-year: "
-                f"{usd(best['usd_per_pflops_year'])}, in {fint(best.get('racks_used'))} racks.")
+                f"{usd(best['usd_per_pflops_year'])}, in {plural(best.get('racks_used'), 'rack')}.")
     best = min(nominal, key=lambda r: float(_get(r, "annual_usd.total") or math.inf))
     return (f"At nominal figures, {best['candidate']} meets the demand at the lowest annual cost: "
-            f"{usd(_get(best, 'annual_usd.total'))} in {fint(best.get('racks_used'))} racks.")
+            f"{usd(_get(best, 'annual_usd.total'))} in {plural(best.get('racks_used'), 'rack')}.")
 
 
 def render_compare(doc: dict[str, Any]) -> str:
