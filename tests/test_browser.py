@@ -372,13 +372,13 @@ def ink_right_of(img: np.ndarray, share: float) -> bool:
     return bool((img[:, int(img.shape[1] * share):] < 200).any())
 
 
-EXPECTED_PAGES = {"contract": (3, 5), "ai-hall": (3, 6), "colo": (3, 6)}
+EXPECTED_PAGES = {"contract": (3, 5), "ai-hall": (3, 6), "colo": (3, 6), "compare": (3, 6)}
 """Pages each fixture's report may take, on either paper: a few, not one per section."""
 
 
 @pytest.mark.skipif(PDFTOPPM is None, reason="pdftoppm not installed (apt-get install poppler-utils)")
 @pytest.mark.parametrize("paper", list(PAPERS))
-@pytest.mark.parametrize("name", ["contract", "ai-hall", "colo"])
+@pytest.mark.parametrize("name", ["contract", "ai-hall", "colo", "compare"])
 def test_prints_on_a4_and_letter_without_blank_pages(browser, pages, name, paper, tmp_path):
     browser.load(pages[name].as_uri())
     pdf = browser.pdf(paper)
