@@ -17,7 +17,7 @@ from planner.inputs.specs import Catalogue, NodeType, resolve
 from planner.optimize.placement import Placement, optimize
 from planner.optimize.solvers import Progress, available
 from planner.results.checker import CheckReport, check_plan
-from planner.results.plan_json import build_plan, power_csv, racks_csv
+from planner.results.plan_json import build_plan, power_csv, rack_figures, racks_csv
 from planner.vocabulary import CLI_FILE, DEFAULT_GAP, DEFAULT_SOLVER, DEFAULT_TIME_LIMIT_S, Point
 
 
@@ -31,6 +31,8 @@ class PlanRun:
     placement: Placement
     plan: dict[str, Any]
     check: CheckReport
+    figures: Any = None
+    """The per-rack figures (:func:`~planner.results.plan_json.rack_figures`) the plan was built from."""
 
 
 def resolve_types(cat: Catalogue, demand: Demand, point: Point = "nominal",
@@ -54,12 +56,13 @@ def run_plan(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, point: P
                          progress=progress)
     options = {"time_limit_s": time_limit, "gap_tolerance": gap, "point": point,
                "tdp_overrides_w": dict(tdp_w or {}), "spec_files": list(spec_files or [])}
-    plan = build_plan(loaded, cat, types, demand, placement, options)
+    figures = rack_figures(loaded.facility, types, placement.counts)
+    plan = build_plan(loaded, cat, types, demand, placement, options, figures)
     report = check_plan(loaded.facility, plan, cat)
     if not report.passed:
         raise PlanCheckError(report.violations)
     plan["checks"] = report.to_json()
-    return PlanRun(loaded, types, demand, placement, plan, report)
+    return PlanRun(loaded, types, demand, placement, plan, report, figures)
 
 
 def write_plan(run: PlanRun, out_dir: str | Path) -> list[Path]:
@@ -74,7 +77,7 @@ def write_plan(run: PlanRun, out_dir: str | Path) -> list[Path]:
     workbook = racks_xlsx(run.plan)
     with atomic_outputs(out_dir) as out:
         paths = [out.write_json("plan.json", run.plan),
-                 out.write_text("racks.csv", racks_csv(run.loaded.facility, run.types, run.placement.counts)),
+                 out.write_text("racks.csv", racks_csv(run.loaded.facility, run.types, run.placement.counts, run.figures)),
                  out.write_bytes("racks.xlsx", workbook)]
         if power is not None:
             paths.append(out.write_text("power.csv", power))

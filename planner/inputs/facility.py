@@ -56,8 +56,9 @@ MAX_RACKS_TOTAL = 250_000
 class StrictModel(BaseModel):
     """Base of every input model: unknown keys are errors, values are not coerced, no NaN/inf."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False,
-                              use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+    # Field docstrings document each key; planner.inputs.reference reads them for the reference and
+    # the JSON Schema (collecting them here would slow every command's start-up).
 
 
 class Site(StrictModel):
@@ -405,6 +406,29 @@ def rack_id(hall: str, row: str, index: int, racks_in_row: int) -> str:
     return f"{hall}/{row}/{index:0{width}d}"
 
 
+def row_rack_ids(hall: str, row: str, racks: int) -> list[str]:
+    """Every rack id of a row, in order (:func:`rack_id` for 1..racks, made at once)."""
+    width = max(2, len(str(racks)))
+    prefix = f"{hall}/{row}/"
+    return [prefix + str(i).zfill(width) for i in range(1, racks + 1)]
+
+
+def locate_rack(fac: "Facility", rid: str) -> tuple[Hall, Row] | None:
+    """The hall and row of rack id ``rid``, or None when the facility has no such rack (its hall, row
+    or number is wrong, or the number is not written the way :func:`rack_id` writes it)."""
+    parts = rid.split("/")
+    if len(parts) != 3 or not parts[2].isdigit():
+        return None
+    for hall in fac.halls:
+        if hall.name == parts[0]:
+            for row in hall.rows:
+                if row.name == parts[1]:
+                    n = int(parts[2])
+                    return (hall, row) if 1 <= n <= row.racks and rack_id(hall.name, row.name, n, row.racks) == rid \
+                        else None
+    return None
+
+
 @dataclass(frozen=True)
 class RackTable:
     """Every rack of a facility as columns (one row per rack), existing load included.
@@ -430,7 +454,7 @@ class RackTable:
             cdu_of = fac.cdu_of_row(hall)
             for row in hall.rows:
                 n = row.racks
-                cols["id"].extend(rack_id(hall.name, row.name, i, n) for i in range(1, n + 1))
+                cols["id"].extend(row_rack_ids(hall.name, row.name, n))
                 cols["hall"].extend([hall.name] * n)
                 cols["row"].extend([row.name] * n)
                 cols["rack_type"].extend([row.rack_type] * n)
@@ -667,13 +691,10 @@ def _rack_hint(rid: str, rows: dict[str, dict[str, int]]) -> str:
 def check_existing(fac: Facility) -> list[tuple[tuple, str]]:
     """Existing load names a rack that exists, once, and fits that rack (power, air and liquid heat,
     U and its position, weight), and its row's, hall's, CDU group's and plant's limits."""
-    racks: dict[str, tuple[Hall, Row]] = {}
     layout: dict[str, dict[str, int]] = {}
     for hall in fac.halls:
         for row in hall.rows:
             layout.setdefault(hall.name, {}).setdefault(row.name, row.racks)
-            for i in range(1, row.racks + 1):
-                racks[rack_id(hall.name, row.name, i, row.racks)] = (hall, row)
     out = []
     seen: dict[str, int] = {}
     row_heat: dict[tuple[str, str], float] = {}
@@ -681,14 +702,15 @@ def check_existing(fac: Facility) -> list[tuple[tuple, str]]:
     hall_air: dict[str, float] = {}
     liquid_row: dict[tuple[str, str], float] = {}
     for k, e in enumerate(fac.existing):
-        if e.rack not in racks:
+        where = locate_rack(fac, e.rack)
+        if where is None:
             out.append((("existing", k, "rack"), f"no rack '{e.rack}' in the facility; {_rack_hint(e.rack, layout)}"))
             continue
         if e.rack in seen:
             out.append((("existing", k, "rack"), f"rack '{e.rack}' already has existing load (existing[{seen[e.rack]}])"))
             continue
         seen[e.rack] = k
-        hall, row = racks[e.rack]
+        hall, row = where
         if row.rack_type not in fac.rack_types:
             continue  # reported by check_rack_type_refs
         t = fac.rack_types[row.rack_type]

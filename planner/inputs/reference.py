@@ -1,8 +1,18 @@
-"""The YAML reference (``docs/reference.md``), generated from the pydantic models so it cannot go
-stale: ``rackplan schema --markdown`` prints it, and a test fails when the committed file differs."""
+"""The YAML reference (``docs/reference.md``) and the JSON Schema, generated from the pydantic
+models so they cannot go stale: ``rackplan schema --markdown`` prints the reference, ``rackplan
+schema`` the schema, and a test fails when the committed reference differs.
+
+Each field is documented by the docstring under it (STYLE.md item 3). Those docstrings are read here,
+from the models' source, only when a reference or schema is asked for: asking pydantic to collect them
+(``use_attribute_docstrings``) would cost every command ~30 ms of start-up to parse source it never shows.
+"""
 
 from __future__ import annotations
 
+import ast
+import functools
+import inspect
+import textwrap
 import typing
 
 from pydantic import BaseModel
@@ -11,7 +21,7 @@ from pydantic_core import PydanticUndefined
 from planner.inputs.demand import DemandFile, Target
 from planner.inputs.facility import (CduGroup, CoolingOverrides, CoolingSettings, CoolingUnits, Existing, Facility,
                                      Feed, Hall, Overhead, Panel, PowerSource, PowerTree, RackType, Row, Site)
-from planner.inputs.specs import Accelerator, Figure, NodePower, NodeProfile, Source, SpecFile
+from planner.inputs.specs import Accelerator, Availability, Figure, NodePower, NodeProfile, Source, SpecFile
 
 SECTIONS: list[tuple[str, str, list[type[BaseModel]]]] = [
     ("Facility descriptor", "A facility file (`facilities/*.yaml`). Unknown keys are errors.",
@@ -20,7 +30,7 @@ SECTIONS: list[tuple[str, str, list[type[BaseModel]]]] = [
     ("Demand file", "A demand file (`--demand FILE`): exactly one of `nodes`, `target` with `candidates`, "
                     "or `fill`.", [DemandFile, Target]),
     ("Spec file", "The bundled library (`gpu_specs/*.yaml`) and a user's `--specs FILE` share this shape.",
-     [SpecFile, Source, Accelerator, NodeProfile, NodePower, Figure]),
+     [SpecFile, Source, Accelerator, NodeProfile, NodePower, Figure, Availability]),
 ]
 
 
@@ -58,6 +68,58 @@ def _default(field: typing.Any) -> str:
     return "none" if value is None else f"`{value}`"
 
 
+@functools.lru_cache(maxsize=None)
+def field_docs(model: type[BaseModel]) -> dict[str, str]:
+    """Field name -> the docstring written under it in the class body (this class and its bases)."""
+    out: dict[str, str] = {}
+    for cls in reversed(model.__mro__):
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or cls is BaseModel:
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+        except (OSError, TypeError):
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for stmt, nxt in zip(body, body[1:]):
+            if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and isinstance(nxt, ast.Expr)
+                    and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str)):
+                out[stmt.target.id] = inspect.cleandoc(nxt.value.value)
+    return out
+
+
+def _models(model: type[BaseModel], seen: dict[str, type[BaseModel]] | None = None) -> dict[str, type[BaseModel]]:
+    """Every model reachable from ``model`` through its fields, by class name."""
+    seen = {} if seen is None else seen
+    if model.__name__ in seen:
+        return seen
+    seen[model.__name__] = model
+    for f in model.model_fields.values():
+        stack = [f.annotation]
+        while stack:
+            a = stack.pop()
+            if isinstance(a, type) and issubclass(a, BaseModel):
+                _models(a, seen)
+            stack.extend(typing.get_args(a))
+    return seen
+
+
+def json_schema(model: type[BaseModel]) -> dict[str, typing.Any]:
+    """The JSON Schema of an input format, with every field's docstring as its description."""
+    schema = model.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    defs = schema.get("$defs", {})
+    for name, cls in _models(model).items():
+        target = schema if cls is model else defs.get(name)
+        if target is None:
+            continue
+        docs = field_docs(cls)
+        for fname, field in cls.model_fields.items():
+            prop = target.get("properties", {}).get(field.alias or fname)
+            if prop is not None and fname in docs:
+                prop["description"] = docs[fname]
+    return schema
+
+
 def markdown() -> str:
     out = ["# Input reference", "",
            "Generated from the pydantic models by `rackplan schema --markdown`; do not edit by hand.",
@@ -71,7 +133,7 @@ def markdown() -> str:
             out += [f"### {model.__name__}", "", doc, "", "| key | type | default | meaning |", "|---|---|---|---|"]
             for name, field in model.model_fields.items():
                 key = field.alias or name
-                desc = " ".join((field.description or "").split()).replace("|", "\\|")
+                desc = " ".join(field_docs(model).get(name, "").split()).replace("|", "\\|")
                 out.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {desc} |")
             out.append("")
     return "\n".join(out)

@@ -303,10 +303,12 @@ def build_problem_data(fac: Facility, types: list[NodeType], mix_varies: bool,
     frame["new"] = new
     usd = fac.site.electricity_usd_per_kwh
     ov_usd = np.zeros(len(frame))
-    for c in frame["cooling"].unique():
+    cooling_of = frame["cooling"].to_numpy()
+    for c in np.unique(cooling_of):
         air, _ = physics.path_ppues(c, fac.ppues)
-        sel = frame["cooling"].to_numpy() == c
-        ov_usd[sel] = [sum(physics.overhead_energy_cooling_usd(kw, usd, air)) for kw in frame.loc[sel, "overhead_kw"]]
+        sel = cooling_of == c
+        energy_usd, cooling_usd = physics.overhead_energy_cooling_usd(frame["overhead_kw"].to_numpy(float)[sel], usd, air)
+        ov_usd[sel] = energy_usd + cooling_usd
     frame["rack_cost_usd"] = np.where(new, frame["annual_cost_usd"].to_numpy(float) + ov_usd, 0.0)
 
     usable = frame["pattern_set"].to_numpy() >= 0

@@ -40,21 +40,22 @@ def first_fit(data: ProblemData, demand: Demand) -> np.ndarray:
     R, T = len(data.racks), data.T
     counts = np.zeros((R, T), dtype=np.int64)
     rem = data.cap.copy()
-    left = np.array([lim.budget for lim in data.limits], dtype=float)
-    quantity = [data.quantity(lim.quantity) for lim in data.limits]
+    left = [lim.budget for lim in data.limits]
+    quantity = [data.quantity(lim.quantity).tolist() for lim in data.limits]
     carries_overhead = [lim.quantity != "liquid" for lim in data.limits]
     in_limits = _limits_by_rack(data)
-    overhead = data.racks["overhead_kw"].to_numpy(float)
+    overhead = data.racks["overhead_kw"].to_numpy(float).tolist()
+    opened = [False] * R
 
     def place(t: int, want: float, value: float) -> float:
         """Place nodes of type t until ``want`` units of ``value`` per node are met; return units placed."""
         fit = max_count(rem, data.use[t:t + 1])[:, 0]
         placed = 0.0
-        for r in np.flatnonzero(fit):
+        for r in np.flatnonzero(fit).tolist():
             if placed >= want - EPS:
                 break
             n = int(fit[r])
-            opening = counts[r].sum() == 0
+            opening = not opened[r]
             for i, wgt in in_limits[r]:
                 ov = wgt * overhead[r] if opening and carries_overhead[i] else 0.0
                 per = wgt * quantity[i][t]
@@ -72,6 +73,7 @@ def first_fit(data: ProblemData, demand: Demand) -> np.ndarray:
                 left[i] -= ov + n * wgt * quantity[i][t]
             counts[r, t] += n
             rem[r] -= n * data.use[t]
+            opened[r] = True
             placed += n * value
         return placed
 

@@ -54,8 +54,12 @@ def _attrs(attrs: dict[str, object]) -> str:
         if value is None:
             continue
         name = "class" if key == "cls" else key.rstrip("_").replace("_", "-")
-        text = num(value) if isinstance(value, float) else str(value)
-        out.append(f' {name}="{escape(text)}"')
+        if isinstance(value, float):
+            out.append(f' {name}="{num(value)}"')
+        elif isinstance(value, int):  # numbers need no escaping
+            out.append(f' {name}="{value}"')
+        else:
+            out.append(f' {name}="{escape(str(value))}"')
     return "".join(out)
 
 

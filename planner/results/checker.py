@@ -95,6 +95,14 @@ class Recomputed:
     rows: dict[tuple[str, str], Row]
 
     _row_sums: dict[tuple[str, str], dict[str, float]] | None = None
+    _failures: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
+    _paths: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+    def paths(self, rack_type: str) -> tuple[int, float]:
+        """(feed paths, one path's usable kW) of a rack type."""
+        if rack_type not in self._paths:
+            self._paths[rack_type] = (self.fac.paths(rack_type), self.fac.path_kw(rack_type))
+        return self._paths[rack_type]
 
     def row_kw(self, hall: str, row: str, what: str = "it") -> float:
         """A row's total ``it`` (all heat), ``air`` or ``liquid`` kW, added up rack by rack."""
@@ -154,15 +162,17 @@ def recompute(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None)
 
     structure: list[str] = []
     planned: list[str] = []
+    seen: set[str] = set()
     for entry in plan.get("racks") or []:
         rid = entry.get("id")
         if rid not in where:
             structure.append(f"rack {rid}: no such rack in facility {fac.name!r}")
             continue
-        if rid in planned:
+        if rid in seen:
             structure.append(f"rack {rid}: listed twice")
             continue
         planned.append(rid)
+        seen.add(rid)
         hall, row = where[rid]
         if (entry.get("hall"), entry.get("row"), entry.get("rack_type")) != (hall, row.name, row.rack_type):
             structure.append(f"rack {rid}: hall/row/rack_type {entry.get('hall')}/{entry.get('row')}/"
@@ -187,23 +197,22 @@ def recompute(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None)
             ld.nodes[nid] = ld.nodes.get(nid, 0) + n
             if t.get("form_factor", "eia-19") != rt.form_factor:
                 ld.wrong_form_factor.append(nid)
-            for _ in range(n):
-                p, lf = float(t["max_kw"]), float(t["liquid_fraction"])
-                ld.planned_kw += p
-                ld.it_kw += p
-                ld.air_kw += physics.air_heat_kw(p, lf)
-                ld.liquid_kw += physics.liquid_heat_kw(p, lf)
-                ld.u += int(t["u"])
-                ld.weight_kg += float(t["weight_kg"])
-                ld.gpus += int(t["gpus"])
-                ld.nodes_usd += float(t.get("annual_cost_usd") or 0.0)
-                kwh = physics.annual_kwh(p, site.load_factor)
-                ld.energy_usd += physics.energy_usd(kwh, site.electricity_usd_per_kwh)
-                if lf > 0 and not physics.has_liquid_loop(rt.cooling, rt.liquid_kw):
-                    if nid not in ld.liquid_nodes_without_loop:
-                        ld.liquid_nodes_without_loop.append(nid)
-                else:
-                    ld.cooling_usd += physics.cooling_usd(kwh, lf, air_ppue, liquid_ppue, site.electricity_usd_per_kwh)
+            # n identical nodes: each one's figures, n times
+            p, lf = float(t["max_kw"]), float(t["liquid_fraction"])
+            ld.planned_kw += n * p
+            ld.it_kw += n * p
+            ld.air_kw += n * physics.air_heat_kw(p, lf)
+            ld.liquid_kw += n * physics.liquid_heat_kw(p, lf)
+            ld.u += n * int(t["u"])
+            ld.weight_kg += n * float(t["weight_kg"])
+            ld.gpus += n * int(t["gpus"])
+            ld.nodes_usd += n * float(t.get("annual_cost_usd") or 0.0)
+            kwh = physics.annual_kwh(p, site.load_factor)
+            ld.energy_usd += n * physics.energy_usd(kwh, site.electricity_usd_per_kwh)
+            if lf > 0 and not physics.has_liquid_loop(rt.cooling, rt.liquid_kw):
+                ld.liquid_nodes_without_loop.append(nid)
+            else:
+                ld.cooling_usd += n * physics.cooling_usd(kwh, lf, air_ppue, liquid_ppue, site.electricity_usd_per_kwh)
         if newly and ld.nodes:
             ov = rt.overhead
             ld.it_kw += ov.kw
@@ -237,6 +246,12 @@ def _planned(c: Recomputed) -> list[RackLoad]:
 def _row_failures(c: Recomputed, row: Row) -> list[tuple[str, int]]:
     """(what is lost, paths lost) for each loss a rack of the row must survive: its scheme's own
     (``2N`` a side, ``N+k`` any k paths) and each single failure upstream that leaves it a path."""
+    if id(row) not in c._failures:
+        c._failures[id(row)] = _simulate_row_failures(c, row)
+    return c._failures[id(row)]
+
+
+def _simulate_row_failures(c: Recomputed, row: Row) -> list[tuple[str, int]]:
     fac = c.fac
     red = fac.redundancy(row.rack_type)
     paths = fac.paths(row.rack_type)
@@ -256,9 +271,7 @@ def check_rack_power(c: Recomputed) -> list[str]:
     after every loss it must survive; with no loss (``N``), its feeds carry it together."""
     out = []
     for ld in _planned(c):
-        fac = c.fac
-        path_kw = fac.path_kw(ld.rack_type)
-        paths = fac.paths(ld.rack_type)
+        paths, path_kw = c.paths(ld.rack_type)
         cases = _row_failures(c, ld.row) or [("nothing", 0)]
         for what, lost in cases:
             share = physics.path_share_kw(ld.it_kw, paths, lost)
@@ -652,8 +665,7 @@ class CheckReport:
 def _worst_failover(c: Recomputed) -> tuple[dict[str, Any] | None, int]:
     worst, simulated = None, 0
     for ld in _planned(c):
-        path_kw = c.fac.path_kw(ld.rack_type)
-        paths = c.fac.paths(ld.rack_type)
+        paths, path_kw = c.paths(ld.rack_type)
         for what, lost in _row_failures(c, ld.row):
             simulated += 1
             share = physics.path_share_kw(ld.it_kw, paths, lost)

@@ -6,7 +6,6 @@ cannot be written is reported like bad input (the user's ``-o`` is wrong), not a
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -96,7 +95,7 @@ class OutputSet:
         return target
 
     def write_json(self, relative: str, obj: Any) -> Path:
-        return self.write_text(relative, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
+        return self.write_text(relative, dumps_json(obj))
 
     def commit(self) -> None:
         if self._tmpdir is None:
@@ -132,6 +131,13 @@ class OutputSet:
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
+
+
+def dumps_json(obj: Any) -> str:
+    """A document as indented JSON text (orjson: numpy numbers and arrays written directly)."""
+    import orjson
+
+    return orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY).decode("utf-8") + "\n"
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> Path:

@@ -94,15 +94,15 @@ def rack_figures(fac: Facility, types: list[NodeType], counts: np.ndarray) -> pd
                         if t.liquid_fraction == 0 or liq_p is not None else (0.0, 0.0)
                         for t in types]).reshape(len(types), 2)
         sel = kinds == c
-        ov = np.array([physics.overhead_energy_cooling_usd(kw, usd, air_p) for kw in ov_kw[sel]]).reshape(-1, 2)
-        energy[sel] = counts[sel] @ per[:, 0] + ov[:, 0]
-        cooling[sel] = counts[sel] @ per[:, 1] + ov[:, 1]
+        ov_energy, ov_cooling = physics.overhead_energy_cooling_usd(ov_kw[sel], usd, air_p)  # elementwise
+        energy[sel] = counts[sel] @ per[:, 0] + ov_energy
+        cooling[sel] = counts[sel] @ per[:, 1] + ov_cooling
     df["energy_usd"] = energy
     df["cooling_usd"] = cooling
     df["rack_usd"] = np.where(new, df["annual_cost_usd"], 0.0)
     df["nodes_usd"] = counts @ np.array([t.annual_cost_usd for t in types])
     df["kwh"] = counts @ np.array([physics.annual_kwh(t.max_kw, site.load_factor) for t in types]) \
-        + np.array([physics.overhead_kwh(kw) for kw in ov_kw])
+        + physics.overhead_kwh(ov_kw)
     return df
 
 
@@ -151,13 +151,27 @@ def _assumptions(cat: Catalogue, types: list[NodeType]) -> list[dict[str, Any]]:
         add(t.id, "hbm_tb", t.hbm_tb, acc.hbm_gb, f"{t.gpus} x per-GPU HBM")
         if prof.annual_cost_usd is not None:
             add(t.id, "annual_cost_usd", t.annual_cost_usd, prof.annual_cost_usd)
+        if prof.power.typical_kw is not None:
+            add(t.id, "typical_kw", prof.power.typical_kw.nominal, prof.power.typical_kw,
+                "typical draw, recorded beside the design load; not planned at")
+        if prof.price_usd is not None:
+            add(t.id, "price_usd", prof.price_usd.at(t.point), prof.price_usd, "purchase price per node")  # type: ignore[arg-type]
+        if prof.rent_usd_month is not None:
+            add(t.id, "rent_usd_month", prof.rent_usd_month.at(t.point), prof.rent_usd_month,  # type: ignore[arg-type]
+                "rent per node-month")
     return out
 
 
 def spec_disputes(cat: Catalogue, types: list[NodeType]) -> list[dict[str, Any]]:
-    """Where the sources behind an accelerator in use disagree (e.g. the MI400 projection against
-    AMD's published MI455X figures), as the spec library records it."""
+    """Where the sources behind a node or its accelerator disagree (e.g. the MI400 projection against
+    AMD's published MI455X figures, DGX B300's estimated draw against its peak), as the spec library
+    records it."""
     out = []
+    for t in types:
+        prof = cat.nodes.get(t.id)
+        if prof is not None and getattr(prof, "disagreement", None):
+            out.append({"node": t.id, "name": prof.name, "status": prof.status,
+                        "disagreement": " ".join(prof.disagreement.split()), "see_also": list(prof.see_also)})
     for acc_id in dict.fromkeys(t.accelerator for t in types):
         acc = cat.accelerators.get(acc_id)
         if acc is not None and acc.disagreement:
@@ -167,26 +181,37 @@ def spec_disputes(cat: Catalogue, types: list[NodeType]) -> list[dict[str, Any]]
 
 
 def _rack_entries(df: pd.DataFrame, counts: np.ndarray, ids: list[str]) -> list[dict[str, Any]]:
+    """``racks[]``: one entry per rack holding a planned node (columns pulled out once, not row by row)."""
+    idx = np.flatnonzero(df["nodes_planned"].to_numpy() > 0)
+    col = {name: df[name].to_numpy()[idx].tolist() for name in (
+        "id", "hall", "row", "rack_type", "has_existing", "binding", "u_used")}
+    num = {name: np.round(df[name].to_numpy(float)[idx], 6).tolist() for name in (
+        "it_kw", "air_heat_kw", "liquid_heat_kw", "weight_kg", "existing_kw", "existing_liquid_kw",
+        "existing_weight_kg", "overhead_kw", "overhead_kw_used", "overhead_weight_kg")}
+    util = {x: np.round(df[f"util_{x}"].to_numpy(float)[idx], 4).tolist() for x in RACK_LIMITS}
+    usd = {name: np.round(df[name].to_numpy(float)[idx], 2).tolist()
+           for name in ("energy_usd", "cooling_usd", "rack_usd", "nodes_usd")}
+    ex_u = df["existing_u"].to_numpy()[idx].tolist()
+    ov_u = df["overhead_u"].to_numpy()[idx].tolist()
+    sub = counts[idx]
     racks = []
-    used_idx = np.flatnonzero(df["nodes_planned"].to_numpy() > 0)
-    for r, row in zip(used_idx, df.iloc[used_idx].to_dict("records")):
+    for i in range(len(idx)):
         entry: dict[str, Any] = {
-            "id": row["id"], "hall": row["hall"], "row": row["row"], "rack_type": row["rack_type"],
-            "nodes": {ids[t]: int(counts[r, t]) for t in np.flatnonzero(counts[r])},
-            "it_kw": _r(row["it_kw"]), "air_heat_kw": _r(row["air_heat_kw"]),
-            "liquid_heat_kw": _r(row["liquid_heat_kw"]), "u_used": int(row["u_used"]),
-            "weight_kg": _r(row["weight_kg"]),
+            "id": col["id"][i], "hall": col["hall"][i], "row": col["row"][i], "rack_type": col["rack_type"][i],
+            "nodes": {ids[t]: int(sub[i, t]) for t in np.flatnonzero(sub[i])},
+            "it_kw": num["it_kw"][i], "air_heat_kw": num["air_heat_kw"][i],
+            "liquid_heat_kw": num["liquid_heat_kw"][i], "u_used": int(col["u_used"][i]),
+            "weight_kg": num["weight_kg"][i],
         }
-        if row["has_existing"]:
-            entry["existing"] = {"kw": _r(row["existing_kw"]), "liquid_kw": _r(row["existing_liquid_kw"]),
-                                 "u": int(row["existing_u"]), "weight_kg": _r(row["existing_weight_kg"])}
-        elif row["overhead_kw_used"] or row["overhead_u"] or row["overhead_weight_kg"]:
-            entry["overhead"] = {"kw": _r(row["overhead_kw"]), "u": int(row["overhead_u"]),
-                                 "weight_kg": _r(row["overhead_weight_kg"])}
-        entry["utilization"] = {x: _r(row[f"util_{x}"], 4) for x in RACK_LIMITS}
-        entry["binding"] = row["binding"]
-        entry["annual_usd"] = {"energy": _r(row["energy_usd"], 2), "cooling": _r(row["cooling_usd"], 2),
-                               "rack": _r(row["rack_usd"], 2), "nodes": _r(row["nodes_usd"], 2)}
+        if col["has_existing"][i]:
+            entry["existing"] = {"kw": num["existing_kw"][i], "liquid_kw": num["existing_liquid_kw"][i],
+                                 "u": int(ex_u[i]), "weight_kg": num["existing_weight_kg"][i]}
+        elif num["overhead_kw_used"][i] or ov_u[i] or num["overhead_weight_kg"][i]:
+            entry["overhead"] = {"kw": num["overhead_kw"][i], "u": int(ov_u[i]), "weight_kg": num["overhead_weight_kg"][i]}
+        entry["utilization"] = {x: util[x][i] for x in RACK_LIMITS}
+        entry["binding"] = col["binding"][i]
+        entry["annual_usd"] = {"energy": usd["energy_usd"][i], "cooling": usd["cooling_usd"][i],
+                               "rack": usd["rack_usd"][i], "nodes": usd["nodes_usd"][i]}
         racks.append(entry)
     return racks
 
@@ -285,11 +310,11 @@ def cdu_section(fac: Facility, df: pd.DataFrame) -> list[dict[str, Any]] | None:
 
 
 def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], demand: Demand,
-               placement: Placement, solver_options: dict[str, Any]) -> dict[str, Any]:
-    """The ``plan.json`` document for a placement."""
+               placement: Placement, solver_options: dict[str, Any], df: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The ``plan.json`` document for a placement (``df``: its :func:`rack_figures`, if already made)."""
     fac = loaded.facility
     counts = placement.counts
-    df = rack_figures(fac, types, counts)
+    df = rack_figures(fac, types, counts) if df is None else df
     used = df["nodes_planned"].to_numpy() > 0
     ids = [t.id for t in types]
     rows, halls = _rows_and_halls(fac, df)
@@ -327,8 +352,10 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
         "usd_per_pflops_year": _r(costs["total"] / fp8, 2) if fp8 > 0 else None,
     }
     g = placement.greedy
+    # for fill, "meets the demand" means fitting as many nodes as the plan does
+    meets_demand = bool(meets(placement.data, demand, g)) and (demand.kind != "fill" or g.sum() >= counts.sum())
     baseline = {"method": "first-fit decreasing (facility order, largest node first)",
-                "meets_demand": bool(meets(placement.data, demand, g)),
+                "meets_demand": meets_demand,
                 "nodes": {ids[t]: int(g[:, t].sum()) for t in range(len(ids)) if g[:, t].sum()},
                 "racks_used": int((g.sum(axis=1) > 0).sum()),
                 "annual_usd": _costs(rack_figures(fac, types, g))}
@@ -368,7 +395,6 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
         "existing_racks": existing_only,
         "rows": rows,
         "halls": halls,
-        "binding": _binding_summary(df[used], rows, halls),
         "totals": totals,
         "baseline": baseline,
     }
@@ -382,22 +408,41 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
         plan["plant"] = {"heat_kw": _r(heat), "usable_kw": _r(usable), "units": fac.plant.count,
                          "unit_kw": fac.plant.unit_kw, "redundant": fac.plant.redundant,
                          "utilization": _r(heat / usable, 4)}
+    plan["binding"] = _binding_summary(df[used], plan)
     return plan
 
 
-def _binding_summary(used: pd.DataFrame, rows: list[dict], halls: list[dict]) -> dict[str, Any]:
-    """Which limit binds: per-rack limits by how many used racks they bind, then row and hall cooling."""
+FULL = 0.98
+"""Utilization at which a limit counts as full (binding) in the summary."""
+
+
+def _binding_summary(used: pd.DataFrame, plan: dict[str, Any]) -> dict[str, Any]:
+    """Which limit binds: the limits above the racks that are full (power sources and panels after their
+    worst single failure, hall IT capacity, the plant, CDU groups, hall and row cooling), else the
+    single-rack limit that binds the most used racks."""
+    rows, halls = plan["rows"], plan["halls"]
     per_rack = used["binding"].value_counts().to_dict() if len(used) else {}
-    full_rows = [f"{r['hall']}/{r['row']}" for r in rows if r["utilization"] is not None and r["utilization"] > 0.98]
-    full_halls = [h["name"] for h in halls if h["utilization"] > 0.98]
+    full_rows = [f"{r['hall']}/{r['row']}" for r in rows if r["utilization"] is not None and r["utilization"] > FULL]
+    full_halls = [h["name"] for h in halls if h["utilization"] > FULL]
+    full_it = [h["name"] for h in halls if (h.get("it_utilization") or 0) > FULL]
+    full_cdus = [f"{g['hall']}/{g['name']}" for g in plan.get("cdus") or [] if g["liquid_kw"] > FULL * g["usable_kw"]]
+    full_plant = bool(plan.get("plant") and plan["plant"]["utilization"] > FULL)
+    elements = (plan.get("power") or {}).get("elements") or []
+    full_sources = [e["name"] for e in elements if e["kind"] == "source" and e["utilization"] > FULL]
+    full_panels = [e["name"] for e in elements if e["kind"] == "panel" and e["utilization"] > FULL]
     main = max(per_rack, key=per_rack.get) if per_rack else None
-    if full_halls:
-        main = "hall"
-    elif full_rows and (main is None or len(full_rows) * 10 >= len(used)):
-        main = "row"
+    for limit, full in (("source", full_sources), ("plant", full_plant), ("hall_it", full_it), ("cdu", full_cdus),
+                        ("hall", full_halls), ("panel", full_panels)):
+        if full:
+            main = limit
+            break
+    else:
+        if full_rows and (main is None or len(full_rows) * 10 >= len(used)):
+            main = "row"
     return {"limit": main, "label": LIMIT_LABEL.get(main, main) if main else None,
             "racks_by_limit": {k: int(v) for k, v in per_rack.items()},
-            "rows_full": full_rows, "halls_full": full_halls}
+            "rows_full": full_rows, "halls_full": full_halls, "sources_full": full_sources,
+            "panels_full": full_panels, "cdus_full": full_cdus, "halls_it_full": full_it, "plant_full": full_plant}
 
 
 CSV_COLUMNS = [
@@ -409,10 +454,10 @@ CSV_COLUMNS = [
 ]
 
 
-def racks_csv(fac: Facility, types: list[NodeType], counts: np.ndarray) -> str:
+def racks_csv(fac: Facility, types: list[NodeType], counts: np.ndarray, df: pd.DataFrame | None = None) -> str:
     """``racks.csv``: one line per rack holding a planned node, with load and headroom per resource and
     the load on each feed path normally and after the worst loss it must survive."""
-    df = rack_figures(fac, types, counts)
+    df = rack_figures(fac, types, counts) if df is None else df
     used = df[df["nodes_planned"] > 0].copy()
     ids = [t.id for t in types]
     sub = counts[df["nodes_planned"].to_numpy() > 0]
@@ -423,11 +468,19 @@ def racks_csv(fac: Facility, types: list[NodeType], counts: np.ndarray) -> str:
     used["liquid_headroom_kw"] = used["liquid_kw"] - used["liquid_heat_kw"]
     used["u_free"] = used["u"] - used["u_used"]
     used["weight_headroom_kg"] = used["max_weight_kg"] - used["weight_kg"]
-    out = used[CSV_COLUMNS].copy()
-    for col in out.columns:
-        if out[col].dtype == float:
-            out[col] = out[col].round(4)
-    return out.to_csv(index=False)
+    # written column by column with the csv module: pandas' to_csv takes ~0.3 s for a campus
+    import csv
+    import io
+
+    cols = []
+    for name in CSV_COLUMNS:
+        values = used[name].to_numpy()
+        cols.append(np.round(values.astype(float), 4).tolist() if values.dtype.kind == "f" else values.tolist())
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    w.writerows(zip(*cols))
+    return buf.getvalue()
 
 
 def power_csv(plan: dict[str, Any]) -> str | None:
