@@ -31,6 +31,7 @@ LOGS=$STATE/logs
 PG_SOCKET_DIR=/run/postgresql
 URL=http://127.0.0.1:$NETBOX_PORT
 FRESH_INIT=0                             # set when `up` ran initdb: the migrated result is then cached
+FROM_GOLDEN=0                            # set when the data dir is the cached migrated copy: no migrate needed
 
 log() { printf '[netbox] %s\n' "$*" >&2; }
 die() { printf '[netbox] error: %s\n' "$*" >&2; exit 1; }
@@ -219,6 +220,15 @@ start_redis() {
     die "redis did not start; see $LOGS/redis.log"
 }
 
+# Deleting a data dir takes seconds on this disk: move it aside and delete it in the background.
+discard_dir() {
+    [ -e "$1" ] || return 0
+    local trash
+    trash="$1.old.$$.$RANDOM"
+    mv "$1" "$trash"
+    nohup rm -rf "$trash" >/dev/null 2>&1 < /dev/null 9>&- &
+}
+
 golden_dir() { echo "$CACHE/pgdata-golden-pg$(basename "$(dirname "$(pg_bindir)")")"; }
 
 pg_start() {
@@ -241,12 +251,13 @@ start_postgres() {
     if [ "$NETBOX_KEEP_DATA" = 1 ] && [ -f "$pgdata/PG_VERSION" ]; then
         log "keeping existing data dir $pgdata (NETBOX_KEEP_DATA=1)"
     elif [ -f "$golden/PG_VERSION" ]; then
-        rm -rf "$pgdata"
+        discard_dir "$pgdata"
         mkdir -p "$(dirname "$pgdata")"
         cp -a "$golden" "$pgdata"
+        FROM_GOLDEN=1
         log "data dir restored from cached migrated copy"
     else
-        rm -rf "$pgdata"
+        discard_dir "$pgdata"
         install -d -o postgres -g postgres -m 700 "$pgdata"
         as_postgres "$bindir/initdb" -D "$pgdata" -U postgres -E UTF8 --locale=C.UTF-8 \
             --auth-local=peer --auth-host=scram-sha-256 >/dev/null
@@ -327,15 +338,25 @@ cmd_up() {
     local t_all
     t_all=$(now)
     mkdir -p "$STATE" "$LOGS"
+    if [ -n "$(runserver_pid)" ] && [ -n "$(redis_pid)" ] && pg_running && [ -f "$NETBOX_ENV_FILE" ] &&
+       ( . "$NETBOX_ENV_FILE"; api_ok "$TOKEN" ); then
+        log "already up"
+        cat "$NETBOX_ENV_FILE"
+        return
+    fi
     step "apt packages";     ensure_packages;  done_step
     step "netbox venv";      ensure_venv;      done_step
     ensure_secrets
     step "config";           write_config;     done_step
     step "redis";            start_redis;      done_step
     step "postgres";         start_postgres;   done_step
-    step "migrate";          nb migrate --no-input >"$LOGS/migrate.log" 2>&1 \
-                                 || { tail -n 30 "$LOGS/migrate.log" >&2; die "migrate failed"; }
-                                                done_step
+    step "migrate"
+    if [ "$FROM_GOLDEN" = 1 ]; then
+        log "skipped: the data dir is the cached copy migrated by netbox $NETBOX_VERSION"
+    else
+        nb migrate --no-input >"$LOGS/migrate.log" 2>&1 || { tail -n 30 "$LOGS/migrate.log" >&2; die "migrate failed"; }
+    fi
+    done_step
     step "superuser+token";  ensure_admin_and_token; done_step
     if [ "$FRESH_INIT" = 1 ]; then
         step "cache migrated db"; save_golden; done_step
