@@ -278,7 +278,22 @@ def pages(tmp_path_factory, plans, compare_doc) -> dict[str, Path]:
         files[name].write_text(render_plan(plan), encoding="utf-8")
     files["compare"] = out / "compare.html"
     files["compare"].write_text(render_compare(compare_doc), encoding="utf-8")
+    files["ai-building"] = out / "ai-building.html"  # what `make demo` plans: a power tree and CDU groups
+    files["ai-building"].write_text(render_plan(_building_plan()), encoding="utf-8")
     return files
+
+
+def _building_plan() -> dict[str, Any]:
+    from planner.api import run_plan
+    from planner.inputs.demand import load_demand
+    from planner.inputs.facility import load_facility
+    from planner.inputs.specs import load_catalogue
+
+    root = Path(__file__).resolve().parent.parent
+    cat = load_catalogue()
+    demand, tdp = load_demand(str(root / "examples" / "ai-building-demand.yaml"), cat)
+    return run_plan(load_facility(root / "facilities" / "ai-building.yaml"), cat, demand, tdp_w=tdp,
+                    time_limit=60).plan
 
 
 @pytest.mark.parametrize("name", ["contract", "ai-hall", "colo", "compare"])
@@ -372,13 +387,13 @@ def ink_right_of(img: np.ndarray, share: float) -> bool:
     return bool((img[:, int(img.shape[1] * share):] < 200).any())
 
 
-EXPECTED_PAGES = {"contract": (3, 5), "ai-hall": (3, 6), "colo": (3, 6), "compare": (3, 6)}
+EXPECTED_PAGES = {"contract": (3, 5), "ai-hall": (3, 6), "colo": (3, 6), "compare": (3, 6), "ai-building": (6, 11)}
 """Pages each fixture's report may take, on either paper: a few, not one per section."""
 
 
 @pytest.mark.skipif(PDFTOPPM is None, reason="pdftoppm not installed (apt-get install poppler-utils)")
 @pytest.mark.parametrize("paper", list(PAPERS))
-@pytest.mark.parametrize("name", ["contract", "ai-hall", "colo", "compare"])
+@pytest.mark.parametrize("name", list(EXPECTED_PAGES))
 def test_prints_on_a4_and_letter_without_blank_pages(browser, pages, name, paper, tmp_path):
     browser.load(pages[name].as_uri())
     pdf = browser.pdf(paper)
