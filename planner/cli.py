@@ -319,8 +319,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"    CDU group {g.name}: {'row' if len(g.rows) == 1 else 'rows'} {', '.join(g.rows)}, {fac.cdu_usable_kw(g):,.0f} kW usable "
                   f"({g.count} x {g.unit_kw:g} kW, N+{g.redundant})")
     if fac.power is not None:
-        print(f"  power: {_n(len(fac.power.sources), 'source')} ({', '.join(fac.power.sources)}), "
-              f"{_n(len(fac.power.panels), 'panel')}; every single failure of either is planned for")
+        names = list(fac.power.sources)
+        shown = ", ".join(names[:6]) + (f", ... ({len(names)} in all)" if len(names) > 6 else "")
+        print(f"  power: {_n(len(names), 'source')} ({shown}), {_n(len(fac.power.panels), 'panel')}; every single "
+              "failure of a source or a panel is planned for")
     if fac.plant is not None:
         pl = fac.plant
         print(f"  plant: {fac.usable_kw(pl):,.0f} kW usable ({pl.count} x {pl.unit_kw:g} kW, N+{pl.redundant})")

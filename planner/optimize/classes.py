@@ -413,23 +413,22 @@ def group_limits(fac: Facility, frame: pd.DataFrame, class_racks: list[np.ndarra
 
 def power_limits(fac: Facility, by_row: dict[tuple[str, str], list[int]], ex_row: pd.DataFrame) -> list[GroupLimit]:
     """Each source and panel within its ``kw`` in normal operation, and after each single failure of
-    another source or panel that moves load onto it (a pair where no row's share on it grows is
-    implied by the normal-operation limit and left out). Sources first, then panels."""
+    another source or panel that moves load onto it: a failure can only move load onto an element
+    through a row with paths on both, so only those failures are looked at, and a pair where no row's
+    share on the element grows is implied by the normal-operation limit and left out. Sources first,
+    then panels."""
     if fac.power is None:
         return []
-    rows = [(hall.name, row) for hall in fac.halls for row in hall.rows]
-    elements = fac.power_elements()
-    failures = [n for n, _, _ in elements]
-    touches = {n: [(h, row) for h, row in rows if any(n in (p, fac.panel_source[p]) for p in row.panels or [])]
-               for n in failures}
     out = []
-    for name, kind, kw in elements:
-        normal = {(h, row.name): fac.path_share(row, name) for h, row in touches[name]}
-        for failed in [None] + failures:
+    for name, kind, kw in fac.power_elements():
+        rows = fac.rows_on[name]
+        normal = {(h, row.name): fac.path_share(row, name) for h, row in rows}
+        failures = dict.fromkeys(f for _, row in rows for p in row.panels or [] for f in (p, fac.panel_source[p]))
+        for failed in [None] + list(failures):
             if failed is not None:
                 if failed == name or fac.panel_source.get(name) == failed:
                     continue  # the element itself is lost
-                share = {(h, row.name): fac.path_share(row, name, failed) for h, row in touches[name]}
+                share = {(h, row.name): fac.path_share(row, name, failed) for h, row in rows}
                 if all(share[key] <= normal[key] + 1e-12 for key in share):
                     continue
             else:

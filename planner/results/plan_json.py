@@ -256,42 +256,47 @@ def _rows_and_halls(fac: Facility, df: pd.DataFrame) -> tuple[list[dict], list[d
 def power_section(fac: Facility, df: pd.DataFrame) -> dict[str, Any] | None:
     """``power``: each source and panel with its normal load and its worst load after any single
     failure (and which); each single failure that cuts power to racks (CONTRACT.md); and, per single
-    failure, the most loaded element left and the rows that lose power (the report's impact table)."""
+    failure, the most loaded element left and the rows that lose power (the report's impact table).
+    A failure changes only the loads of elements that share a row with it, so only those are
+    recomputed."""
     if fac.power is None:
         return None
     row_kw = df.groupby(["hall", "row"], sort=False)["it_kw"].sum().to_dict()
-    rows = [(hall.name, row) for hall in fac.halls for row in hall.rows]
+    used = df[df["it_kw"] > 0].groupby(["hall", "row"], sort=False).size().to_dict()
     elements = fac.power_elements()
-    names = [n for n, _, _ in elements]
     rating = {n: kw for n, _, kw in elements}
-
-    def loads(failed: str | None) -> dict[str, float]:
-        out = {}
-        for name in names:
-            if failed is not None and (failed == name or fac.panel_source.get(name) == failed):
-                continue  # lost with the failure
-            out[name] = sum(fac.path_share(row, name, failed) * row_kw[(h, row.name)] for h, row in rows)
-        return out
-
-    normal = loads(None)
-    worst = {n: (normal[n], None) for n in names}
+    normal = {n: sum(fac.path_share(row, n) * row_kw[(h, row.name)] for h, row in fac.rows_on[n])
+              for n, _, _ in elements}
+    by_normal = sorted(normal, key=lambda n: -normal[n] / rating[n])
+    worst = {n: (normal[n], None) for n in normal}
     failures, dropped = [], []
-    for failed in names:
-        after = loads(failed)
-        for n, kw in after.items():
-            if kw > worst[n][0] + 1e-9:
-                worst[n] = (kw, failed)
-        lost_rows = [(h, row) for h, row in rows
-                     if row.panels and physics.paths_lost(row.panels, fac.panel_source, failed) == len(row.panels)]
+    for failed, kind, _ in elements:
+        lost = {failed} | ({p for p, s in fac.panel_source.items() if s == failed} if kind == "source" else set())
+        affected = fac.rows_on[failed]
+        after: dict[str, float] = {}
+        for h, row in affected:
+            for x in dict.fromkeys(list(row.panels or []) + [fac.panel_source[p] for p in row.panels or []]):
+                if x in lost:
+                    continue
+                delta = (fac.path_share(row, x, failed) - fac.path_share(row, x)) * row_kw[(h, row.name)]
+                after[x] = after.get(x, normal[x]) + delta
+        for x, kw in after.items():
+            if kw > worst[x][0] + 1e-9:
+                worst[x] = (kw, failed)
+        top = max(after, key=lambda n: after[n] / rating[n]) if after else None
+        other = next((n for n in by_normal if n not in after and n not in lost), None)
+        if other is not None and (top is None or normal[other] / rating[other] > after[top] / rating[top]):
+            top, top_kw = other, normal[other]
+        else:
+            top_kw = after[top] if top else 0.0
+        lost_rows = [(h, row) for h, row in affected
+                     if physics.paths_lost(row.panels or [], fac.panel_source, failed) == len(row.panels or [])]
         lost_kw = sum(row_kw[(h, row.name)] for h, row in lost_rows)
         if lost_kw > 0:
             dropped.append({"failure": failed, "kw": _r(lost_kw), "rows": [f"{h}/{row.name}" for h, row in lost_rows]})
-        top = max(after, key=lambda n: after[n] / rating[n]) if after else None
-        failures.append({"failure": failed, "kind": "source" if failed in fac.power.sources else "panel",
-                         "most_loaded": top, "load_kw": _r(after[top]) if top else 0.0,
+        failures.append({"failure": failed, "kind": kind, "most_loaded": top, "load_kw": _r(top_kw),
                          "rating_kw": rating[top] if top else 0.0, "dropped_kw": _r(lost_kw),
-                         "dropped_racks": int(sum(int((df["hall"].eq(h) & df["row"].eq(row.name)
-                                                       & (df["it_kw"] > 0)).sum()) for h, row in lost_rows))})
+                         "dropped_racks": int(sum(used.get((h, row.name), 0) for h, row in lost_rows))})
     out = [{"name": name, "kind": kind, "kw": kw, "normal_kw": _r(normal[name]), "worst_kw": _r(worst[name][0]),
             "worst_failure": worst[name][1], "utilization": _r(worst[name][0] / kw, 4),
             "source": fac.panel_source.get(name)} for name, kind, kw in elements]
