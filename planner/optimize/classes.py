@@ -375,13 +375,15 @@ def group_limits(fac: Facility, frame: pd.DataFrame, class_racks: list[np.ndarra
     class is in a limit with weight 1 (or, for power elements, the share of its row's load).
     """
     by_row = _rows_of_classes(frame, class_racks)
-    ex_row = frame.groupby(["hall", "row"], sort=False)[["existing_kw", "existing_liquid_kw"]].sum()
+    sums = frame.groupby(["hall", "row"], sort=False)[["existing_kw", "existing_liquid_kw"]].sum()
+    ex_row = {key: (float(kw), float(liquid)) for key, kw, liquid in
+              zip(sums.index, sums["existing_kw"], sums["existing_liquid_kw"])}
     out: list[GroupLimit] = []
 
     def ex(hall: str, rows: list[str], what: str) -> float:
         total = 0.0
         for r in rows:
-            kw, liquid = ex_row.loc[(hall, r)]
+            kw, liquid = ex_row[(hall, r)]
             total += {"power": kw, "air": kw - liquid, "liquid": liquid}[what]
         return total
 
@@ -411,7 +413,8 @@ def group_limits(fac: Facility, frame: pd.DataFrame, class_racks: list[np.ndarra
     return out
 
 
-def power_limits(fac: Facility, by_row: dict[tuple[str, str], list[int]], ex_row: pd.DataFrame) -> list[GroupLimit]:
+def power_limits(fac: Facility, by_row: dict[tuple[str, str], list[int]],
+                 ex_row: dict[tuple[str, str], tuple[float, float]]) -> list[GroupLimit]:
     """Each source and panel within its ``kw`` in normal operation, and after each single failure of
     another source or panel that moves load onto it: a failure can only move load onto an element
     through a row with paths on both, so only those failures are looked at, and a pair where no row's
@@ -438,7 +441,7 @@ def power_limits(fac: Facility, by_row: dict[tuple[str, str], list[int]], ex_row
             for key, s in share.items():
                 if s <= 0:
                     continue
-                existing += s * float(ex_row.loc[key, "existing_kw"])
+                existing += s * ex_row[key][0]
                 for k in by_row.get(key, []):
                     weights[k] = s
             label = f"{name} in normal operation" if failed is None else f"{name} after losing {failed}"

@@ -22,6 +22,7 @@ outside it).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -314,6 +315,8 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
     objective = float(pulp.value(m.prob.objective) or 0.0)
     bound = info.mip_dual_bound
     bound = -bound if maximize else bound
+    if state["lp_bound"] is not None and not maximize:  # stopped before the MIP's own root bound
+        bound = max(bound, float(state["lp_bound"])) if math.isfinite(bound) else float(state["lp_bound"])
     finished = ms == highspy.HighsModelStatus.kOptimal
     return SolveOutcome("highs", "optimal" if finished else "feasible", objective, float(bound), seconds)
 
