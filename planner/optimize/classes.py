@@ -254,16 +254,61 @@ RELAXED = 1e6
 """Capacity given to a single-rack limit that diagnosis switches off."""
 
 
-def _pattern_sets(cap: np.ndarray, use: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Distinct capacity vectors -> maximal patterns -> distinct pattern sets. Returns the pattern
-    set of each rack (-1 where nothing fits) and the sets."""
-    uniq, inverse = np.unique(np.round(cap, 9), axis=0, return_inverse=True)
+def rack_runs(frame: pd.DataFrame) -> list[tuple[int, ...]]:
+    """Per rack, the lengths of the free runs its planned nodes may use when existing equipment with a
+    position splits the free units (a node needs contiguous units); empty where the free units are one
+    run (the usual case: overhead and unpositioned existing load sit at the top)."""
+    out: list[tuple[int, ...]] = [()] * len(frame)
+    pos = frame["existing_position"].to_numpy()
+    for i in np.flatnonzero(pos > 0):
+        u = int(frame["u"].iat[i])
+        runs = physics.free_runs(u, physics.rack_taken_units(u, 0, [(int(frame["existing_u"].iat[i]), int(pos[i]))]))
+        if len(runs) > 1:
+            out[i] = tuple(sorted(n for _, n in runs))
+    return out
+
+
+def _fit_runs(pats: np.ndarray, heights: np.ndarray, runs: tuple[int, ...]) -> np.ndarray:
+    """The maximal patterns among the sub-fills of ``pats`` whose nodes fit the free ``runs`` as whole
+    blocks of units (every sub-fill of a fitting fill fits, so this is still a monotone limit)."""
+    runs_list = [(0, n) for n in runs]
+    feasible: set[tuple[int, ...]] = set()
+    seen: set[tuple[int, ...]] = set()
+    frontier = [tuple(int(x) for x in p) for p in pats]
+    while frontier:
+        p = frontier.pop()
+        if p in seen or sum(p) == 0:
+            continue
+        seen.add(p)
+        if physics.fits_runs([int(heights[t]) for t, n in enumerate(p) for _ in range(n)], runs_list):
+            feasible.add(p)
+            continue
+        frontier += [p[:t] + (p[t] - 1,) + p[t + 1:] for t in range(len(p)) if p[t] > 0]
+    maximal = [p for p in feasible if not any(q != p and all(a >= b for a, b in zip(q, p)) for q in feasible)]
+    if not maximal:
+        return np.zeros((0, pats.shape[1]), dtype=np.int64)
+    out = np.array(sorted(maximal), dtype=np.int64)
+    return out
+
+
+def _pattern_sets(cap: np.ndarray, use: np.ndarray, runs: list[tuple[int, ...]] | None = None
+                  ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Distinct capacity vectors (and free-run shapes) -> maximal patterns -> distinct pattern sets.
+    Returns the pattern set of each rack (-1 where nothing fits) and the sets."""
+    shapes = {s: i for i, s in enumerate(dict.fromkeys(runs or []))}
+    shape_of = np.array([shapes[s] for s in runs], dtype=float) if runs else np.zeros(len(cap))
+    keyed = np.column_stack([np.round(cap, 9), shape_of])
+    uniq, inverse = np.unique(keyed, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
+    by_id = {i: s for s, i in shapes.items()}
     set_index: dict[bytes, int] = {}
     pattern_sets: list[np.ndarray] = []
     cap_to_set = np.empty(len(uniq), dtype=np.int64)
     for i, c in enumerate(uniq):
-        pats = maximal_patterns(c, use)
+        pats = maximal_patterns(c[:-1], use)
+        shape = by_id.get(int(c[-1]), ())
+        if len(pats) and shape:
+            pats = _fit_runs(pats, use[:, 3], shape)
         if len(pats) == 0:
             cap_to_set[i] = -1
             continue
@@ -291,7 +336,7 @@ def build_problem_data(fac: Facility, types: list[NodeType], mix_varies: bool,
     for name in relax:
         cap[:, RACK_LIMITS.index(name)] = RELAXED
     use = node_usage(types)
-    rack_set, pattern_sets = _pattern_sets(cap, use)
+    rack_set, pattern_sets = _pattern_sets(cap, use, rack_runs(frame))
     frame["pattern_set"] = rack_set
 
     own_group = {(h.name, r.name) for h in fac.halls for r in h.rows if r.cooling_kw is not None}

@@ -58,6 +58,15 @@ def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None
 
     cls = data.racks["cls"].to_numpy()
     rack_cost = data.racks["rack_cost_usd"].to_numpy(float)
+    # racks whose free units are split by positioned existing equipment: what they take is what their
+    # class's patterns allow (the units' sum alone would overstate it)
+    split = (data.racks["existing_position"].to_numpy() > 0) & (cls >= 0)
+
+    def pattern_room(r: int, t: int, n: int) -> int:
+        pats = data.patterns(int(cls[r]))
+        others = np.delete(np.arange(T), t)
+        covers = np.all(pats[:, others] >= counts[r, others], axis=1)
+        return min(n, int((pats[covers, t].max() if covers.any() else 0) - counts[r, t]))
 
     def racks_to_try(t: int, fit: np.ndarray) -> list[int]:
         racks = np.flatnonzero(fit)
@@ -75,6 +84,8 @@ def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None
             if placed >= want - EPS:
                 break
             n = int(fit[r])
+            if split[r]:
+                n = pattern_room(r, t, n)
             opening = not opened[r]
             for i, wgt in in_limits[r]:
                 ov = wgt * overhead[r] if opening and carries_overhead[i] else 0.0

@@ -180,8 +180,22 @@ def spec_disputes(cat: Catalogue, types: list[NodeType]) -> list[dict[str, Any]]
     return out
 
 
-def _rack_entries(df: pd.DataFrame, counts: np.ndarray, ids: list[str]) -> list[dict[str, Any]]:
+def rack_positions(u_total: int, overhead_u: int, existing: list[tuple[int, int | None]],
+                   nodes: list[tuple[str, int]]) -> list[dict[str, Any]] | None:
+    """``racks[].positions`` (CONTRACT.md "Rack positions"): the lowest unit of each planned node, in the
+    free runs left by the overhead (top units) and existing equipment, tallest node first, bottom up.
+    None if they do not fit as whole blocks (the optimizer's patterns make sure they do)."""
+    runs = physics.free_runs(u_total, physics.rack_taken_units(u_total, overhead_u, existing))
+    lows = physics.place_in_runs([h for _, h in nodes], runs)
+    if lows is None:
+        return None
+    return sorted(({"node": nid, "u": low} for (nid, _), low in zip(nodes, lows)), key=lambda p: p["u"])
+
+
+def _rack_entries(df: pd.DataFrame, counts: np.ndarray, types: list[NodeType]) -> list[dict[str, Any]]:
     """``racks[]``: one entry per rack holding a planned node (columns pulled out once, not row by row)."""
+    ids = [t.id for t in types]
+    heights = [t.u for t in types]
     idx = np.flatnonzero(df["nodes_planned"].to_numpy() > 0)
     col = {name: df[name].to_numpy()[idx].tolist() for name in (
         "id", "hall", "row", "rack_type", "has_existing", "binding", "u_used")}
@@ -192,7 +206,9 @@ def _rack_entries(df: pd.DataFrame, counts: np.ndarray, ids: list[str]) -> list[
     usd = {name: np.round(df[name].to_numpy(float)[idx], 2).tolist()
            for name in ("energy_usd", "cooling_usd", "rack_usd", "nodes_usd")}
     ex_u = df["existing_u"].to_numpy()[idx].tolist()
+    ex_pos = df["existing_position"].to_numpy()[idx].tolist()
     ov_u = df["overhead_u"].to_numpy()[idx].tolist()
+    u_total = df["u"].to_numpy()[idx].tolist()
     sub = counts[idx]
     racks = []
     for i in range(len(idx)):
@@ -206,8 +222,15 @@ def _rack_entries(df: pd.DataFrame, counts: np.ndarray, ids: list[str]) -> list[
         if col["has_existing"][i]:
             entry["existing"] = {"kw": num["existing_kw"][i], "liquid_kw": num["existing_liquid_kw"][i],
                                  "u": int(ex_u[i]), "weight_kg": num["existing_weight_kg"][i]}
+            if ex_pos[i]:
+                entry["existing"]["position"] = int(ex_pos[i])
         elif num["overhead_kw_used"][i] or ov_u[i] or num["overhead_weight_kg"][i]:
             entry["overhead"] = {"kw": num["overhead_kw"][i], "u": int(ov_u[i]), "weight_kg": num["overhead_weight_kg"][i]}
+        positions = rack_positions(int(u_total[i]), int(ov_u[i]) if not col["has_existing"][i] else 0,
+                                   [(int(ex_u[i]), int(ex_pos[i]) or None)] if col["has_existing"][i] else [],
+                                   [(ids[t], heights[t]) for t in np.flatnonzero(sub[i]) for _ in range(int(sub[i, t]))])
+        if positions is not None:
+            entry["positions"] = positions
         entry["utilization"] = {x: util[x][i] for x in RACK_LIMITS}
         entry["binding"] = col["binding"][i]
         entry["annual_usd"] = {"energy": usd["energy_usd"][i], "cooling": usd["cooling_usd"][i],
@@ -396,7 +419,7 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
                    "power_kw": _r(fac.power_capacity_kw(name)), "max_weight_kg": t.max_weight_kg,
                    "annual_cost_usd": t.annual_cost_usd, "overhead": t.overhead.model_dump()}
             for name, t in fac.rack_types.items()},
-        "racks": _rack_entries(df, counts, ids),
+        "racks": _rack_entries(df, counts, types),
         "existing_racks": existing_only,
         "rows": rows,
         "halls": halls,
