@@ -38,7 +38,7 @@ from planner.inputs.specs import NodeType
 from planner.optimize.classes import ProblemData, build_problem_data
 from planner.optimize.first_fit import metric_per_node
 from planner.optimize.milp import _rounding_cut, sanitize
-from planner.optimize.solvers import relative_gap
+from planner.optimize.solvers import Progress, relative_gap
 from planner.vocabulary import CLI_FILE, DEFAULT_GAP, DEFAULT_SOLVER, DEFAULT_TIME_LIMIT_S
 
 
@@ -88,6 +88,9 @@ class WaveResult:
     seconds: float
     annual_usd: list[float] = field(default_factory=list)
     """Per wave, the annual cost of what it adds [USD a year]."""
+    stopped: str | None = None
+    """Wave by wave only: why a wave could not be placed after the ones before it (then ``waves`` and
+    ``added`` hold only the waves before it); None when every wave was placed."""
 
     def installed(self, v: int) -> np.ndarray:
         """(R x T) nodes in the racks at wave ``v``: every earlier or equal wave not yet retired."""
@@ -101,6 +104,21 @@ def active(waves: list[Wave], v: int) -> list[int]:
     """The waves whose nodes are installed at wave ``v``'s date."""
     date = month_index(waves[v].date)
     return [u for u in range(v + 1) if waves[u].retire is None or month_index(waves[u].retire) > date]
+
+
+def binding_waves(waves: list[Wave], until: int | None = None) -> list[int]:
+    """The waves at which the rack counts and group limits need stating: those whose set of installed
+    waves is not contained in another's. Loads are never negative, so a limit that holds for a set of
+    waves holds for any subset of it: without retirements only the last wave's constraints bind (the
+    others are implied), with retirements one per maximal set."""
+    V = len(waves) if until is None else until + 1
+    sets = [frozenset(active(waves, v)) for v in range(V)]
+    out = []
+    for v, s in enumerate(sets):
+        if any(s < t or (s == t and u > v) for u, t in enumerate(sets) if u != v):
+            continue
+        out.append(v)
+    return out
 
 
 def check_waves(waves: list[Wave], types: dict[str, NodeType], origin: str = CLI_FILE) -> None:
@@ -133,13 +151,18 @@ def _problem(origin: str, text: str):
 class _Model:
     """The PuLP model over the waves (:func:`plan_waves` builds it)."""
 
+    maximize_count = False
+    """Read by :func:`planner.optimize.solvers.solve`: this model minimizes cost."""
+
     def __init__(self, data: ProblemData, waves: list[Wave], allowed: list[set[int]], weights: list[float],
                  fixed: dict[int, np.ndarray] | None = None, until: int | None = None):
-        self.data, self.waves, self.allowed = data, waves, allowed
+        self.data, self.waves, self.allowed, self.weights = data, waves, allowed, weights
         self.prob = pulp.LpProblem("rackplan_waves", pulp.LpMinimize)
         d = data
         V = len(waves) if until is None else until + 1
         self.V = V
+        self.binding = binding_waves(waves, until)
+        """Waves whose installed set is maximal: the rack counts and limits are stated there only."""
         self.z: dict[tuple[int, int, int], pulp.LpVariable] = {}
         self.r: dict[tuple[int, int], pulp.LpVariable] = {}
         self.w: dict[tuple[int, int, int], pulp.LpVariable] = {}
@@ -168,15 +191,19 @@ class _Model:
         self.prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), sense, name, rhs))
 
     def _rack_counts(self) -> None:
-        """``r[k, v] = sum_p z[k, p, v]``; and at each wave the racks of the waves still installed fit
-        the class: ``sum_{u active at v} r[k, u] <= count[k]``."""
+        """``r[k, v] = sum_p z[k, p, v]``; and the racks of the waves installed together fit the class:
+        ``sum_{u active at v} r[k, u] <= count[k]``, at each wave of :func:`binding_waves`."""
         d = self.data
         for v in range(self.V):
             for k in range(d.K):
                 self._add([(self.z[k, p, v], 1) for p in range(len(d.patterns(k)))] + [(self.r[k, v], -1)],
                           pulp.LpConstraintEQ, 0, f"racks_used__{k}_{v}")
-                self._add([(self.r[k, u], 1) for u in active(self.waves, v)], pulp.LpConstraintLE, d.count(k),
-                          f"racks_free__{k}_{v}")
+        for v in self.binding:
+            live = active(self.waves, v)
+            if len(live) < 2:
+                continue  # one wave: r's upper bound says it
+            for k in range(d.K):
+                self._add([(self.r[k, u], 1) for u in live], pulp.LpConstraintLE, d.count(k), f"racks_free__{k}_{v}")
 
     def _slots(self) -> None:
         """A wave's nodes fit the slots of the racks it fills (``w[t, k, v] <= sum_p a_p[t] z[k, p, v]``)."""
@@ -187,10 +214,10 @@ class _Model:
                       pulp.LpConstraintLE, 0, f"slots__{t}_{k}_{v}")
 
     def _limits(self) -> None:
-        """Every group limit at every wave, over everything installed then."""
+        """Every group limit over everything installed together, at each wave of :func:`binding_waves`."""
         d = self.data
         overhead = d.classes["overhead_kw"].to_numpy(float)
-        for v in range(self.V):
+        for v in self.binding:
             live = active(self.waves, v)
             for i, lim in enumerate(d.limits):
                 q = d.quantity(lim.quantity)
@@ -268,32 +295,104 @@ class _Model:
             if vv == v:
                 var.lowBound = var.upBound = int(w[t, k])
 
-    def solve(self, solver: str, time_limit: float | None, gap: float) -> tuple[str, float | None, float | None]:
-        """Solve; returns (status, objective, bound)."""
+    # --- solving ------------------------------------------------------------------------------------
+
+    def set_start(self, values: dict[pulp.LpVariable, float]) -> None:
+        """Give every variable a starting value (a whole plan; :meth:`rounded_start` makes one)."""
+        for var in self.prob.variables():
+            var.setInitialValue(values.get(var, 0.0))
+
+    def solve(self, solver: str, time_limit: float | None, gap: float,
+              progress: Progress | None = None) -> tuple[str, float | None, float | None]:
+        """Solve; returns (status, objective, bound). With HiGHS, the LP relaxation is solved first and
+        rounded into a whole plan (:meth:`rounded_start`); when that plan is within ``gap`` of the LP
+        bound, no branch and bound runs, else it starts the MIP (as for one plan:
+        :func:`planner.optimize.solvers.solve`)."""
+        from planner.optimize.solvers import solve
+
+        self.gap, self.time_limit = gap, time_limit
+        out = solve(self, solver, time_limit, gap, progress, warm=False,  # type: ignore[arg-type]
+                    start_from_lp=self.rounded_start if solver == "highs" else None)
+        if not out.has_solution:
+            return out.status, None, None
+        return out.status, out.objective, out.bound
+
+    def rounded_start(self) -> tuple[dict[pulp.LpVariable, float]] | None:
+        """A whole plan from the LP relaxation's values (in the variables when called), in up to two
+        steps: (1) every wave's racks and nodes rounded down (every limit still holds: they are
+        monotone), then each wave's shortfall placed greedily (:class:`_Repair`); (2) when that fails or
+        is not within the gap tolerance of the LP bound, the MIP restricted to the racks and nodes the LP
+        uses (every other ``z`` and ``w`` held at 0), which HiGHS solves in a fraction of the time of
+        the whole MIP: on a campus whose hall cooling binds, the LP's fractions are spread so thin that
+        no greedy finds room for the last nodes, while the restricted MIP changes the mix within the
+        halls. None when neither gives a plan."""
+        lp = self.lp_bound()
+        greedy = self._greedy_start()
+        if greedy is not None and (relative_gap(self._cost(greedy), lp) or 0.0) <= self.gap:
+            return (greedy,)
+        support = self._support_start()
+        best = min((s for s in (greedy, support) if s is not None), key=self._cost, default=None)
+        return None if best is None else (best,)
+
+    gap = DEFAULT_GAP
+    """Relative gap tolerance of the solve under way (set by :meth:`solve`)."""
+    time_limit: float | None = None
+
+    def lp_bound(self) -> float:
+        """The objective at the variables' current (LP relaxation) values."""
+        return float(sum(c * (v.varValue or 0.0) for v, c in self.prob.objective.items()))
+
+    def _cost(self, values: dict[pulp.LpVariable, float]) -> float:
+        return float(sum(c * values.get(v, 0.0) for v, c in self.prob.objective.items()))
+
+    def _greedy_start(self) -> dict[pulp.LpVariable, float] | None:
+        """Step (1) of :meth:`rounded_start`: round down, then repair first where the LP had put a
+        fraction of the wave's nodes (each wave takes back the headroom its own rounding freed), then
+        cheapest first anywhere."""
+        d = self.data
+        z = {key: int(np.floor((var.value() or 0.0) + 1e-6)) for key, var in self.z.items()}
+        w = {key: int(np.floor((var.value() or 0.0) + 1e-6)) for key, var in self.w.items()}
+        fractional = {key for key, var in self.w.items() if (var.value() or 0.0) - w[key] > 1e-6}
+        rep = _Repair(self, z, w)
+        for v in range(self.V):
+            rep.meet(v, within=fractional)
+        for v in range(self.V):
+            if not rep.meet(v):
+                return None
+        values: dict[pulp.LpVariable, float] = {}
+        for key, var in self.z.items():
+            values[var] = float(rep.z[key])
+        for (k, v), var in self.r.items():
+            values[var] = float(sum(rep.z[k, p, v] for p in range(len(d.patterns(k)))))
+        for key, var in self.w.items():
+            values[var] = float(rep.w[key])
+        return values
+
+    def _support_start(self) -> dict[pulp.LpVariable, float] | None:
+        """Step (2) of :meth:`rounded_start`: the MIP on the LP's support, in a copy of the HiGHS model,
+        for at most a quarter of the time limit (30 s without one)."""
+        import highspy
+
         from planner.optimize.solvers import quiet_stdout
 
-        if solver == "highs":
-            cmd = pulp.HiGHS(msg=False, timeLimit=time_limit, gapRel=gap, threads=1)
-        else:
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=gap, threads=1)
+        h = getattr(self.prob, "solverModel", None)
+        if h is None:
+            return None
+        sub = highspy.Highs()
+        sub.setOptionValue("output_flag", False)
+        sub.passModel(h.getModel())
+        for var in list(self.z.values()) + list(self.w.values()):
+            if (var.varValue or 0.0) < 1e-6 and not (var.lowBound or 0.0) > 0:
+                sub.changeColBounds(var.index, 0.0, 0.0)
+        sub.setOptionValue("threads", 1)
+        sub.setOptionValue("mip_rel_gap", float(self.gap))
+        sub.setOptionValue("time_limit", float(self.time_limit / 4 if self.time_limit else 30.0))
         with quiet_stdout():
-            self.prob.solve(cmd)
-        if self.prob.sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
-            return ("infeasible" if self.prob.status == pulp.LpStatusInfeasible else "no_solution"), None, None
-        objective = float(pulp.value(self.prob.objective) or 0.0)
-        bound = None
-        if solver == "highs":
-            info = self.prob.solverModel.getInfo()
-            bound = float(info.mip_dual_bound)
-            finished = self.prob.solverModel.getModelStatus().name == "kOptimal"
-        else:
-            finished = self.prob.status == pulp.LpStatusOptimal and time_limit is None
-            bound = objective if finished else None
-        return ("optimal" if finished else "feasible"), objective, bound
+            sub.run()
+        if sub.getInfo().primal_solution_status != 2:
+            return None
+        col = sub.getSolution().col_value
+        return {var: float(round(col[var.index])) for var in self.prob.variables()}
 
     def added(self) -> list[np.ndarray]:
         """Per wave, the (R x T) nodes it adds, in the racks free at its date (facility order)."""
@@ -329,12 +428,156 @@ class _Model:
         return out
 
 
+class _Repair:
+    """Completes a rounded-down plan over the waves: the loads it puts on every group limit and every
+    class's racks at each binding wave, and a greedy that adds a wave's missing nodes, cheapest per
+    unit of its demand first, in bulk."""
+
+    def __init__(self, m: _Model, z: dict[tuple[int, int, int], int], w: dict[tuple[int, int, int], int]):
+        d = m.data
+        self.m, self.d, self.z, self.w = m, d, dict(z), dict(w)
+        T, K, V = d.T, d.K, m.V
+        self.slots = np.zeros((V, T, K), dtype=np.int64)
+        for (k, p, v), n in self.z.items():
+            if n:
+                self.slots[v, :, k] += d.patterns(k)[p] * n
+        for (t, k, v), n in list(self.w.items()):  # never more nodes than the rounded racks hold
+            self.w[t, k, v] = min(n, int(self.slots[v, t, k]))
+        overhead = d.classes["overhead_kw"].to_numpy(float) if K else np.zeros(0)
+        nl = len(d.limits)
+        self.coef = np.zeros((nl, K))
+        """(L x K) each limit's weight on each class."""
+        self.q = np.zeros((nl, T))
+        """(L x T) each limit's quantity per node."""
+        self.ovh = np.zeros((nl, K))
+        """(L x K) each limit's load per newly occupied rack (overhead)."""
+        budget = np.zeros(nl)
+        for i, lim in enumerate(d.limits):
+            self.coef[i, lim.classes.astype(int)] = lim.weight
+            self.q[i] = d.quantity(lim.quantity)
+            if lim.quantity != "liquid":
+                self.ovh[i] = self.coef[i] * overhead
+            budget[i] = lim.budget
+        self.groups = {b: active(m.waves, b) for b in m.binding}
+        self.head = {}
+        """Binding wave -> (L,) headroom left on every limit."""
+        self.free = {}
+        """Binding wave -> (K,) racks left in every class."""
+        counts = np.array([d.count(k) for k in range(K)], dtype=np.int64)
+        for b, live in self.groups.items():
+            load = np.zeros(nl)
+            used = np.zeros(K, dtype=np.int64)
+            for u in live:
+                wu = self._w(u)
+                ru = self._r(u)
+                load += ((self.q @ wu) * self.coef).sum(axis=1) + self.ovh @ ru
+                used += ru
+            self.head[b] = budget - load
+            self.free[b] = counts - used
+
+    def _w(self, v: int) -> np.ndarray:
+        out = np.zeros((self.d.T, self.d.K))
+        for (t, k, vv), n in self.w.items():
+            if vv == v:
+                out[t, k] = n
+        return out
+
+    def _r(self, v: int) -> np.ndarray:
+        out = np.zeros(self.d.K, dtype=np.int64)
+        for (k, _p, vv), n in self.z.items():
+            if vv == v:
+                out[k] += n
+        return out
+
+    def _room(self, v: int, t: int, k: int, per_rack: int, slack: int, most: int) -> tuple[int, int]:
+        """(nodes, new racks): the most nodes of type t (at most ``most``) that class k can still take at
+        wave v: ``slack`` free slots in the wave's racks first, then new racks of ``per_rack`` each,
+        within every limit and rack count at every binding wave that v is installed in."""
+        where = [b for b, live in self.groups.items() if v in live]
+        head = np.min([self.head[b] for b in where], axis=0) if where else None
+        racks = int(min(self.free[b][k] for b in where)) if where else self.d.count(k)
+        node_load = self.coef[:, k] * self.q[:, t]
+        rack_load = self.ovh[:, k]
+
+        def fits(n: int) -> bool:
+            extra = max(0, n - slack)
+            new = -(-extra // per_rack) if per_rack else (0 if extra == 0 else racks + 1)
+            if new > racks:
+                return False
+            return head is None or bool(np.all(node_load * n + rack_load * new <= head + 1e-6))
+
+        hi = min(most, slack + racks * per_rack)
+        if fits(hi):
+            n = hi
+        else:
+            lo = 0
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+            n = lo
+        extra = max(0, n - slack)
+        return n, (-(-extra // per_rack) if per_rack else 0)
+
+    def _add(self, v: int, t: int, k: int, n: int, new: int, p: int) -> None:
+        self.w[t, k, v] = self.w.get((t, k, v), 0) + n
+        if new:
+            self.z[k, p, v] = self.z.get((k, p, v), 0) + new
+            self.slots[v, :, k] += self.d.patterns(k)[p] * new
+        for b, live in self.groups.items():
+            if v in live:
+                self.head[b] -= self.coef[:, k] * self.q[:, t] * n + self.ovh[:, k] * new
+                self.free[b][k] -= new
+
+    def meet(self, v: int, within: set[tuple[int, int, int]] | None = None) -> bool:
+        """Add what wave v still needs (only to the (t, k, v) in ``within``, if given); False if it
+        cannot be met this way."""
+        d, m = self.d, self.m
+        dem = m.waves[v].demand
+        wv = self._w(v)
+        if dem.kind == "nodes":
+            ids = [t.id for t in d.types]
+            wants = [(np.eye(d.T)[ids.index(nid)], float(n)) for nid, n in dem.nodes.items()]
+        else:
+            wants = [(metric_per_node(d, dem.metric), float(dem.amount))]  # type: ignore[arg-type]
+        cost = d.rack_cost()
+        for per, amount in wants:
+            need = amount - float((per @ wv).sum())
+            if need <= 1e-9:
+                continue
+            options = []
+            for (t, k, vv) in self.w:
+                if vv != v or per[t] <= 0 or not np.isfinite(d.node_cost[t, k]) or \
+                        (within is not None and (t, k, v) not in within):
+                    continue
+                pats = d.patterns(k)
+                p = int(np.argmax(pats[:, t]))
+                a = int(pats[p, t])
+                slack = int(self.slots[v, t, k] - self.w[t, k, v])
+                if slack > 0:
+                    options.append((d.node_cost[t, k] / per[t], t, k, slack, 0, p))
+                if a > 0:
+                    options.append(((d.node_cost[t, k] + cost[k] / a) / per[t], t, k, 0, a, p))
+            for _, t, k, slack, a, p in sorted(options, key=lambda o: (o[0], o[1], o[2])):
+                if need <= 1e-9:
+                    break
+                slack = int(self.slots[v, t, k] - self.w[t, k, v]) if slack else 0
+                most = int(math.ceil(need / per[t] - 1e-9))
+                n, new = self._room(v, t, k, a, slack, most)
+                if n <= 0:
+                    continue
+                self._add(v, t, k, n, new, p)
+                need -= n * per[t]
+            if need > 1e-9:
+                return False
+        return True
+
+
 def plan_waves(fac: Facility, types: list[NodeType], waves: list[Wave], *, today: str, horizon: str,
                discount_rate: float = 0.08, solver: str = DEFAULT_SOLVER, time_limit: float | None = DEFAULT_TIME_LIMIT_S,
                gap: float = DEFAULT_GAP, myopic: bool = True) -> tuple[WaveResult, WaveResult | None]:
     """Plan every wave at once at the least discounted cost; with ``myopic``, also the wave-by-wave
-    baseline. ``types`` holds every node type any wave names. Raises :class:`NoPlanError` when the
-    waves do not fit together."""
+    baseline (which may stop at a wave that no longer fits: :attr:`WaveResult.stopped`). ``types`` holds
+    every node type any wave names. Raises :class:`NoPlanError` when the waves do not fit together."""
     if fac.striped_rows():
         raise InputError.one(CLI_FILE, "", "waves do not choose striping: plan the facility once and use its "
                                            "facility.striped.yaml")
@@ -372,12 +615,19 @@ def plan_waves(fac: Facility, types: list[NodeType], waves: list[Wave], *, today
         fixed: dict[int, np.ndarray] = {}
         step = None
         total_seconds = 0.0
+        stopped = None
         for v in range(len(waves)):
-            step = one(_Model(data, waves, allowed, weights, fixed=fixed, until=v), f"wave {waves[v].name} alone")
+            try:
+                step = one(_Model(data, waves, allowed, weights, fixed=fixed, until=v), f"wave {waves[v].name} alone")
+            except NoPlanError:
+                stopped = (f"wave {waves[v].name} ({waves[v].date}) does not fit beside the {v} placed "
+                           "before it one by one")
+                break
             total_seconds += step.seconds
             fixed[v] = step.added[v]
-        assert step is not None
+        assert step is not None  # wave 0 alone fits whenever all waves together do
         step.seconds = total_seconds
+        step.stopped = stopped
         base = step
     return joint, base
 
