@@ -222,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("facility", metavar="FACILITY", nargs="?", help="facility file (default: the one in the plan)")
     _add_specs(p)
     _add_common(p)
+    _add_phases_parser(sub)
     return parser
 
 
@@ -615,6 +616,154 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 COMMANDS = {"validate": cmd_validate, "specs": cmd_specs, "schema": cmd_schema, "plan": cmd_plan,
             "compare": cmd_compare, "report": cmd_report, "check": cmd_check}
+
+
+# --- rackplan phases ------------------------------------------------------------------------------
+
+PHASES_EXAMPLES = [
+    "rackplan phases facilities/ai-hall.yaml --waves examples/waves-ai-hall.yaml",
+    "rackplan phases facilities/ai-hall.yaml --wave 2027-01:gpus=512:b200-8x-dlc,b200-8x-air "
+    "--wave 2027-06:gpus=512:mi400-8x --value-per-gpu-hour 8",
+    "rackplan phases facilities/ai-hall.yaml --wave 2027-01:b200-8x-dlc=64 --wave 2027-06:mi400-8x=64:retire=2030-06",
+    "rackplan phases facilities/ai-hall.yaml --waves examples/waves-ai-hall.yaml --no-sensitivity -o phases",
+]
+
+PHASES_HELP = """\
+Buy now or wait: plan a deployment in waves over time. Each wave has a date, a demand (exact nodes, or
+a target among candidates) and optionally a retirement; a wave may only use nodes available by its
+date (the spec library's available_from). The waves as given are planned together, in one integer
+program over every wave (least discounted cost to the horizon; a rack is filled in one wave, so nodes
+never move), beside the wave-by-wave baseline (each wave planned when it comes), and compared with
+buying everything now and with waiting for the nodes that ship later: discounted TCO, the cost of
+delay (GPU-hours not delivered on time x --value-per-gpu-hour), GPU-hours delivered by date, and
+stranded power and cooling per wave. Then it re-plans across the later nodes' projected range
+(availability, power, price) and says where waiting pays off. Every wave's installed state is
+re-checked by the independent checker. Writes DIR/phases.json, DIR/phases.html, DIR/waves/NN-NAME.csv
+and DIR/plans/NN-NAME.json (each wave's checked plan).
+
+waves (exactly one):
+  --waves FILE                       a waves file (examples/waves-ai-hall.yaml)
+  --wave DATE:gpus=N:ID[,ID...]      a wave: a target among candidates (also fp8_pflops=, hbm_tb=)
+  --wave DATE:ID=N[,ID=N...]         a wave of exact nodes; add :retire=YYYY-MM or :name=NAME
+"""
+
+
+def _add_phases_parser(sub) -> None:
+    from planner.vocabulary import POINTS
+
+    p = sub.add_parser("phases", help="buy now or wait: plan waves over time and compare strategies",
+                       formatter_class=_Formatter, description=PHASES_HELP,
+                       epilog="examples:\n" + "\n".join(f"  {line}" for line in PHASES_EXAMPLES))
+    p.add_argument("facility", metavar="FACILITY")
+    p.add_argument("--waves", metavar="FILE", help="waves file")
+    p.add_argument("--wave", action="append", metavar="DATE:WHAT", default=None,
+                   help="one wave (repeat for each): DATE:gpus=N:ID[,ID...] or DATE:ID=N[,ID=N...]")
+    p.add_argument("--today", metavar="YYYY-MM", help="month costs are discounted to (default: the first wave's)")
+    p.add_argument("--horizon", metavar="YYYY-MM", help="month costs and GPU-hours are counted to "
+                                                        "(default: five years after the first wave)")
+    p.add_argument("--discount-rate", type=float, metavar="RATE", help="a year, e.g. 0.08 (default 0.08)")
+    p.add_argument("--value-per-gpu-hour", type=float, metavar="USD",
+                   help="what a GPU-hour not delivered on time is worth: the cost of waiting (default: not priced)")
+    p.add_argument("--years", type=float, metavar="N", help="years a purchase price is recovered over (default 4)")
+    p.add_argument("--basis", choices=("auto", "rent", "buy"),
+                   help="node price as rent (12 x a month) or purchase over --years (default auto: rent where known)")
+    p.add_argument("--no-sensitivity", action="store_true", help="skip the re-plans across the projected range")
+    p.add_argument("--point", choices=POINTS, default="nominal", help="spec point for projected figures (default nominal)")
+    p.add_argument("-o", "--out", metavar="DIR", default="rackplan-phases",
+                   help="output directory (default rackplan-phases)")
+    _add_solver(p)
+    _add_specs(p)
+    _add_common(p)
+
+
+def _usd_m(x: Any) -> str:
+    """``$190.7M``: USD in millions (thousands below one million) for the terminal."""
+    if x is None:
+        return "–"
+    x = float(x)
+    if abs(x) < 0.5:
+        return "$0"
+    return f"${x / 1e6:,.1f}M" if abs(x) >= 1e6 else f"${x / 1e3:,.0f}k"
+
+
+def _phases_summary(doc: dict[str, Any]) -> list[str]:
+    """The strategies side by side, what planning ahead saves, and the sensitivity findings."""
+    inputs = doc["inputs"]
+    value = inputs.get("value_per_gpu_hour_usd")
+    lines = [f"phases: {_n(len(inputs['waves']), 'wave')} from {inputs['waves'][0]['date']}, horizon {inputs['horizon']}, "
+             f"discounted to {inputs['today']} at {inputs['discount_rate']:.1%} a year; "
+             + (f"a GPU-hour not delivered costs ${value:,.2f}" if value is not None else "delay not priced")]
+    last = doc["checkpoints"][-1] if doc["checkpoints"] else inputs["horizon"]
+    width = max(len(s["label"]) for s in doc["strategies"]) + 2
+    lines.append(f"  {'strategy':<{width}}{'TCO (PV)':>10}{'delay':>10}{'total':>10}{'GPU-h to ' + last:>20}  check")
+    for s in doc["strategies"]:
+        if s["status"] != "ok":
+            lines.append(f"  {s['label']:<{width}}no plan: {s.get('message') or ''}")
+            continue
+        check = "passed" if all(w["check"]["passed"] for w in s["waves"]) else "FAILED"
+        best = "  <- best" if s["key"] == doc["best"]["key"] else ""
+        gh = (s.get("gpu_hours_by") or {}).get(last)
+        lines.append(f"  {s['label']:<{width}}{_usd_m(s['pv_usd']):>10}{_usd_m(s.get('delay_usd')):>10}"
+                     f"{_usd_m(s.get('total_usd')):>10}"
+                     f"{(f'{gh / 1e6:,.2f}M' if gh is not None else '–'):>20}  {check}{best}"
+                     + (f" ({s['message']})" if s.get("message") else ""))
+    ahead = doc["planning_ahead"]
+    if ahead.get("stopped"):
+        lines.append(f"  planning ahead: wave by wave, {ahead['stopped']}")
+    elif ahead.get("saves_usd") is not None:
+        lines.append(f"  planning ahead saves {_usd_m(ahead['saves_usd'])} against wave by wave"
+                     if ahead["saves_usd"] > 0.5 else "  planning ahead: the same cost as wave by wave here")
+    for f in (doc.get("sensitivity") or {}).get("findings") or []:
+        lines.append(f"  - {f}")
+    return lines
+
+
+def cmd_phases(args: argparse.Namespace) -> int:
+    from planner.inputs.facility import load_facility
+    from planner.inputs.specs import resolve
+    from planner.inputs.waves import from_flags, load_waves, with_settings
+
+    opts = _solver_opts(args)
+    loaded = load_facility(args.facility)
+    cat = _catalogue(args)
+    settings = {"today": args.today, "horizon": args.horizon, "discount_rate": args.discount_rate,
+                "value_per_gpu_hour_usd": args.value_per_gpu_hour, "years": args.years, "basis": args.basis}
+    if args.waves and args.wave:
+        raise InputError.one(CLI_FILE, "--wave", "give --waves FILE or --wave flags, not both")
+    if args.waves:
+        spec = with_settings(load_waves(args.waves, cat), **settings)
+    elif args.wave:
+        spec = from_flags(args.wave, cat, **settings)
+    else:
+        raise InputError.one(CLI_FILE, "", "no waves: give --waves FILE or --wave DATE:gpus=N:ID[,ID...] (one per wave)")
+    tdp = _tdp(args, cat, {})
+    spec.check({i: resolve(cat, i, args.point, tdp) for i in spec.node_ids})  # before any solve: exit 2 at once
+    from planner.optimize.solvers import available
+    from planner.results.outputs import check_out_dir
+
+    if not available(opts["solver"]):
+        raise InputError.one(CLI_FILE, "--solver", f"solver '{opts['solver']}' is not available")
+    check_out_dir(args.out)
+    from planner.studies.phases import run_phases, write_phases
+
+    progress = _progress(args.quiet)
+    if progress:
+        _err(f"rackplan: '{loaded.facility.name}' ({_n(len(loaded.facility.racks), 'rack')}); "
+             f"{_n(len(spec.waves), 'wave')}: " + "; ".join(f"{w.name} {w.date} {w.demand.describe()}" for w in spec.waves))
+    result = run_phases(loaded, cat, spec, point=args.point, tdp=tdp, solver=opts["solver"],
+                        time_limit=opts["time_limit"], gap=opts["gap"], progress=progress,
+                        sweep=not args.no_sensitivity, spec_files=args.specs)
+    paths = write_phases(result, args.out, loaded)
+    if not args.quiet:
+        for line in _phases_summary(result.doc):
+            _err(line)
+    files = [p for p in paths if p.suffix in (".json", ".html") and p.parent == Path(args.out)]
+    print("wrote " + ", ".join(str(p) for p in files)
+          + f" and {_n(len(result.csvs), 'wave')} in {Path(args.out) / 'waves'} and {Path(args.out) / 'plans'}")
+    return 0
+
+
+COMMANDS["phases"] = cmd_phases
 
 
 def main(argv: list[str] | None = None) -> int:

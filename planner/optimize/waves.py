@@ -34,6 +34,7 @@ import pulp
 from planner.errors import InputError, NoPlanError
 from planner.inputs.demand import Demand
 from planner.inputs.facility import Facility
+from planner.inputs.waves import Wave, check_waves, month_index, month_name  # noqa: F401 (re-exported)
 from planner.inputs.specs import NodeType
 from planner.optimize.classes import ProblemData, build_problem_data
 from planner.optimize.first_fit import metric_per_node
@@ -42,34 +43,11 @@ from planner.optimize.solvers import Progress, relative_gap
 from planner.vocabulary import CLI_FILE, DEFAULT_GAP, DEFAULT_SOLVER, DEFAULT_TIME_LIMIT_S
 
 
-def month_index(date: str) -> int:
-    """``YYYY-MM`` -> months since year 0 (for differences)."""
-    year, month = date.split("-")
-    return int(year) * 12 + int(month) - 1
-
-
-def month_name(index: int) -> str:
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
 def service_years(start: str, end: str, today: str, rate: float) -> float:
     """Discounted years of service from ``start`` to ``end`` (``YYYY-MM``), seen from ``today``: each
     month counts 1/12 of a year, discounted by ``(1 + rate)`` per year from ``today``."""
     m0, m1, now = month_index(start), month_index(end), month_index(today)
     return sum((1.0 / 12.0) * (1.0 + rate) ** (-(m - now) / 12.0) for m in range(m0, m1))
-
-
-@dataclass(frozen=True)
-class Wave:
-    """A demand added at a date; optionally retired (its racks freed) at a later date."""
-
-    name: str
-    date: str
-    """``YYYY-MM``."""
-    demand: Demand
-    """``nodes`` or ``target`` with candidates."""
-    retire: str | None = None
-    """``YYYY-MM`` when the wave's nodes leave, or None (they stay to the horizon)."""
 
 
 @dataclass
@@ -119,33 +97,6 @@ def binding_waves(waves: list[Wave], until: int | None = None) -> list[int]:
             continue
         out.append(v)
     return out
-
-
-def check_waves(waves: list[Wave], types: dict[str, NodeType], origin: str = CLI_FILE) -> None:
-    """Waves in date order; every node a wave names is available by its date; retirements after the
-    wave. One problem per mistake."""
-    problems = []
-    for i, w in enumerate(waves):
-        if i and month_index(w.date) < month_index(waves[i - 1].date):
-            problems.append(f"waves[{i}].date: {w.date} is before the wave before it ({waves[i - 1].date})")
-        if w.retire is not None and month_index(w.retire) <= month_index(w.date):
-            problems.append(f"waves[{i}].retire: {w.retire} is not after the wave's date {w.date}")
-        for nid in w.demand.node_ids:
-            t = types[nid]
-            if t.available_from is not None and month_index(t.available_from) > month_index(w.date):
-                problems.append(f"waves[{i}]: {nid} is not available until {t.available_from} "
-                                f"({t.status}), after the wave's date {w.date}")
-        if w.demand.kind == "fill":
-            problems.append(f"waves[{i}].demand: a wave adds nodes or a target, not fill")
-    if problems:
-        raise InputError([_problem(origin, p) for p in problems])
-
-
-def _problem(origin: str, text: str):
-    from planner.errors import Problem
-
-    path, _, msg = text.partition(": ")
-    return Problem(origin, path, msg)
 
 
 class _Model:
@@ -574,10 +525,12 @@ class _Repair:
 
 def plan_waves(fac: Facility, types: list[NodeType], waves: list[Wave], *, today: str, horizon: str,
                discount_rate: float = 0.08, solver: str = DEFAULT_SOLVER, time_limit: float | None = DEFAULT_TIME_LIMIT_S,
-               gap: float = DEFAULT_GAP, myopic: bool = True) -> tuple[WaveResult, WaveResult | None]:
+               gap: float = DEFAULT_GAP, myopic: bool = True,
+               data: ProblemData | None = None) -> tuple[WaveResult, WaveResult | None]:
     """Plan every wave at once at the least discounted cost; with ``myopic``, also the wave-by-wave
     baseline (which may stop at a wave that no longer fits: :attr:`WaveResult.stopped`). ``types`` holds
-    every node type any wave names. Raises :class:`NoPlanError` when the waves do not fit together."""
+    every node type any wave names (``data``: their problem data, when already built for the same
+    facility and types). Raises :class:`NoPlanError` when the waves do not fit together."""
     if fac.striped_rows():
         raise InputError.one(CLI_FILE, "", "waves do not choose striping: plan the facility once and use its "
                                            "facility.striped.yaml")
@@ -590,7 +543,8 @@ def plan_waves(fac: Facility, types: list[NodeType], waves: list[Wave], *, today
     horizon_i = month_index(horizon)
     if any(month_index(w.date) >= horizon_i for w in waves):
         raise InputError.one(CLI_FILE, "horizon", f"the horizon {horizon} must come after every wave")
-    data = build_problem_data(fac, types, mix_varies=True)
+    if data is None or [t.id for t in data.types] != [t.id for t in types]:
+        data = build_problem_data(fac, types, mix_varies=True)
     ids = [t.id for t in types]
     allowed = [{ids.index(nid) for nid in w.demand.node_ids} for w in waves]
     weights = [service_years(w.date, w.retire or horizon, today, discount_rate) for w in waves]
@@ -629,6 +583,13 @@ def plan_waves(fac: Facility, types: list[NodeType], waves: list[Wave], *, today
         step.seconds = total_seconds
         step.stopped = stopped
         base = step
+        if stopped is None and base.pv_usd < joint.pv_usd:
+            # the wave-by-wave plan is a plan for all the waves too: within the gap tolerance it can come
+            # out cheaper than the one the solver stopped at, and then it is the better joint plan
+            g = relative_gap(base.pv_usd, joint.bound_usd)
+            g = 1.0 if g is None else g
+            joint = WaveResult(joint.waves, data, [a.copy() for a in base.added], base.pv_usd, joint.bound_usd,
+                               "optimal" if g <= gap + 1e-12 else "feasible", g, joint.seconds, list(base.annual_usd))
     return joint, base
 
 
@@ -643,17 +604,31 @@ def _annual_cost(data: ProblemData, counts: np.ndarray) -> float:
     return nodes + float(data.racks["rack_cost_usd"].to_numpy(float)[used].sum())
 
 
-def with_annual_prices(types: list[NodeType], years: float = 4.0, rate: float = 0.08) -> list[NodeType]:
-    """Node types whose ``annual_cost_usd`` is their rent (12 x a month) or, without one, their purchase
-    price spread over ``years`` at ``rate`` (capital recovery); unchanged when the library gives neither or
-    an annual cost is set already."""
-    out = []
-    for t in types:
-        if t.annual_cost_usd or (t.rent_usd_month is None and t.price_usd is None):
-            out.append(t)
-        elif t.rent_usd_month is not None:
-            out.append(dataclasses.replace(t, annual_cost_usd=12.0 * t.rent_usd_month))
-        else:
-            crf = 1.0 / years if rate == 0 else rate * (1 + rate) ** years / ((1 + rate) ** years - 1)
-            out.append(dataclasses.replace(t, annual_cost_usd=float(t.price_usd) * crf))  # type: ignore[arg-type]
-    return out
+def capital_recovery_factor(rate: float, years: float) -> float:
+    """Share of a purchase price paid each year to recover it over ``years`` at ``rate``:
+    ``r (1+r)^n / ((1+r)^n - 1)``; ``1 / n`` when ``r`` is 0."""
+    return 1.0 / years if rate == 0 else rate * (1 + rate) ** years / ((1 + rate) ** years - 1)
+
+
+def annual_price(t: NodeType, years: float = 4.0, rate: float = 0.08, basis: str = "auto") -> tuple[float, str]:
+    """A node's annual price [USD a year] and what it is: its rent (12 x a month), or its purchase price
+    spread over ``years`` at ``rate`` (capital recovery). ``basis``: ``rent`` or ``buy`` prefer that one
+    (the other where it is missing), ``auto`` takes the rent where the library gives one. The library's
+    own ``annual_cost_usd`` wins when set; ``(0, "none")`` when nothing is known."""
+    if t.annual_cost_usd:
+        return float(t.annual_cost_usd), "annual"
+    rent = None if t.rent_usd_month is None else 12.0 * t.rent_usd_month
+    buy = None if t.price_usd is None else float(t.price_usd) * capital_recovery_factor(rate, years)
+    order = [("buy", buy), ("rent", rent)] if basis == "buy" else [("rent", rent), ("buy", buy)]
+    for what, value in order:
+        if value is not None:
+            return value, what
+    return 0.0, "none"
+
+
+def with_annual_prices(types: list[NodeType], years: float = 4.0, rate: float = 0.08,
+                       basis: str = "auto") -> list[NodeType]:
+    """Node types whose ``annual_cost_usd`` is their annual price (:func:`annual_price`): their rent
+    (12 x a month) or their purchase price over ``years`` at ``rate``; unchanged when the library gives
+    neither or an annual cost is set already."""
+    return [dataclasses.replace(t, annual_cost_usd=annual_price(t, years, rate, basis)[0]) for t in types]
