@@ -79,3 +79,66 @@ def test_a_wave_before_its_nodes_ship_is_refused():
         plan_waves(facility().facility, [mi400], waves, today="2027-01", horizon="2030-01")
     assert [str(p) for p in info.value.problems] == [
         "<command line>: waves[0]: mi400 is not available until 2027-04 (projected), after the wave's date 2027-01"]
+
+
+def test_constraints_only_where_the_installed_set_is_largest():
+    """Without retirements the last wave's limits imply every earlier one's; with them, each maximal set
+    of waves installed together needs its own."""
+    from planner.optimize.waves import binding_waves
+
+    plain = [Wave(f"w{i}", d, Demand("nodes", nodes={"b200": 1})) for i, d in enumerate(("2027-01", "2027-06", "2028-01"))]
+    assert binding_waves(plain) == [2]
+    assert binding_waves(plain, until=1) == [1]
+    retiring = [Wave("a", "2027-01", Demand("nodes", nodes={"b200": 1}), retire="2028-01"),
+                Wave("b", "2027-06", Demand("nodes", nodes={"b200": 1})),
+                Wave("c", "2028-01", Demand("nodes", nodes={"b200": 1}))]
+    assert [active(retiring, v) for v in range(3)] == [[0], [0, 1], [1, 2]]
+    assert binding_waves(retiring) == [1, 2]
+
+
+def test_wave_by_wave_says_where_it_stops_fitting():
+    """24 liquid nodes in the second wave: together, the B200 take rear doors and the liquid nodes both
+    DLC racks; wave by wave, the B200 took the DLC racks and the tank holds only 12 liquid nodes."""
+    waves = [WAVES[0], Wave("later", "2028-01", Demand("nodes", nodes={"liq": 24}))]
+    joint, base = plan_waves(facility().facility, [B200, LIQ], waves, today="2027-01", horizon="2031-01",
+                             discount_rate=0.0)
+    assert joint.status == "optimal" and joint.stopped is None
+    assert int(joint.added[1].sum()) == 24
+    assert base.stopped == "wave later (2028-01) does not fit beside the 1 placed before it one by one"
+    assert len(base.added) == 1
+
+
+def test_the_rounded_start_is_a_whole_plan_within_every_limit():
+    """From the LP relaxation, rounded down and repaired (and, separately, the MIP on the LP's support):
+    integers that satisfy every constraint of the model."""
+    import pulp
+
+    from planner.optimize.classes import build_problem_data
+    from planner.optimize.waves import _Model
+
+    waves = [WAVES[0], Wave("later", "2028-01", Demand("nodes", nodes={"liq": 24})),
+             Wave("more", "2028-06", Demand("target", metric="gpus", amount=40, candidates=("b200", "liq")))]
+    data = build_problem_data(facility().facility, [B200, LIQ], mix_varies=True)
+    m = _Model(data, waves, [{0}, {1}, {0, 1}], [4.0, 3.0, 2.5])
+    m.prob.solve(pulp.HiGHS(msg=False, solve_relaxation=True))
+    assert any(abs(v.varValue - round(v.varValue)) > 1e-6 for v in m.prob.variables())  # a fractional LP
+    for start in (m._greedy_start(), m._support_start()):
+        assert start is not None
+        for var in m.prob.variables():
+            var.varValue = start.get(var, 0.0)
+            assert var.varValue == int(var.varValue)
+        assert m.prob.valid(eps=1e-6)
+
+
+def test_annual_prices_rent_or_buy():
+    import dataclasses
+
+    from planner.optimize.waves import annual_price, capital_recovery_factor, with_annual_prices
+
+    t = dataclasses.replace(B200, price_usd=400_000.0, rent_usd_month=30_000.0)
+    assert annual_price(t) == (360_000.0, "rent")
+    assert annual_price(t, basis="buy") == (pytest.approx(400_000 * capital_recovery_factor(0.08, 4)), "buy")
+    assert capital_recovery_factor(0.0, 4) == 0.25
+    assert annual_price(dataclasses.replace(t, rent_usd_month=None), basis="rent")[1] == "buy"
+    assert annual_price(B200) == (0.0, "none")
+    assert with_annual_prices([t], years=5, rate=0.0, basis="buy")[0].annual_cost_usd == 80_000.0

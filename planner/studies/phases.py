@@ -534,8 +534,10 @@ def wait_finding(doc: dict[str, Any]) -> str:
     if all(k == "never" for t, (k, _) in zip(tdps, kinds) if t > top) and len({(k, d) for _, k, d in paying}) == 1 \
             and paying[0][1] in ("all", "by") and [t for t, _, _ in paying] == [t for t in tdps if t <= top]:
         k, d = paying[0][1], paying[0][2]
-        when = f"ships by {d}" if k == "by" else f"ships in {_span(later)} (all of the months swept)"
-        return f"Waiting for {name} pays off only if it {when} and draws at most {top:,.0f} W per GPU{tail}."
+        if k == "by":
+            return f"Waiting for {name} pays off only if it ships by {d} and draws at most {top:,.0f} W per GPU{tail}."
+        return (f"Waiting for {name} pays off in every month swept ({_span(later)}) as long as it draws at most "
+                f"{top:,.0f} W per GPU, and never above that{tail}.")
     parts, i = [], 0
     while i < len(kinds):
         j = i
@@ -621,7 +623,7 @@ def run_phases(loaded: LoadedFacility, cat: Catalogue, spec: WavesSpec, *, point
             outcomes["wave_by_wave"] = dataclasses.replace(base, strategy=next(
                 x for x in derive_strategies(spec, lib) if x.key == "wave_by_wave"))
     if not outcomes["hybrid"].ok:
-        raise NoPlanError(f"no plan: {outcomes['hybrid'].message or 'the waves do not fit together'}")
+        raise NoPlanError(outcomes["hybrid"].message or "no plan: the waves do not fit together")
     options = {"time_limit_s": time_limit, "gap_tolerance": gap, "point": point, "tdp_overrides_w": tdp,
                "spec_files": list(spec_files or [])}
     result = PhasesResult({})
