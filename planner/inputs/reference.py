@@ -22,6 +22,7 @@ from planner.inputs.demand import DemandFile, Target
 from planner.inputs.facility import (CduGroup, CoolingOverrides, CoolingSettings, CoolingUnits, Existing, Facility,
                                      Feed, Hall, Overhead, Panel, PowerSource, PowerTree, RackType, Row, Site)
 from planner.inputs.specs import Accelerator, Availability, Figure, NodePower, NodeProfile, Source, SpecFile
+from planner.inputs.waves import Sensitivity, WaveEntry, WavesFile
 
 SECTIONS: list[tuple[str, str, list[type[BaseModel]]]] = [
     ("Facility descriptor", "A facility file (`facilities/*.yaml`). Unknown keys are errors.",
@@ -31,6 +32,8 @@ SECTIONS: list[tuple[str, str, list[type[BaseModel]]]] = [
                     "or `fill`.", [DemandFile, Target]),
     ("Spec file", "The bundled library (`gpu_specs/*.yaml`) and a user's `--specs FILE` share this shape.",
      [SpecFile, Source, Accelerator, NodeProfile, NodePower, Figure, Availability]),
+    ("Waves file", "A waves file (`rackplan phases FACILITY --waves FILE`): the waves of a deployment over "
+                   "time, the horizon and the money.", [WavesFile, WaveEntry, Sensitivity]),
 ]
 
 

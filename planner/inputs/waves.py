@@ -106,8 +106,9 @@ def _problem(origin: str, text: str) -> Problem:
 # --- the file ----------------------------------------------------------------------------------------
 
 class WaveEntry(StrictModel):
-    """One wave: a date, what it delivers (exactly one of ``nodes`` or ``target`` with ``candidates``)
-    and, optionally, when it retires."""
+    """One wave: a date, what it delivers and, optionally, when it retires.
+
+    A wave holds exactly one of ``nodes`` or ``target`` with ``candidates``."""
 
     name: str | None = None
     """Short name, letters, digits, ``.``, ``_`` or ``-`` (it names the wave's files); default
@@ -154,9 +155,10 @@ class WaveEntry(StrictModel):
 
 
 class Sensitivity(StrictModel):
-    """What the sensitivity study sweeps for the nodes that ship only after the first wave (e.g. MI400);
-    by default a few months across their projected availability and a few TDPs across (and beyond)
-    their projected power."""
+    """What the sensitivity study sweeps for the nodes that ship only after the first wave (e.g. MI400).
+
+    By default: about seven months from the earliest projected availability to six months past the
+    latest, and the accelerator's low, nominal and high TDP plus 1.5 and 2 times nominal."""
 
     available: list[str] | None = Field(None, min_length=1, max_length=24)
     """Availability months to try, ``YYYY-MM``."""
@@ -200,7 +202,9 @@ class WavesFile(StrictModel):
     """How a node's price becomes an annual cost: ``rent`` (12 x the rent per node-month), ``buy`` (the
     purchase price over ``years``), ``auto`` (rent where the library gives one, else the price)."""
     sensitivity: Sensitivity | None = None
-    """What the sensitivity study sweeps (default: see :class:`Sensitivity`)."""
+    """What the sensitivity study sweeps for the nodes that ship after the first wave; default: about
+    seven availability months across their projected range and six months past it, at their low,
+    nominal and high TDP and 1.5 and 2 times nominal."""
     description: str | None = None
     """Free text for people."""
 

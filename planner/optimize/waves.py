@@ -66,6 +66,8 @@ class WaveResult:
     seconds: float
     annual_usd: list[float] = field(default_factory=list)
     """Per wave, the annual cost of what it adds [USD a year]."""
+    method: str = ""
+    """How the solver found the plan (:attr:`_Model.start`)."""
     stopped: str | None = None
     """Wave by wave only: why a wave could not be placed after the ones before it (then ``waves`` and
     ``added`` hold only the waves before it); None when every wave was placed."""
@@ -280,10 +282,20 @@ class _Model:
         lp = self.lp_bound()
         greedy = self._greedy_start()
         if greedy is not None and (relative_gap(self._cost(greedy), lp) or 0.0) <= self.gap:
+            self.start = "LP rounded and repaired"
             return (greedy,)
         support = self._support_start()
         best = min((s for s in (greedy, support) if s is not None), key=self._cost, default=None)
-        return None if best is None else (best,)
+        if best is None:
+            return None
+        self.start = "LP rounded and repaired" if best is greedy else "MIP on the LP's support"
+        if (relative_gap(self._cost(best), lp) or 0.0) > self.gap:
+            self.start += ", then branch and bound"
+        return (best,)
+
+    start = "branch and bound"
+    """How the plan was found: from the LP rounded and repaired, the MIP on its support, or branch and
+    bound (then from the better of those as a start, where there is one)."""
 
     gap = DEFAULT_GAP
     """Relative gap tolerance of the solve under way (set by :meth:`solve`)."""
@@ -554,14 +566,17 @@ def plan_waves(fac: Facility, types: list[NodeType], waves: list[Wave], *, today
         status, objective, bound = model.solve(solver, time_limit, gap)
         seconds = time.monotonic() - started
         if objective is None:
-            raise NoPlanError(f"no plan: the waves do not fit together ({label}: {status})")
+            if status == "infeasible":
+                raise NoPlanError(f"no plan: the waves do not fit together ({label}: infeasible)")
+            raise NoPlanError(f"no plan: the time limit ran out before any plan was found ({label}); "
+                              "raise --time-limit")
         added = model.added()
         annual = [_annual_cost(data, a) for a in added]
         pv = sum(a * wt for a, wt in zip(annual, weights[: model.V]))
         g = relative_gap(pv, bound)
         g = 1.0 if g is None else g
         return WaveResult(waves[: model.V], data, added, pv, bound, "optimal" if g <= gap + 1e-12 else "feasible",
-                          g, seconds, annual)
+                          g, seconds, annual, method=model.start if solver == "highs" else "branch and bound")
 
     joint = one(_Model(data, waves, allowed, weights), "all waves")
     base = None
