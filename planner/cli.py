@@ -683,6 +683,8 @@ def _usd_m(x: Any) -> str:
     x = float(x)
     if abs(x) < 0.5:
         return "$0"
+    if abs(x) >= 1e9:
+        return f"${x / 1e9:,.2f}B"
     return f"${x / 1e6:,.1f}M" if abs(x) >= 1e6 else f"${x / 1e3:,.0f}k"
 
 
@@ -695,7 +697,7 @@ def _phases_summary(doc: dict[str, Any]) -> list[str]:
              + (f"a GPU-hour not delivered costs ${value:,.2f}" if value is not None else "delay not priced")]
     last = doc["checkpoints"][-1] if doc["checkpoints"] else inputs["horizon"]
     width = max(len(s["label"]) for s in doc["strategies"]) + 2
-    lines.append(f"  {'strategy':<{width}}{'TCO (PV)':>10}{'delay':>10}{'total':>10}{'GPU-h to ' + last:>20}  check")
+    lines.append(f"  {'strategy':<{width}}{'TCO (PV)':>11}{'delay':>11}{'total':>11}{'GPU-h to ' + last:>20}  check")
     for s in doc["strategies"]:
         if s["status"] != "ok":
             lines.append(f"  {s['label']:<{width}}no plan: {s.get('message') or ''}")
@@ -703,8 +705,8 @@ def _phases_summary(doc: dict[str, Any]) -> list[str]:
         check = "passed" if all(w["check"]["passed"] for w in s["waves"]) else "FAILED"
         best = "  <- best" if s["key"] == doc["best"]["key"] else ""
         gh = (s.get("gpu_hours_by") or {}).get(last)
-        lines.append(f"  {s['label']:<{width}}{_usd_m(s['pv_usd']):>10}{_usd_m(s.get('delay_usd')):>10}"
-                     f"{_usd_m(s.get('total_usd')):>10}"
+        lines.append(f"  {s['label']:<{width}}{_usd_m(s['pv_usd']):>11}{_usd_m(s.get('delay_usd')):>11}"
+                     f"{_usd_m(s.get('total_usd')):>11}"
                      f"{(f'{gh / 1e6:,.2f}M' if gh is not None else '–'):>20}  {check}{best}"
                      + (f" ({s['message']})" if s.get("message") else ""))
     ahead = doc["planning_ahead"]

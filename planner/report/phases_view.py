@@ -286,7 +286,8 @@ def sensitivity_view(sens: dict[str, Any] | None, doc: dict[str, Any]) -> dict[s
                 "all figures": f"ships {p['available_from'][node]}, {fnum(p['max_kw'][node], 1)} kW, "
                                f"{usd(p['annual_price_usd'][node])} a year"}[p["figure"]]
         points.append({"figure": p["figure"], "point": p["point"], "what": what,
-                       "totals": [usd(p["totals"].get(k)) if p["totals"].get(k) is not None else "no plan" for k in keys],
+                       "totals": [usd(p["totals"][k]) if p["totals"].get(k) is not None else
+                                  ("no plan" if k in p["totals"] else "–") for k in keys],
                        "winner": p.get("winner_label") or "–", "cls": STRATEGY_COLOURS.get(p.get("winner") or "", "")})
     grid = []
     for row in sens["grid"]:
@@ -300,7 +301,8 @@ def sensitivity_view(sens: dict[str, Any] | None, doc: dict[str, Any]) -> dict[s
     for node, r in sens["range"].items():
         rng.append(f"{node}: available {' / '.join(x or 'now' for x in r['available'])}, "
                    f"{' / '.join(fnum(x, 1) for x in r['max_kw'])} kW (low / nominal / high)")
-    return {"label": sens["label"], "findings": sens["findings"], "strategy_labels": [labels.get(k, k) for k in keys],
+    headline = next((f for f in sens["findings"] if f.startswith("Waiting")), sens["findings"][0] if sens["findings"] else "")
+    return {"label": sens["label"], "findings": sens["findings"], "headline": headline, "strategy_labels": [labels.get(k, k) for k in keys],
             "points": points, "dates": sens["dates"], "grid": grid, "range": rng,
             "legend": [{"label": labels[k], "swatch": swatch(STRATEGY_COLOURS[k])} for k in keys if k in labels]}
 

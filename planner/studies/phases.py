@@ -644,7 +644,7 @@ def run_phases(loaded: LoadedFacility, cat: Catalogue, spec: WavesSpec, *, point
                     result.plans[tag] = plan
                     result.csvs[tag] = wave_csv(o.result, v, df)
                     figures["plan_file"], figures["csv_file"] = f"plans/{tag}.json", f"waves/{tag}.csv"
-        strategies.append(strategy_doc(o, waves_doc, spec))
+        strategies.append(strategy_doc(o, waves_doc, spec, checkpoints(spec, outcomes)))
     sens = None
     if sweep:
         sens = sensitivity(planner, spec, cat, lib, point, tdp, needed, progress)
@@ -689,7 +689,7 @@ def checkpoints(spec: WavesSpec, outcomes: dict[str, Outcome]) -> list[str]:
     return sorted((d for d in dates if month_index(d) > first), key=month_index)
 
 
-def strategy_doc(o: Outcome, waves_doc: list[dict[str, Any]], spec: WavesSpec) -> dict[str, Any]:
+def strategy_doc(o: Outcome, waves_doc: list[dict[str, Any]], spec: WavesSpec, checkpoints: list[str]) -> dict[str, Any]:
     s = o.strategy
     out: dict[str, Any] = {"key": s.key, "label": s.label, "notes": list(s.notes),
                            "status": "ok" if o.ok else "no_plan", "message": o.message,
@@ -701,8 +701,7 @@ def strategy_doc(o: Outcome, waves_doc: list[dict[str, Any]], spec: WavesSpec) -
     assert res is not None and o.delivered is not None
     first = month_index(spec.waves[0].date)
     cum = np.concatenate([[0.0], np.cumsum(o.delivered * HOURS_PER_MONTH)])
-    dates = sorted({w.date for w in spec.waves} | {w.date for w in s.waves} | {spec.horizon}, key=month_index)
-    dates = [d for d in dates if month_index(d) > first]
+    dates = checkpoints
     out |= {
         "pv_usd": round(o.pv_usd or 0.0, 2),
         "delay_usd": None if o.delay_usd is None else round(o.delay_usd, 2),
