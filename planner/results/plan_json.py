@@ -405,7 +405,6 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
     counts = placement.counts
     df = rack_figures(fac, types, counts) if df is None else df
     used = df["nodes_planned"].to_numpy() > 0
-    ids = [t.id for t in types]
     rows, halls = _rows_and_halls(fac, df)
     existing_only = [
         {"id": r["id"], "hall": r["hall"], "row": r["row"], "rack_type": r["rack_type"],
