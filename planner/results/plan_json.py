@@ -340,7 +340,7 @@ def cdu_section(fac: Facility, df: pd.DataFrame) -> list[dict[str, Any]] | None:
         return None
     liquid = df.groupby(["hall", "row"], sort=False)["liquid_heat_kw"].sum().to_dict()
     return [{"hall": hall.name, "name": g.name, "rows": list(g.rows),
-             "liquid_kw": _r(sum(liquid[(hall.name, r)] for r in g.rows)), "usable_kw": _r(fac.cdu_usable_kw(g)),
+             "liquid_kw": _r(sum(liquid[(hall.name, r)] for r in g.rows)), "usable_kw": _r(fac.usable_kw(g)),
              "units": g.count, "unit_kw": g.unit_kw, "redundant": g.redundant}
             for hall in fac.halls for g in hall.cdus or []]
 
