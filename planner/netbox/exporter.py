@@ -37,6 +37,8 @@ PORTS_PER_NODE = 2
 """Power ports given to a device type rackplan creates (one per feed side); their ``maximum_draw`` add up
 to the node's ``max_kw``."""
 ROLE_COLOR = "2f6a31"
+CSV_FILES = {"tags.csv", "manufacturers.csv", "device-roles.csv", "devices.csv", "rack-reservations.csv", "README.txt"}
+"""What ``--csv DIR`` writes (besides ``device-types/``)."""
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,8 @@ class ExportJob:
     @property
     def tag(self) -> dict[str, str]:
         fac = (self.plan.get("facility") or {}).get("name", "")
-        return {"name": f"rackplan {self.plan_id}", "slug": f"rackplan-{self.plan_id}",
-                "description": f"rackplan plan {Path(self.plan_name).name} made {self.plan.get('made_at', '?')} "
+        return {"name": f"rackplan {self.plan_id}", "slug": f"rackplan-{self.plan_id}", "color": ROLE_COLOR,
+                "weight": 1000, "description": f"rackplan plan {Path(self.plan_name).name} made {self.plan.get('made_at', '?')} "
                                f"for '{fac}'"[:200]}
 
     def type_slug(self, node: str) -> str:
@@ -604,7 +606,7 @@ def write_csv(job: ExportJob, directory: str) -> list[Path]:
 
     site = job.mapping["site"]
     tag = job.tag
-    files: dict[str, str] = {"tags.csv": _csv([tag], ["name", "slug", "description"])}
+    files: dict[str, str] = {"tags.csv": _csv([tag], ["name", "slug", "color", "weight", "description"])}
     order = ["tags.csv"]
     if job.as_ == "devices":
         role_name = "GPU node" if job.role == "gpu-node" else job.role
@@ -660,6 +662,14 @@ def write_csv(job: ExportJob, directory: str) -> list[Path]:
         readme.append(files_note)
     files["README.txt"] = "\n".join(readme) + "\n"
     with atomic_outputs(directory) as out:
-        out.replace_dir("device-types")  # no device type of an earlier export lingers
+        if job.as_ == "devices":
+            out.replace_dir("device-types")  # no device type of an earlier export lingers
         paths = [out.write_text(name, text) for name, text in files.items()]
+    # files of an earlier export in the other mode would be imported by mistake
+    for name in CSV_FILES - set(files):
+        (Path(directory) / name).unlink(missing_ok=True)
+    if job.as_ != "devices" and (Path(directory) / "device-types").is_dir():
+        import shutil
+
+        shutil.rmtree(Path(directory) / "device-types")
     return paths
