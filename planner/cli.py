@@ -560,7 +560,7 @@ NETBOX_EXAMPLES = {
 }
 
 
-def _add_netbox_conn(p: argparse.ArgumentParser, required: bool = True) -> None:
+def _add_netbox_conn(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", default=os.environ.get("NETBOX_URL"), metavar="URL",
                    help="NetBox URL, e.g. https://netbox.example.com (default $NETBOX_URL)")
     p.add_argument("--token", default=os.environ.get("NETBOX_TOKEN"), metavar="TOKEN",
@@ -586,13 +586,13 @@ def _add_netbox(sub: Any) -> None:
     q = nb.add_parser("export", help="write a plan's nodes into NetBox as planned devices",
                       formatter_class=_Formatter, epilog=_nb_examples("export"),
                       description="Create each planned node as a device with status 'planned' in its rack at the "
-                                  "plan's position,\ntagged with the plan's id (rackplan-<sha256 of plan.json>); "
-                                  "create the device type when it is\nmissing, with power ports whose maximum_draw "
-                                  "adds up to the node's max_kw. A second run\nupdates instead of duplicating. "
-                                  "Everything is checked before the first write, and on\nany API error what was "
-                                  "created is removed again.")
+                                  "plan's position,\ntagged with the plan's id (rackplan-<first 12 hex digits of the "
+                                  "sha256 of PLAN.json>).\nA missing device type is created, with power ports whose "
+                                  "maximum_draw add up to the node's\nmax_kw. A second run updates instead of "
+                                  "duplicating. Everything is checked before the first\nwrite, and on any API error "
+                                  "what was done is undone.")
     q.add_argument("plan", metavar="PLAN.json")
-    _add_netbox_conn(q, required=False)
+    _add_netbox_conn(q)
     q.add_argument("--map", metavar="FILE", help="the rack map written by import (default: FACILITY.netbox.json "
                                                   "beside the facility file the plan names)")
     q.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")

@@ -517,3 +517,12 @@ def test_csv_files_import_into_netbox(client, site, tmp_path, capsys):
     # the API export of the same plan finds everything in place
     code, stdout, err = _export(client, plan_file, capsys, "--role", f"gpu-{site.tag}")
     assert code == 0 and "nothing to change" in stdout, stdout + err
+
+
+def test_fields_command_is_idempotent(client, capsys):
+    code, out, err = run_cli("netbox", "fields", "--url", client.url, "--token", client.token, capsys=capsys)
+    assert code == 0 and "custom fields: all present" in out, out + err
+    from planner.netbox.fields import FIELDS
+
+    have = {f["name"]: f["object_types"] for f in client.list("extras/custom-fields/")}
+    assert all(f.object_type in have[f.name] for f in FIELDS)

@@ -171,13 +171,18 @@ class NetBoxClient:
                                         f"counts {page['count']} (changed while it was read?); run again")
         return out
 
-    def list_ids(self, path: str, ids: list[int], **query: Any) -> list[dict[str, Any]]:
-        """Objects by id, asked for in chunks so that URLs stay short."""
+    def list_in(self, path: str, key: str, values: list[Any], **query: Any) -> list[dict[str, Any]]:
+        """Objects whose filter ``key`` is one of ``values``, asked for 100 values at a time so that
+        URLs stay short (a site of thousands of racks)."""
         out: list[dict[str, Any]] = []
-        unique = sorted(set(ids))
+        unique = sorted(set(values), key=str)
         for i in range(0, len(unique), 100):
-            out.extend(self.list(path, id=unique[i:i + 100], **query))
+            out.extend(self.list(path, **{key: unique[i:i + 100]}, **query))
         return out
+
+    def list_ids(self, path: str, ids: list[int], **query: Any) -> list[dict[str, Any]]:
+        """Objects by id (:meth:`list_in` on ``id``)."""
+        return self.list_in(path, "id", ids, **query)
 
     # --- writing ------------------------------------------------------------------------------------
     def create(self, path: str, body: Any) -> Any:

@@ -278,9 +278,9 @@ def prepare(client: NetBoxClient, job: ExportJob) -> Changes:
         changes.ids["tag"] = tag["id"]
 
     # what occupies the racks: devices and reservations that are not this plan's
-    devices = client.list("dcim/devices/", rack_id=rack_ids) if rack_ids else []
+    devices = client.list_in("dcim/devices/", "rack_id", rack_ids)
     dtypes = {t["id"]: t for t in client.list_ids("dcim/device-types/", [d["device_type"]["id"] for d in devices])}
-    reservations = client.list("dcim/rack-reservations/", rack_id=rack_ids)
+    reservations = client.list_in("dcim/rack-reservations/", "rack_id", rack_ids)
     ours = job.tag["slug"]
 
     def tagged(obj: dict[str, Any]) -> bool:
@@ -396,10 +396,8 @@ def _devices(client: NetBoxClient, job: ExportJob, changes: Changes, devices: li
         return
     want_names = [n.name for n in job.nodes]
     mine = {d["name"]: d for d in client.list("dcim/devices/", tag=job.tag["slug"])} if "tag" in changes.ids else {}
-    clash = []
-    for i in range(0, len(want_names), 100):
-        clash += [d for d in client.list("dcim/devices/", site_id=job.mapping["site"]["id"], name=want_names[i:i + 100])
-                  if not tagged(d)]
+    clash = [d for d in client.list_in("dcim/devices/", "name", want_names, site_id=job.mapping["site"]["id"])
+             if not tagged(d)]
     for d in clash:
         problems.append(Problem(client.url, "", f"a device named '{d['name']}' (id {d['id']}) exists and is not part "
                                                 "of this plan; rename or remove it"))
