@@ -582,10 +582,10 @@ def load_catalogue(user_files: list[str | Path] | None = None) -> Catalogue:
     spec files, or NetBox devicetype-library files (:mod:`planner.netbox.devicetype`)."""
     from planner.inputs.yamlio import read_text
 
-    from planner.netbox.devicetype import parse_devicetype
-
     cat = load_library()
     for path in user_files or []:
+        from planner.netbox.devicetype import parse_devicetype
+
         name = str(path)
         text = read_text(path, name)
         # a NetBox devicetype-library file (with a `rackplan:` key for its GPUs) is read as one node

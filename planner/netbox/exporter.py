@@ -30,7 +30,7 @@ from typing import Any
 
 from planner.errors import InputError, Problem
 from planner.netbox.client import NetBoxClient, NetBoxError, value
-from planner.netbox.importer import SCHEMA_MAP, map_path, safe_name, to_netbox
+from planner.netbox.importer import SCHEMA_MAP, map_path, safe_name, to_netbox, unit_ranges
 
 MANUFACTURER = {"name": "rackplan", "slug": "rackplan"}
 PORTS_PER_NODE = 2
@@ -494,7 +494,7 @@ def _reservations(client: NetBoxClient, job: ExportJob, changes: Changes, reserv
             body["tags"] = [changes.ids.get("tag", Ref("tag"))]
             changes.creates.append(Create("dcim/rack-reservations/", None, body,
                                           f"rack reservation in rack '{rack['name']}' ({nodes[0].rid}): units "
-                                          f"{_units_text(units)}"))
+                                          f"{unit_ranges(units)}"))
             continue
         now = {"rack": rack_id, "units": sorted(cur.get("units") or []), "user": value(cur.get("user")),
                "description": cur.get("description"), "status": value(cur.get("status"))}
@@ -504,12 +504,6 @@ def _reservations(client: NetBoxClient, job: ExportJob, changes: Changes, reserv
                                     f"rack reservation {cur['id']} in rack '{rack['name']}'"))
         else:
             changes.unchanged.append(f"reservation {cur['id']}")
-
-
-def _units_text(units: list[int]) -> str:
-    from planner.netbox.importer import _ranges
-
-    return _ranges(units)
 
 
 def _resv_restore(r: dict[str, Any]) -> dict[str, Any]:

@@ -617,18 +617,17 @@ def _existing(rin: RackIn, devices: list[dict], ports_of: dict[int, list[dict]],
         blocks.append((low, hi_nb - lo_nb + 1, str(d.get("name") or d["id"])))
         notes.append(f"{d.get('name') or d['id']}: U{lo_nb}" + (f"-{hi_nb}" if hi_nb > lo_nb else "") + f", {note}")
     for resv in reservations:
-        rl = _label({"id": resv["id"], "name": f"reservation {resv['id']}"}, "rack")
         if value(resv.get("status")) == "stale":
-            warnings.append(f"{rl.replace('rack ', 'rack reservation ', 1)} in {label}: stale; not counted")
+            warnings.append(f"rack reservation {resv['id']} in {label}: stale; not counted")
             continue
         units = sorted(int(u) for u in resv.get("units") or [])
         if not units:
             continue
-        warnings.append(f"rack reservation {resv['id']} in {label} (units {_ranges(units)}): counted as occupied "
+        warnings.append(f"rack reservation {resv['id']} in {label} (units {unit_ranges(units)}): counted as occupied "
                         "units with no power")
         for a, b in _runs(units):
             blocks.append((_to_rackplan(a, b, start, u_rack, desc_units), b - a + 1, f"reservation {resv['id']}"))
-        notes.append(f"reservation {resv['id']}: U{_ranges(units)}")
+        notes.append(f"reservation {resv['id']}: U{unit_ranges(units)}")
     entry: dict[str, Any] = {"rack": rin.rid, "kw": _g(kw)}
     if liquid > 0:
         entry["liquid_kw"] = _g(liquid)
@@ -640,7 +639,7 @@ def _existing(rin: RackIn, devices: list[dict], ports_of: dict[int, list[dict]],
         position, u = lo, hi - lo + 1
         if len(taken) != u:
             free = sorted(set(range(lo, hi + 1)) - set(taken))
-            warnings.append(f"{label}: free units {_ranges(free)} (rackplan numbering) lie between its devices; counted "
+            warnings.append(f"{label}: free units {unit_ranges(free)} (rackplan numbering) lie between its devices; counted "
                             "as occupied (rackplan keeps one block of existing equipment per rack)")
         if loose_u:
             if hi + loose_u <= u_rack:
@@ -690,7 +689,8 @@ def _runs(units: list[int]) -> list[tuple[int, int]]:
     return out
 
 
-def _ranges(units: list[int]) -> str:
+def unit_ranges(units: list[int]) -> str:
+    """``[1, 2, 3, 7]`` -> ``1-3,7``."""
     return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in _runs(units))
 
 
