@@ -172,7 +172,8 @@ class Site:
 
 def build_site(c: NetBoxClient) -> Site:
     """Two halls: hall 1 with rows A (4 air racks) and B (2 hybrid racks), 2N on panels PP-A/PP-B from
-    UPS-1/UPS-2; hall 2 without cooling fields, racks C01, C02 without a rack group. Existing devices:
+    UPS-1/UPS-2; hall 2 without cooling fields, racks C01-C03 without a rack group (C03 reserved).
+    Existing devices:
     A01 a 2U server at U1, A02 a 4U at U10 and a 1U at U20 (a gap), C01 a 1U without position and a
     0U PDU."""
     s = Site(c)
@@ -191,8 +192,9 @@ def build_site(c: NetBoxClient) -> Site:
                custom_fields={"rackplan_liquid_kw": 70})
     c208 = [{"panel": pa, "type": "primary", "voltage": 208, "amperage": 30, "phase": "single-phase"},
             {"panel": pb, "type": "redundant", "voltage": 208, "amperage": 30, "phase": "single-phase"}]
-    for i in range(1, 3):
-        s.rack(f"C{i:02d}", h2, None, cooling="air-only", capacity=8, feeds=c208)
+    for i in range(1, 4):
+        s.rack(f"C{i:02d}", h2, None, cooling="air-only", capacity=8, feeds=c208,
+               status="reserved" if i == 3 else "active")
     srv2 = s.device_type("srv-2u", 2, [(1000, 800), (1000, 800)], weight=25)
     srv4 = s.device_type("srv-4u", 4, [(2000, None), (2000, None)], weight=60)
     sw1 = s.device_type("sw-1u", 1, [(300, 150)], weight=8)
@@ -273,7 +275,8 @@ def test_import_maps_the_site(client, site, tmp_path, capsys):
     assert [(r.name, r.racks) for r in h1.rows] == [(f"Row-A-{t}", 4), (f"Row-B-{t}", 2)]
     assert h1.rows[0].cooling_kw == 400 and h1.rows[0].panels == ["PP-A", "PP-B"]
     assert (h1.cooling_units.count, h1.cooling_units.unit_kw, h1.cooling_units.redundant) == (4, 300, 1)
-    assert [(r.name, r.racks) for r in h2.rows] == [("C", 2)]  # no rack group: the naming rule
+    assert [(r.name, r.racks) for r in h2.rows] == [("C", 3)]  # no rack group: the naming rule
+    assert fac.reserved == ["Hall-2/C/03"]  # NetBox rack status reserved
     # racks that differ only in name share a rack type
     a = fac.rack_types[h1.rows[0].rack_type]
     assert len({r.rack_type for h in fac.halls for r in h.rows}) == 3
@@ -312,10 +315,10 @@ def test_import_follows_pagination(client, site, tmp_path, capsys):
         return "\n".join(line for line in (tmp_path / name).read_text().splitlines() if not line.startswith("# Imported"))
 
     assert body("paged.yaml") == body("whole.yaml")
-    # eight racks in pages of two: four pages, each followed through `next`
+    # nine racks in pages of two: five pages, each followed through `next`
     paged = NetBoxClient(client.url, client.token, page_size=2)
     racks = paged.list("dcim/racks/", site_id=site.site["id"])
-    assert len(racks) == 8 and paged.requests == 4
+    assert len(racks) == 9 and paged.requests == 5
 
 
 def test_round_trip(client, site, tmp_path, capsys):

@@ -313,6 +313,9 @@ def import_site(client: NetBoxClient, slug: str, *, default_air_kw: float | None
     }
     if existing:
         fac["existing"] = existing
+    reserved = [r.rid for r in incoming if value(r.nb.get("status")) == "reserved"]
+    if reserved:  # NetBox's rack status `reserved`: held for something else, no plan places anything there
+        fac["reserved"] = reserved
     if power is not None and power_ok:
         fac["power"] = power
     mapping = {
