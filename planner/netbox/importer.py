@@ -299,10 +299,8 @@ def import_site(client: NetBoxClient, slug: str, *, default_air_kw: float | None
     halls = _halls(incoming, locations, groups, site, power_ok, warnings)
     existing = []
     for rin in incoming:
-        entry = _existing(rin, devices_of.get(rin.nb["id"], []), ports_of, dtypes, resv_of.get(rin.nb["id"], []),
-                          warnings)
-        if entry is not None:
-            existing.append(entry)
+        existing += _existing(rin, devices_of.get(rin.nb["id"], []), ports_of, dtypes, resv_of.get(rin.nb["id"], []),
+                              warnings)
     fac: dict[str, Any] = {
         "version": 1,
         "name": site.get("name") or slug,
@@ -551,20 +549,18 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def _existing(rin: RackIn, devices: list[dict], ports_of: dict[int, list[dict]], dtypes: dict[int, dict],
-              reservations: list[dict], warnings: list[str]) -> dict[str, Any] | None:
-    """The rack's one ``existing`` entry: every device in it (and its reserved units)."""
+              reservations: list[dict], warnings: list[str]) -> list[dict[str, Any]]:
+    """The rack's ``existing`` entries: one per positioned device (its units, power and weight) and per
+    rack reservation, and one for the devices without a position (and 0U ones such as PDUs)."""
     if not devices and not reservations:
-        return None
+        return []
     rack = rin.nb
     label = _label(rack, "rack")
     u_rack = int(rack.get("u_height") or 42)
     start = int(rack.get("starting_unit") or 1)
     desc_units = bool(rack.get("desc_units"))
-    kw = liquid = weight = 0.0
-    blocks: list[tuple[int, int, str]] = []  # (lowest rackplan unit, height, what)
-    loose_u = 0
-    notes: list[str] = []
-    how: set[str] = set()
+    entries: list[dict[str, Any]] = []
+    loose = {"kw": 0.0, "liquid": 0.0, "u": 0, "weight": 0.0, "notes": []}
     for d in sorted(devices, key=lambda d: (d.get("position") or 0, d.get("name") or "")):
         dl = _label(d, "device")
         dt = dtypes.get(d["device_type"]["id"], {})
@@ -574,7 +570,6 @@ def _existing(rin: RackIn, devices: list[dict], ports_of: dict[int, list[dict]],
             w = 0.0
             if height > 0:
                 warnings.append(f"{dl} in {label}: its device type '{dt.get('model')}' has no weight; counted as 0 kg")
-        weight += w
         dports = ports_of.get(d["id"], [])
         draw = 0.0
         if (d.get("power_outlet_count") or 0) > 0:
@@ -595,7 +590,6 @@ def _existing(rin: RackIn, devices: list[dict], ports_of: dict[int, list[dict]],
                 else:
                     warnings.append(f"{dl} in {label}: power port '{p.get('name')}' has neither allocated_draw nor "
                                     "maximum_draw; counted as 0 W")
-            how.update(used)
             note = f"{draw:g} W ({'/'.join(sorted(set(used))) or 'no draw given'})"
         frac = _num(custom(dt, "rackplan_liquid_fraction"))
         if frac is None:
@@ -603,22 +597,27 @@ def _existing(rin: RackIn, devices: list[dict], ports_of: dict[int, list[dict]],
             if value(dt.get("cooling_method")) in LIQUID_METHODS and draw:
                 warnings.append(f"{dl} in {label}: liquid-cooled device type without rackplan_liquid_fraction; its "
                                 "heat counted as air")
-        kw += draw / 1000.0
-        liquid += draw / 1000.0 * min(max(frac, 0.0), 1.0)
+        kw, liquid = draw / 1000.0, draw / 1000.0 * min(max(frac, 0.0), 1.0)
         pos = _num(d.get("position"))
-        if height <= 0:
-            notes.append(f"{d.get('name') or d['id']}: 0U, {note}")
-            continue
-        if pos is None:
-            loose_u += int(-(-height // 1))
-            notes.append(f"{d.get('name') or d['id']}: {height:g}U without position, {note}")
+        name = str(d.get("name") or d["id"])
+        if height <= 0 or pos is None:
+            loose["kw"] += kw
+            loose["liquid"] += liquid
+            loose["weight"] += w
+            if height > 0:
+                loose["u"] += int(-(-height // 1))
+            loose["notes"].append(f"{name}: {height:g}U{'' if height <= 0 else ' without position'}, {note}")
             continue
         lo_nb, hi_nb = int(pos // 1), int(-(-(pos + height) // 1)) - 1  # whole units it touches
         if pos % 1 or height % 1:
             warnings.append(f"{dl} in {label}: half-unit position or height; counted as units {lo_nb}-{hi_nb}")
-        low = _to_rackplan(lo_nb, hi_nb, start, u_rack, desc_units)
-        blocks.append((low, hi_nb - lo_nb + 1, str(d.get("name") or d["id"])))
-        notes.append(f"{d.get('name') or d['id']}: U{lo_nb}" + (f"-{hi_nb}" if hi_nb > lo_nb else "") + f", {note}")
+        entry: dict[str, Any] = {"rack": rin.rid, "kw": _g(kw)}
+        if liquid > 0:
+            entry["liquid_kw"] = _g(liquid)
+        entry.update(u=hi_nb - lo_nb + 1, position=_to_rackplan(lo_nb, hi_nb, start, u_rack, desc_units),
+                     weight_kg=_g(w), description=_short(f"NetBox device '{name}' (id {d['id']}) in rack "
+                                                         f"'{rack['name']}' at U{lo_nb}: {note}"))
+        entries.append(entry)
     for resv in reservations:
         if value(resv.get("status")) == "stale":
             warnings.append(f"rack reservation {resv['id']} in {label}: stale; not counted")
@@ -629,43 +628,22 @@ def _existing(rin: RackIn, devices: list[dict], ports_of: dict[int, list[dict]],
         warnings.append(f"rack reservation {resv['id']} in {label} (units {unit_ranges(units)}): counted as occupied "
                         "units with no power")
         for a, b in _runs(units):
-            blocks.append((_to_rackplan(a, b, start, u_rack, desc_units), b - a + 1, f"reservation {resv['id']}"))
-        notes.append(f"reservation {resv['id']}: U{unit_ranges(units)}")
-    entry: dict[str, Any] = {"rack": rin.rid, "kw": _g(kw)}
-    if liquid > 0:
-        entry["liquid_kw"] = _g(liquid)
-    position = None
-    u = 0
-    if blocks:
-        taken = sorted({low + i for low, h, _ in blocks for i in range(h)})
-        lo, hi = taken[0], taken[-1]
-        position, u = lo, hi - lo + 1
-        if len(taken) != u:
-            free = sorted(set(range(lo, hi + 1)) - set(taken))
-            warnings.append(f"{label}: free units {unit_ranges(free)} (rackplan numbering) lie between its devices; counted "
-                            "as occupied (rackplan keeps one block of existing equipment per rack)")
-        if loose_u:
-            if hi + loose_u <= u_rack:
-                u += loose_u
-                where = "above"
-            elif lo - loose_u >= 1:
-                position, u = lo - loose_u, u + loose_u
-                where = "below"
-            else:
-                position, u, where = None, u + loose_u, ""
-            warnings.append(f"{label}: {loose_u} U of devices without a position; "
-                            + (f"counted {where} its positioned devices" if where else
-                               "its existing load is given without position"))
-    else:
-        u = loose_u
-    entry["u"] = u
-    if position is not None:
-        entry["position"] = position
-    entry["weight_kg"] = _g(weight)
-    basis = " and ".join(sorted(how)) or "no power port draws"
-    desc = f"NetBox rack '{rack['name']}' (id {rack['id']}); power from {basis}: " + "; ".join(notes)
-    entry["description"] = desc if len(desc) <= 500 else desc[:496] + " ..."
-    return entry
+            entries.append({"rack": rin.rid, "kw": 0, "u": b - a + 1,
+                            "position": _to_rackplan(a, b, start, u_rack, desc_units), "weight_kg": 0,
+                            "description": f"NetBox rack reservation {resv['id']} in rack '{rack['name']}'"})
+    if loose["notes"]:
+        entry = {"rack": rin.rid, "kw": _g(loose["kw"])}
+        if loose["liquid"] > 0:
+            entry["liquid_kw"] = _g(loose["liquid"])
+        entry.update(u=loose["u"], weight_kg=_g(loose["weight"]),
+                     description=_short(f"NetBox rack '{rack['name']}' (id {rack['id']}), devices without a "
+                                        "position (assumed at the top of the free space): " + "; ".join(loose["notes"])))
+        entries.append(entry)
+    return entries
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 500 else text[:496] + " ..."
 
 
 def _to_rackplan(lo_nb: int, hi_nb: int, start: int, u_rack: int, desc_units: bool) -> int:

@@ -288,9 +288,10 @@ def rack_runs(frame: pd.DataFrame) -> list[tuple[int, ...]]:
     run (the usual case: overhead and unpositioned existing load sit at the top)."""
     out: list[tuple[int, ...]] = [()] * len(frame)
     pos = frame["existing_position"].to_numpy()
+    parts = frame["existing_parts"].to_numpy()
     for i in np.flatnonzero(pos > 0):
         u = int(frame["u"].iat[i])
-        runs = physics.free_runs(u, physics.rack_taken_units(u, 0, [(int(frame["existing_u"].iat[i]), int(pos[i]))]))
+        runs = physics.free_runs(u, physics.rack_taken_units(u, 0, list(parts[i])))
         if len(runs) > 1:
             out[i] = tuple(sorted(n for _, n in runs))
     return out

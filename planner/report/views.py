@@ -233,7 +233,9 @@ def _elevation(rack: dict[str, Any], plan: dict[str, Any], uid: str) -> Any:
         ov_u = int((rack.get("overhead") or {}).get("u", 0))
         placed = [Block("node", int(p["u"]), int(node_types.get(p["node"], {}).get("u", 1)), p["node"], p["node"],
                         f"{fnum(node_types.get(p['node'], {}).get('max_kw'))} kW") for p in rack["positions"]]
-        taken = physics.rack_taken_units(u_total, ov_u, [(ex_u, ex.get("position"))] if ex_u else [])
+        parts = [(int(x["u"]), x.get("position")) for x in ex.get("parts") or []] or \
+            ([(ex_u, ex.get("position"))] if ex_u else [])
+        taken = physics.rack_taken_units(u_total, ov_u, parts)
         if ov_u:
             placed.append(Block("overhead", u_total - ov_u + 1, ov_u, f"overhead {ov_u}U"))
         for low, high in taken[1 if ov_u else 0:]:

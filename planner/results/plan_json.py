@@ -214,7 +214,7 @@ def _rack_entries(df: pd.DataFrame, counts: np.ndarray, types: list[NodeType]) -
     usd = {name: np.round(df[name].to_numpy(float)[idx], 2).tolist()
            for name in ("energy_usd", "cooling_usd", "rack_usd", "nodes_usd")}
     ex_u = df["existing_u"].to_numpy()[idx].tolist()
-    ex_pos = df["existing_position"].to_numpy()[idx].tolist()
+    ex_parts = df["existing_parts"].to_numpy()[idx].tolist()
     ov_u = df["overhead_u"].to_numpy()[idx].tolist()
     u_total = df["u"].to_numpy()[idx].tolist()
     sub = counts[idx]
@@ -230,12 +230,12 @@ def _rack_entries(df: pd.DataFrame, counts: np.ndarray, types: list[NodeType]) -
         if col["has_existing"][i]:
             entry["existing"] = {"kw": num["existing_kw"][i], "liquid_kw": num["existing_liquid_kw"][i],
                                  "u": int(ex_u[i]), "weight_kg": num["existing_weight_kg"][i]}
-            if ex_pos[i]:
-                entry["existing"]["position"] = int(ex_pos[i])
+            if len(ex_parts[i]) > 1 or any(pos for _u, pos in ex_parts[i]):
+                entry["existing"]["parts"] = [{"u": int(u), "position": pos} for u, pos in ex_parts[i]]
         elif num["overhead_kw_used"][i] or ov_u[i] or num["overhead_weight_kg"][i]:
             entry["overhead"] = {"kw": num["overhead_kw"][i], "u": int(ov_u[i]), "weight_kg": num["overhead_weight_kg"][i]}
         positions = rack_positions(int(u_total[i]), int(ov_u[i]) if not col["has_existing"][i] else 0,
-                                   [(int(ex_u[i]), int(ex_pos[i]) or None)] if col["has_existing"][i] else [],
+                                   list(ex_parts[i]) if col["has_existing"][i] else [],
                                    [(ids[t], heights[t]) for t in np.flatnonzero(sub[i]) for _ in range(int(sub[i, t]))])
         if positions is not None:
             entry["positions"] = positions
