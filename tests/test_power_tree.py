@@ -398,3 +398,17 @@ def test_a_plan_is_not_checked_against_auto_rows():
     assert report.by_rule["check_structure"] == [
         "facility: rows h1/A, h1/B, h1/C have panels: auto; check the plan against the facility it records "
         "(with the striping it chose)"]
+
+
+def test_several_positioned_existing_entries_split_the_rack():
+    """Two devices at units 1-4 and 20-23 of a 42U rack leave runs of 15U (5-19) and 19U (24-42): one 10U
+    node in each, two in all, though 34 units are free. They go at units 5 and 24."""
+    tall = node("tall", u=10, max_kw=10.0, weight_kg=20.0)
+    lf = loaded(rack_types={"r": big_rack(feed={"kw": 200})}, halls=hall([{"name": "A", "rack_type": "r", "racks": 1}]),
+                existing=[{"rack": "h1/A/01", "kw": 1, "u": 4, "position": 1},
+                          {"rack": "h1/A/01", "kw": 1, "u": 4, "position": 20}])
+    _, doc = plan(lf, [tall], Demand("fill", fill="tall"))
+    rack = doc["racks"][0]
+    assert rack["nodes"] == {"tall": 2} and [p["u"] for p in rack["positions"]] == [5, 24]
+    assert rack["existing"]["parts"] == [{"u": 4, "position": 1}, {"u": 4, "position": 20}]
+    assert rack["it_kw"] == 22.0 and rack["u_used"] == 28

@@ -223,19 +223,14 @@ class Row(StrictModel):
         return self.panels == "auto"
 
 
-class CduGroup(StrictModel):
-    """Coolant distribution units serving the liquid loops of some rows of a hall (N+k)."""
+class CduGroup(CoolingUnits):
+    """Coolant distribution units serving the liquid loops of some rows of a hall: N+k units like any
+    other, usable ``(count - redundant) x unit_kw`` of liquid heat."""
 
     name: Name
     """Group name, unique in its hall."""
     rows: list[Name] = Field(min_length=1, max_length=1000)
     """Rows (of this hall) whose liquid heat the group takes."""
-    count: int = Field(gt=0, le=1000)
-    """Installed units."""
-    unit_kw: float = Field(gt=0)
-    """Heat each unit moves [kW]."""
-    redundant: int = Field(0, ge=0)
-    """Units held in reserve: usable ``(count - redundant) x unit_kw``."""
 
 
 class Hall(StrictModel):
@@ -257,7 +252,8 @@ class Hall(StrictModel):
 
 
 class Existing(StrictModel):
-    """Load already installed in a rack (brownfield). Its heat goes to air, except ``liquid_kw``."""
+    """Load already installed in a rack (brownfield). Its heat goes to air, except ``liquid_kw``. A rack
+    may have several entries (one per device or block of devices); they add up."""
 
     rack: str = Field(min_length=1, max_length=200)
     """Rack id ``HALL/ROW/NN``."""
@@ -451,9 +447,6 @@ class Facility(StrictModel):
     def hall_usable_kw(self, hall: Hall) -> float:
         return self.usable_kw(hall.cooling_units)
 
-    def cdu_usable_kw(self, group: CduGroup) -> float:
-        return physics.usable_units_kw(group.count, group.unit_kw, group.redundant)
-
     def cdu_of_row(self, hall: Hall) -> dict[str, str]:
         """Row name -> CDU group name, for the rows of a hall that are in a group."""
         return {r: g.name for g in hall.cdus or [] for r in g.rows}
@@ -501,7 +494,8 @@ class RackTable:
     (``+``-joined, empty without a tree), ``cdu`` (CDU group, empty if none), ``overhead_u,
     overhead_kw, overhead_weight_kg`` (what the rack carries if the plan newly occupies it: 0 where
     existing load is), ``existing_kw, existing_liquid_kw, existing_u, existing_weight_kg,
-    existing_position`` (0 when none), ``has_existing``.
+    existing_position`` (the lowest position given, 0 when none), ``existing_parts`` (each entry's (u,
+    position or None)), ``has_existing``. A rack's existing entries are added up.
     """
 
     frame: pd.DataFrame
@@ -535,14 +529,22 @@ class RackTable:
             ]
         )
         df = df.merge(rt, on="rack_type", how="left", sort=False)
-        ex = {e.rack: e for e in fac.existing}
+        ex: dict[str, list[Existing]] = {}
+        for e in fac.existing:
+            ex.setdefault(e.rack, []).append(e)
         ids = cols["id"]
         has = np.array([i in ex for i in ids], dtype=bool)
-        df["existing_kw"] = np.array([ex[i].kw if i in ex else 0.0 for i in ids], dtype=float)
-        df["existing_liquid_kw"] = np.array([ex[i].liquid_kw if i in ex else 0.0 for i in ids], dtype=float)
-        df["existing_u"] = np.array([ex[i].u if i in ex else 0 for i in ids], dtype=np.int64)
-        df["existing_weight_kg"] = np.array([ex[i].weight_kg if i in ex else 0.0 for i in ids], dtype=float)
-        df["existing_position"] = np.array([(ex[i].position or 0) if i in ex else 0 for i in ids], dtype=np.int64)
+
+        def total(key: str, rid: str) -> float:
+            return sum(getattr(e, key) for e in ex[rid]) if rid in ex else 0.0
+
+        df["existing_kw"] = np.array([total("kw", i) for i in ids], dtype=float)
+        df["existing_liquid_kw"] = np.array([total("liquid_kw", i) for i in ids], dtype=float)
+        df["existing_u"] = np.array([total("u", i) for i in ids], dtype=np.int64)
+        df["existing_weight_kg"] = np.array([total("weight_kg", i) for i in ids], dtype=float)
+        df["existing_position"] = np.array([min((e.position for e in ex[i] if e.position), default=0) if i in ex
+                                            else 0 for i in ids], dtype=np.int64)
+        df["existing_parts"] = [tuple((e.u, e.position) for e in ex[i]) if i in ex else () for i in ids]
         df["has_existing"] = has
         for col in ("overhead_u", "overhead_kw", "overhead_weight_kg"):
             df[col] = np.where(has, 0, df[col].to_numpy())  # a rack with existing load has its own
@@ -807,14 +809,15 @@ def _rack_hint(rid: str, rows: dict[str, dict[str, int]]) -> str:
 
 
 def check_existing(fac: Facility) -> list[tuple[tuple, str]]:
-    """Existing load names a rack that exists, once, and fits that rack (power, air and liquid heat,
-    U and its position, weight), and its row's, hall's, CDU group's and plant's limits."""
+    """Existing load names a rack that exists and fits it: each entry its own liquid share and
+    position; a rack's entries together its power, air and liquid heat, U and weight, without two
+    positioned entries overlapping; and its row's, hall's, CDU group's and plant's limits."""
     layout: dict[str, dict[str, int]] = {}
     for hall in fac.halls:
         for row in hall.rows:
             layout.setdefault(hall.name, {}).setdefault(row.name, row.racks)
     out = []
-    seen: dict[str, int] = {}
+    by_rack: dict[str, list[int]] = {}
     row_heat: dict[tuple[str, str], float] = {}
     hall_heat: dict[str, float] = {}
     hall_air: dict[str, float] = {}
@@ -824,43 +827,55 @@ def check_existing(fac: Facility) -> list[tuple[tuple, str]]:
         if where is None:
             out.append((("existing", k, "rack"), f"no rack '{e.rack}' in the facility; {_rack_hint(e.rack, layout)}"))
             continue
-        if e.rack in seen:
-            out.append((("existing", k, "rack"), f"rack '{e.rack}' already has existing load (existing[{seen[e.rack]}])"))
-            continue
-        seen[e.rack] = k
         hall, row = where
         if row.rack_type not in fac.rack_types:
             continue  # reported by check_rack_type_refs
         t = fac.rack_types[row.rack_type]
-        try:
-            power = fac.row_power_capacity_kw(row)
-        except (ValueError, KeyError):
-            power = float("inf")  # a broken redundancy or tree is reported by its own check
-        air = e.kw - e.liquid_kw
-        if e.kw > power + 1e-9:
-            out.append((("existing", k, "kw"), f"{e.kw:g} kW exceeds the rack's power capacity {power:.1f} kW"))
         if e.liquid_kw > e.kw + 1e-9:
             out.append((("existing", k, "liquid_kw"), f"{e.liquid_kw:g} kW is more than its kw ({e.kw:g})"))
         elif e.liquid_kw > 0 and not physics.has_liquid_loop(t.cooling, t.liquid_kw):
             out.append((("existing", k, "liquid_kw"), f"rack type '{row.rack_type}' has no liquid loop"))
-        elif e.liquid_kw > t.liquid_kw + 1e-9:
-            out.append((("existing", k, "liquid_kw"),
-                        f"{e.liquid_kw:g} kW exceeds the rack's liquid_kw {t.liquid_kw:g}"))
-        if air > t.air_kw + 1e-9:
-            out.append((("existing", k, "kw"), f"{air:g} kW of air heat exceeds the rack's air_kw {t.air_kw:g}"))
-        if e.u > t.u:
-            out.append((("existing", k, "u"), f"{e.u} U exceeds the rack's {t.u} U"))
-        elif e.position is not None and e.position + e.u - 1 > t.u:
+        if e.position is not None and e.u <= t.u and e.position + e.u - 1 > t.u:
             out.append((("existing", k, "position"),
                         f"units {e.position}-{e.position + e.u - 1} run past the rack's top unit {t.u}"))
-        if e.weight_kg > t.max_weight_kg + 1e-9:
-            out.append((("existing", k, "weight_kg"),
-                        f"{e.weight_kg:g} kg exceeds the rack's max_weight_kg {t.max_weight_kg:g}"))
+        for j in by_rack.get(e.rack, []):
+            o = fac.existing[j]
+            if e.position is not None and o.position is not None and e.u and o.u and \
+                    e.position <= o.position + o.u - 1 and o.position <= e.position + e.u - 1:
+                out.append((("existing", k, "position"), f"units {e.position}-{e.position + e.u - 1} overlap "
+                                                         f"existing[{j}] (units {o.position}-{o.position + o.u - 1})"))
+        by_rack.setdefault(e.rack, []).append(k)
         key = (hall.name, row.name)
         row_heat[key] = row_heat.get(key, 0.0) + e.kw
         hall_heat[hall.name] = hall_heat.get(hall.name, 0.0) + e.kw
-        hall_air[hall.name] = hall_air.get(hall.name, 0.0) + air
+        hall_air[hall.name] = hall_air.get(hall.name, 0.0) + e.kw - e.liquid_kw
         liquid_row[key] = liquid_row.get(key, 0.0) + e.liquid_kw
+    for rid, ks in by_rack.items():
+        hall, row = locate_rack(fac, rid)  # type: ignore[misc]
+        t = fac.rack_types[row.rack_type]
+        k = ks[-1]
+        together = "" if len(ks) == 1 else f" (existing[{', '.join(str(j) for j in ks)}] together)"
+        kw = sum(fac.existing[j].kw for j in ks)
+        liquid = sum(fac.existing[j].liquid_kw for j in ks)
+        u = sum(fac.existing[j].u for j in ks)
+        weight = sum(fac.existing[j].weight_kg for j in ks)
+        try:
+            power = fac.row_power_capacity_kw(row)
+        except (ValueError, KeyError):
+            power = float("inf")  # a broken redundancy or tree is reported by its own check
+        if kw > power + 1e-9:
+            out.append((("existing", k, "kw"), f"{kw:g} kW exceeds the rack's power capacity {power:.1f} kW{together}"))
+        if physics.has_liquid_loop(t.cooling, t.liquid_kw) and liquid > t.liquid_kw + 1e-9:
+            out.append((("existing", k, "liquid_kw"),
+                        f"{liquid:g} kW exceeds the rack's liquid_kw {t.liquid_kw:g}{together}"))
+        if kw - liquid > t.air_kw + 1e-9:
+            out.append((("existing", k, "kw"),
+                        f"{kw - liquid:g} kW of air heat exceeds the rack's air_kw {t.air_kw:g}{together}"))
+        if u > t.u:
+            out.append((("existing", k, "u"), f"{u} U exceeds the rack's {t.u} U{together}"))
+        if weight > t.max_weight_kg + 1e-9:
+            out.append((("existing", k, "weight_kg"),
+                        f"{weight:g} kg exceeds the rack's max_weight_kg {t.max_weight_kg:g}{together}"))
     for h, hall in enumerate(fac.halls):
         for r, row in enumerate(hall.rows):
             heat = row_heat.get((hall.name, row.name), 0.0)
@@ -880,10 +895,10 @@ def check_existing(fac: Facility) -> list[tuple[tuple, str]]:
                         f"existing load of {hall_heat[hall.name]:g} kW already exceeds the hall's it_kw {hall.it_kw:g}"))
         for g, group in enumerate(hall.cdus or []):
             liquid = sum(liquid_row.get((hall.name, r), 0.0) for r in group.rows)
-            if group.redundant < group.count and liquid > fac.cdu_usable_kw(group) + 1e-9:
+            if group.redundant < group.count and liquid > fac.usable_kw(group) + 1e-9:
                 out.append((("halls", h, "cdus", g),
                             f"existing liquid load of {liquid:g} kW already exceeds the group's usable "
-                            f"{fac.cdu_usable_kw(group):g} kW"))
+                            f"{fac.usable_kw(group):g} kW"))
     if fac.plant is not None and fac.plant.redundant < fac.plant.count:
         heat = sum(hall_heat.values())
         if heat > fac.usable_kw(fac.plant) + 1e-9:

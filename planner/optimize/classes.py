@@ -288,9 +288,10 @@ def rack_runs(frame: pd.DataFrame) -> list[tuple[int, ...]]:
     run (the usual case: overhead and unpositioned existing load sit at the top)."""
     out: list[tuple[int, ...]] = [()] * len(frame)
     pos = frame["existing_position"].to_numpy()
+    parts = frame["existing_parts"].to_numpy()
     for i in np.flatnonzero(pos > 0):
         u = int(frame["u"].iat[i])
-        runs = physics.free_runs(u, physics.rack_taken_units(u, 0, [(int(frame["existing_u"].iat[i]), int(pos[i]))]))
+        runs = physics.free_runs(u, physics.rack_taken_units(u, 0, list(parts[i])))
         if len(runs) > 1:
             out[i] = tuple(sorted(n for _, n in runs))
     return out
@@ -520,7 +521,7 @@ def group_limits(fac: Facility, frame: pd.DataFrame, class_racks: list[np.ndarra
         for group in hall.cdus or []:
             ks = {k: 1.0 for r in group.rows for k in by_row.get((hall.name, r), [])}
             out.append(_limit("cdu", (hall.name, group.name), f"CDU group {hall.name}/{group.name}",
-                              fac.cdu_usable_kw(group), ex(hall.name, group.rows, "liquid"), "liquid", ks))
+                              fac.usable_kw(group), ex(hall.name, group.rows, "liquid"), "liquid", ks))
     if fac.plant is not None:
         every = {k: 1.0 for k in range(len(class_racks))}
         out.append(_limit("plant", ("plant",), "heat rejection plant", fac.usable_kw(fac.plant),

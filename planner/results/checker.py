@@ -156,13 +156,16 @@ def recompute(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None)
             for i in range(1, row.racks + 1):
                 where[rack_id(hall.name, row.name, i, row.racks)] = (hall.name, row)
     racks: dict[str, RackLoad] = {}
-    for e in fac.existing:
+    for e in fac.existing:  # a rack's entries add up
         hall, row = where[e.rack]
-        ld = RackLoad(e.rack, hall, row, row.rack_type, it_kw=e.kw, air_kw=e.kw - e.liquid_kw, liquid_kw=e.liquid_kw,
-                      u=e.u, weight_kg=e.weight_kg)
-        if e.position is not None:
+        ld = racks.setdefault(e.rack, RackLoad(e.rack, hall, row, row.rack_type))
+        ld.it_kw += e.kw
+        ld.air_kw += e.kw - e.liquid_kw
+        ld.liquid_kw += e.liquid_kw
+        ld.u += e.u
+        ld.weight_kg += e.weight_kg
+        if e.position is not None and e.u:
             ld.existing_units.append((e.position, e.position + e.u - 1))
-        racks[e.rack] = ld
 
     structure: list[str] = []
     planned: list[str] = []
