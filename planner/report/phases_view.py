@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from planner.inputs.facility import Facility
 from planner.inputs.waves import add_months, month_index, month_name
-from planner.report.drawing import Canvas, FloorLayout, FloorRow, nice_step, num, swatch
+from planner.report.drawing import Bar, BarChart, Canvas, FloorLayout, FloorRow, nice_step, num, swatch
 from planner.report.format import fint, fnum, nodes_text, rack_number, usd, usd_short
 from planner.report.views import _render, demand_text
 
@@ -253,6 +253,20 @@ def strategies_view(doc: dict[str, Any]) -> dict[str, Any]:
             "rows": rows}
 
 
+def totals_chart(doc: dict[str, Any]) -> Markup:
+    """Each strategy's discounted TCO plus cost of delay, as bars."""
+    bars = []
+    for s in doc["strategies"]:
+        ok = s.get("status") == "ok" and s.get("total_usd") is not None
+        text = usd(s.get("total_usd")) if ok else "no plan"
+        if ok and s.get("delay_usd"):
+            text += f" ({usd(s['delay_usd'])} of it delay)"
+        bars.append(Bar(s["label"], float(s["total_usd"]) if ok else None, text, STRATEGY_COLOURS.get(s["key"], "c1")))
+    chart = BarChart("TCO + cost of delay, discounted", bars, tick_format=usd_short)
+    chart.LABEL_W, chart.VALUE_W = 260, 200
+    return chart.render()
+
+
 def timeline_view(doc: dict[str, Any]) -> list[Markup]:
     inputs = doc["inputs"]
     start, horizon = inputs["waves"][0]["date"], inputs["horizon"]
@@ -380,6 +394,7 @@ def render_phases(doc: dict[str, Any], fac: Facility) -> str:
                    title=f"Buy now or wait: {doc['facility']['name']}", tool=doc["tool"], facility=doc["facility"],
                    demand=waves_text, schema=doc["schema"], made_at=doc.get("made_at"), lead=lead(doc),
                    ahead=ahead_text(doc), strategies=strategies_view(doc), timeline=timeline_view(doc),
+                   totals=totals_chart(doc),
                    sensitivity=sensitivity_view(doc.get("sensitivity"), doc), waves=waves_view(doc, fac),
                    money=money, prices=prices, solves=doc.get("solves") or {}, usd_short=usd_short,
                    rack_number=rack_number)

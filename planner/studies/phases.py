@@ -242,7 +242,7 @@ class Planner:
         """Plan a strategy (with ``baseline``, also its wave-by-wave baseline)."""
         s = self.spec
         ids = list(dict.fromkeys(i for w in strategy.waves for i in w.demand.node_ids))
-        key = repr((strategy.waves, [dataclasses.astuple(types[i]) for i in ids], baseline))
+        key = repr((strategy.waves, [dataclasses.astuple(types[i]) for i in ids]))
         if key in self._cache and not baseline:
             return dataclasses.replace(self._cache[key], strategy=strategy), None
         out = Outcome(strategy)
@@ -335,6 +335,10 @@ def installed_state(loaded: LoadedFacility, cat: Catalogue, lib: dict[str, NodeT
     installed = {t.id: int(counts[:, i].sum()) for i, t in enumerate(types) if counts[:, i].sum()}
     demand = Demand("nodes", nodes=installed)
     plan = build_plan(loaded, cat, types, demand, placement, options | {"wave": res.waves[v].name}, df)
+    # the installed state has no first-fit baseline of its own: the wave-by-wave plan is in phases.json
+    del plan["baseline"]
+    plan["phase"] = {"strategy": options.get("strategy"), "wave": res.waves[v].name, "date": res.waves[v].date,
+                     "waves_installed": [res.waves[u].name for u in range(v + 1) if _installed(res, u, v)]}
     report = check_plan(fac, plan, cat)
     if not report.passed:
         raise PlanCheckError(report.violations)
@@ -366,6 +370,12 @@ def installed_state(loaded: LoadedFacility, cat: Catalogue, lib: dict[str, NodeT
         "check": {k: plan["checks"][k] for k in ("passed", "summary", "racks_checked", "failures_simulated")},
     }
     return plan, figures, df
+
+
+def _installed(res: WaveResult, u: int, v: int) -> bool:
+    """Whether wave ``u``'s nodes are still in at wave ``v``."""
+    retire = res.waves[u].retire
+    return retire is None or month_index(retire) > month_index(res.waves[v].date)
 
 
 # --- sensitivity -----------------------------------------------------------------------------------------
