@@ -44,7 +44,7 @@ from planner.errors import InputError, NoPlanError, PlanCheckError
 from planner.inputs.demand import Demand
 from planner.inputs.facility import LoadedFacility
 from planner.inputs.specs import Catalogue, NodeType, resolve
-from planner.inputs.waves import Wave, WavesSpec, add_months, month_index, month_name
+from planner.inputs.waves import Wave, WavesSpec, add_months, month_index
 from planner.optimize.solvers import Progress
 from planner.optimize.waves import WaveResult, annual_price, plan_waves, with_annual_prices
 from planner.vocabulary import DEFAULT_GAP, DEFAULT_SOLVER, DEFAULT_TIME_LIMIT_S
