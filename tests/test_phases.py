@@ -372,3 +372,16 @@ def test_waves_that_do_not_fit_exit_1(files, capsys):
     assert capsys.readouterr().err.strip().splitlines()[-1] == \
         "rackplan: no plan: the waves do not fit together (all waves: infeasible)"
     assert not out.exists()
+
+
+def test_a_facility_whose_striping_is_to_be_chosen_is_refused(files, capsys):
+    """Waves do not choose striping (rows with panels: auto): plan the facility once, then plan the waves
+    on its facility.striped.yaml. Bad input, exit 2."""
+    from tests.test_power_tree import AUTO_ROWS, THREE_UPS, big_rack, hall
+
+    path = Path(files["dir"]) / "auto.yaml"
+    path.write_text(yaml.safe_dump(facility_dict(rack_types={"r": big_rack()}, power=THREE_UPS, halls=hall(AUTO_ROWS))))
+    code = main(["phases", str(path), "--specs", files["specs"], "--wave", "2027-01:tb200=1",
+                 "-o", str(Path(files["dir"]) / "out")])
+    assert code == 2
+    assert "waves do not choose striping" in capsys.readouterr().err

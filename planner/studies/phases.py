@@ -250,13 +250,18 @@ class Planner:
         if not strategy.waves:
             out.message = "no wave left to plan"
             return out, None
+        late = [w for w in strategy.waves if month_index(w.date) >= month_index(s.horizon)]
+        if late:
+            out.message = f"no plan: {late[0].name} would go in at {late[0].date}, not before the horizon {s.horizon}"
+            self._cache[key] = out
+            return out, None
         priced = self.priced(types, ids)
         try:
             joint, myopic = plan_waves(self.loaded.facility, priced, list(strategy.waves),
                                        today=s.today, horizon=s.horizon, discount_rate=s.discount_rate,
                                        solver=self.solver, time_limit=self.time_limit, gap=self.gap, myopic=baseline,
                                        data=self._data(priced))
-        except (NoPlanError, InputError) as exc:
+        except NoPlanError as exc:
             out.message = str(exc).split("\n")[0]
             self._cache[key] = out
             return out, None
