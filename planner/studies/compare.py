@@ -225,8 +225,8 @@ def nominal_verdict(doc: dict[str, Any]) -> dict[str, Any]:
             notes.append(f"{r['candidate']} has no plan: {r.get('reason') or r.get('message')}")
     unpriced = [c for c, p in (doc.get("prices") or {}).items() if p is None]
     if unpriced:
-        notes.append(f"no price is known for {', '.join(unpriced)}: its nodes cost nothing here "
-                     "(give one with --price ID=USD or ID=USD/month)")
+        notes.append(f"no price is known for {', '.join(unpriced)}: {'its' if len(unpriced) == 1 else 'their'} "
+                     "nodes cost nothing here (give one with --price ID=USD or ID=USD/month)")
     if doc.get("cooling_note"):
         notes.append(doc["cooling_note"])
     if not ok:

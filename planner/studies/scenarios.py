@@ -185,6 +185,16 @@ class Context:
         fac = self.loaded.facility  # computed once here, so every scenario's copy of the facility shares them
         fac.racks, fac.ppues, fac.panel_source  # noqa: B018
 
+    def rack_columns(self) -> dict[str, Any]:
+        """The facility's rack table as plain arrays (built once per worker)."""
+        cols = self.__dict__.get("_rack_columns")
+        if cols is None:
+            df = self.loaded.facility.racks.frame
+            cols = {k: df[k].to_numpy() for k in ("id", "hall", "row", "rack_type", "has_existing", "existing_kw",
+                                                  "existing_u", "existing_weight_kg", "power_kw")}
+            self.__dict__["_rack_columns"] = cols
+        return cols
+
     def demand(self, candidate: str) -> Demand:
         if self.metric is None:
             return Demand("fill", fill=candidate)
@@ -289,9 +299,13 @@ def enable_alarms() -> None:
 
 
 @contextmanager
-def task_tempdir() -> Iterator[str]:
-    """A temporary directory of the task's own, used for every temporary file while it runs (CBC's
-    model and solution files), removed afterwards."""
+def task_tempdir(solver: str) -> Iterator[str | None]:
+    """A temporary directory of the task's own for every temporary file while it runs (CBC's model,
+    solution and log files), removed afterwards. HiGHS solves in memory and writes no file, so a
+    HiGHS task makes none (a directory per task would cost more than the solve on a busy disk)."""
+    if solver != "cbc":
+        yield None
+        return
     old_env, old_mod = os.environ.get("TMPDIR"), tempfile.tempdir
     with tempfile.TemporaryDirectory(prefix="rackplan-task-") as d:
         os.environ["TMPDIR"], tempfile.tempdir = d, d
@@ -322,7 +336,7 @@ def evaluate(ctx: Context, candidate: str, values: dict[str, float]) -> dict[str
     started = time.monotonic()
     row: dict[str, Any] = {k: None for k in RESULT_FIELDS}
     try:
-        with task_tempdir(), _alarm(ctx.task_timeout):
+        with task_tempdir(ctx.solver), _alarm(ctx.task_timeout):
             row.update(_solve_and_check(ctx, candidate, values))
     except NoPlanError as exc:
         msg = (exc.shortfalls[0] if exc.shortfalls else str(exc)).removeprefix("no plan: ")
@@ -338,33 +352,50 @@ def evaluate(ctx: Context, candidate: str, values: dict[str, float]) -> dict[str
 
 
 def _solve_and_check(ctx: Context, candidate: str, values: dict[str, float]) -> dict[str, Any]:
+    from planner import physics
     from planner.optimize.placement import optimize
     from planner.results.checker import check_plan
-    from planner.results.plan_json import rack_figures
 
     cat, loaded, tdp = scenario_inputs(ctx, candidate, values)
     t = resolve(cat, candidate, "nominal", tdp or None)
     demand = ctx.demand(candidate)
     fac = loaded.facility
+    site = fac.site
     placement = optimize(fac, [t], demand, solver=ctx.solver, time_limit=min(ctx.time_limit, ctx.task_timeout),
                          gap_rel=ctx.gap)
-    counts = placement.counts
-    df = rack_figures(fac, [t], counts)
-    used = df["nodes_planned"].to_numpy() > 0
-    n = int(counts.sum())
-    usd = {k: float(df[c].sum()) for k, c in (("energy", "energy_usd"), ("cooling", "cooling_usd"),
-                                              ("racks", "rack_usd"), ("nodes", "nodes_usd"))}
+    counts = placement.counts[:, 0]
+    # The plan's figures, from its used racks with the physics functions the plan builder uses (a
+    # sweep needs its totals, not a whole plan.json); the checker then recomputes all of them its own way.
+    racks = ctx.rack_columns()
+    usd = {"energy": 0.0, "cooling": 0.0, "racks": 0.0, "nodes": 0.0}
+    it_kw = kwh = 0.0
+    entries = []
+    for i in np.flatnonzero(counts):
+        n = int(counts[i])
+        rt = fac.rack_types[racks["rack_type"][i]]
+        air_p, liq_p = physics.path_ppues(rt.cooling, fac.ppues)
+        e, c = physics.node_energy_cooling_usd(t.max_kw, t.liquid_fraction, site.load_factor,
+                                               site.electricity_usd_per_kwh, air_p, liq_p)
+        usd["energy"] += n * e
+        usd["cooling"] += n * c
+        usd["nodes"] += n * t.annual_cost_usd
+        it_kw += n * t.max_kw
+        kwh += n * physics.annual_kwh(t.max_kw, site.load_factor)
+        if not racks["has_existing"][i]:
+            ov = rt.overhead.kw
+            e, c = physics.overhead_energy_cooling_usd(ov, site.electricity_usd_per_kwh, air_p)
+            usd["energy"] += e
+            usd["cooling"] += c
+            usd["racks"] += rt.annual_cost_usd
+            it_kw += ov
+            kwh += physics.overhead_kwh(ov)
+        entries.append({"id": racks["id"][i], "hall": racks["hall"][i], "row": racks["row"][i],
+                        "rack_type": racks["rack_type"][i], "nodes": {candidate: n}})
     usd["total"] = sum(usd.values())
-    it_kw = float(df["planned_kw"].sum() + df["overhead_kw_used"].sum())
-    kwh = float(df["kwh"].sum())
-    price = fac.site.electricity_usd_per_kwh
-    cooling_kwh = usd["cooling"] / price if price else 0.0
-    racks = [{"id": rid, "hall": h, "row": r, "rack_type": k, "nodes": {candidate: int(c)}}
-             for rid, h, r, k, c in zip(df["id"][used], df["hall"][used], df["row"][used], df["rack_type"][used],
-                                        counts[used, 0])]
+    n = int(counts.sum())
     plan = {"schema": "rackplan.plan/1", "demand": demand.to_json(), "node_types": {t.id: t.contract_dict()},
-            "racks": racks,
-            "totals": {"nodes": {candidate: n} if n else {}, "gpus": n * t.gpus, "racks_used": len(racks),
+            "racks": entries,
+            "totals": {"nodes": {candidate: n} if n else {}, "gpus": n * t.gpus, "racks_used": len(entries),
                        "it_kw": it_kw, "fp8_pflops": n * t.fp8_pflops, "hbm_tb": n * t.hbm_tb,
                        "annual_usd": usd}}
     report = check_plan(fac, plan, cat)
@@ -372,14 +403,34 @@ def _solve_and_check(ctx: Context, candidate: str, values: dict[str, float]) -> 
         from planner.errors import PlanCheckError
 
         raise PlanCheckError(report.violations)
-    binding = df["binding"][used].value_counts()
+    cooling_kwh = usd["cooling"] / site.electricity_usd_per_kwh if site.electricity_usd_per_kwh else 0.0
     units = unit_costs(usd["total"], n * t.gpus, n * t.fp8_pflops, n * t.hbm_tb)
     return {"status": "ok", "solver_status": placement.status, "gap": round(placement.gap, 8), "nodes": n,
-            "gpus": n * t.gpus, "racks": len(racks), "it_kw": round(it_kw, 6),
+            "gpus": n * t.gpus, "racks": len(entries), "it_kw": round(it_kw, 6),
             "facility_kw": round(it_kw * (1 + (cooling_kwh / kwh if kwh else 0.0)), 6),
             "fp8_pflops": round(n * t.fp8_pflops, 6), "hbm_tb": round(n * t.hbm_tb, 6),
             "energy_usd": round(usd["energy"], 2), "cooling_usd": round(usd["cooling"], 2),
             "racks_usd": round(usd["racks"], 2), "nodes_usd": round(usd["nodes"], 2),
             "total_usd": round(usd["total"], 2), **units, "value": units[value_key(ctx.metric)],
-            "binding": LIMIT_LABEL.get(str(binding.index[0]), str(binding.index[0])) if len(binding) else None,
-            "max_kw": round(t.max_kw, 6)}
+            "binding": _binding(fac, racks, counts, t), "max_kw": round(t.max_kw, 6)}
+
+
+def _binding(fac: Any, racks: dict[str, Any], counts: np.ndarray, t: Any) -> str | None:
+    """The limit closest to full on most used racks (rack power, air or liquid heat, U, weight)."""
+    from planner import physics
+
+    tally: dict[str, int] = {}
+    for i in np.flatnonzero(counts):
+        n = int(counts[i])
+        rt = fac.rack_types[racks["rack_type"][i]]
+        ov = 0.0 if racks["has_existing"][i] else rt.overhead.kw
+        load = {"power": (n * t.max_kw + racks["existing_kw"][i] + ov) / racks["power_kw"][i],
+                "air": (n * physics.air_heat_kw(t.max_kw, t.liquid_fraction) + ov) / rt.air_kw if rt.air_kw else 0.0,
+                "liquid": n * physics.liquid_heat_kw(t.max_kw, t.liquid_fraction) / rt.liquid_kw if rt.liquid_kw else 0.0,
+                "u": (n * t.u + racks["existing_u"][i]) / rt.u,
+                "weight": (n * t.weight_kg + racks["existing_weight_kg"][i]) / rt.max_weight_kg}
+        top = max(load, key=load.get)  # type: ignore[arg-type]
+        tally[top] = tally.get(top, 0) + 1
+    if not tally:
+        return None
+    return LIMIT_LABEL.get(max(tally, key=tally.get), None)  # type: ignore[arg-type]
