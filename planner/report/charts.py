@@ -29,8 +29,10 @@ from planner.report.drawing import Canvas, nice_step
 Fmt = Callable[[float], str]
 
 
-def _axis_range(lo: float, hi: float, ticks: int = 5, zero: bool = False) -> tuple[float, float, float]:
-    """A round axis covering ``lo..hi`` (and 0 with ``zero``): (start, end, step)."""
+def _axis_range(lo: float, hi: float, ticks: int = 5, zero: bool = False,
+                integer: bool = False) -> tuple[float, float, float]:
+    """A round axis covering ``lo..hi`` (and 0 with ``zero``): (start, end, step); whole-number steps
+    with ``integer`` (counts such as racks)."""
     if zero:
         lo, hi = min(lo, 0.0), max(hi, 0.0)
     if not (math.isfinite(lo) and math.isfinite(hi)):
@@ -39,14 +41,19 @@ def _axis_range(lo: float, hi: float, ticks: int = 5, zero: bool = False) -> tup
         pad = abs(hi) * 0.1 or 1.0
         lo, hi = lo - pad, hi + pad
     step = nice_step(hi - lo, ticks)
+    if integer:
+        step = max(1.0, math.ceil(step))
+        if hi - lo < 1:
+            lo, hi = math.floor(lo) - 1, math.ceil(hi) + 1
     return math.floor(lo / step) * step, math.ceil(hi / step) * step, step
 
 
 class _Axis:
     """A horizontal value axis from ``x0`` to ``x1`` pixels."""
 
-    def __init__(self, lo: float, hi: float, x0: float, x1: float, zero: bool = False, ticks: int = 5):
-        self.lo, self.hi, self.step = _axis_range(lo, hi, ticks, zero)
+    def __init__(self, lo: float, hi: float, x0: float, x1: float, zero: bool = False, ticks: int = 5,
+                 integer: bool = False):
+        self.lo, self.hi, self.step = _axis_range(lo, hi, ticks, zero, integer)
         self.x0, self.x1 = x0, x1
 
     def x(self, v: float) -> float:
@@ -89,6 +96,8 @@ class BoxPlot:
     title: str
     rows: Sequence[Dist]
     fmt: Fmt
+    integer: bool = False
+    """Whole-number axis steps (counts)."""
     LABEL_W = 150
     PLOT_W = 330
     VALUE_W = 170
@@ -106,7 +115,8 @@ class BoxPlot:
 
     def axis(self) -> _Axis:
         vals = [v for d in self.rows for v in (d.lo, d.hi, d.p10, d.p90) if v is not None and math.isfinite(v)]
-        return _Axis(min(vals, default=0.0), max(vals, default=1.0), self.LABEL_W + 6, self.LABEL_W + self.PLOT_W - 6)
+        return _Axis(min(vals, default=0.0), max(vals, default=1.0), self.LABEL_W + 6, self.LABEL_W + self.PLOT_W - 6,
+                     integer=self.integer)
 
     def render(self) -> Markup:
         c = Canvas(self.width, self.height, "rp-chart rp-dist", self.title)
@@ -192,6 +202,8 @@ class TornadoBar:
     low_text: str
     high_text: str
     flips: bool = False
+    short: str = ""
+    """What the right-hand column shows (default: both texts)."""
 
 
 @dataclass
@@ -205,9 +217,9 @@ class Tornado:
     bars: Sequence[TornadoBar]
     fmt: Fmt
     axis_label: str = ""
-    LABEL_W = 250
+    LABEL_W = 220
     PLOT_W = 380
-    VALUE_W = 150
+    VALUE_W = 130
     ROW_H = 24
     TOP = 40
     AXIS_H = 34
@@ -228,7 +240,12 @@ class Tornado:
         y0, y1 = self.TOP - 6, self.height - self.AXIS_H + 2
         ax.draw(c, y0, y1, self.fmt)
         c.text(0, 14, self.title, cls="chart-title")
-        c.text(self.LABEL_W + 8, 30, "◀ verdict flips", cls="key") if ax.lo < 0 else None
+        if ax.lo < 0:
+            c.text(self.LABEL_W + 8, 30, "◀ verdict flips", cls="key")
+        kx = self.LABEL_W + self.PLOT_W - 150
+        for k, (cls, text) in enumerate((("lo", "low end"), ("hi", "high end"))):
+            c.rect(kx + k * 75, 21, 10, 10, cls=cls)
+            c.text(kx + k * 75 + 14, 30, text, cls="key")
         xz = ax.x(0.0)
         c.add("line", x1=xz, y1=float(y0), x2=xz, y2=float(y1), cls="zero")
         xb = ax.x(self.base)
@@ -244,7 +261,7 @@ class Tornado:
                 c.rect(x, y + (3 if end == "lo" else self.ROW_H / 2), max(w, 1.0), self.ROW_H / 2 - 3, cls=end,
                        data_value=repr(float(v)), title=text)
             c.text(self.LABEL_W + self.PLOT_W + 4, y + self.ROW_H * 0.62,
-                   f"{b.low_text} / {b.high_text}", cls="bar-value")
+                   b.short or f"{b.low_text} / {b.high_text}", cls="bar-value")
             c.close()
         c.add("line", x1=xb, y1=float(y0), x2=xb, y2=float(y1), cls="base")
         if self.axis_label:

@@ -112,6 +112,7 @@ def compare_view(doc: dict[str, Any]) -> dict[str, Any]:
                          "metric": b.get("metric", ""), "found": bool(b.get("found")),
                          "tdp": f"{fint(b.get('tdp_w'))} W" if b.get("tdp_w") is not None else "–",
                          "range": f"{fint(rng[0])} – {fint(rng[1])} W" if len(rng) == 2 else "–",
+                         "range_note": b.get("range_note") or "",
                          "note": b.get("note") or ""})
     nodes = []
     seen = set()
@@ -164,7 +165,8 @@ def tco_view(doc: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any] 
         usd_ = r.get("annual_usd") or {}
         out.append({
             "candidate": c, "ok": ok, "cooling": (doc.get("cooling") or {}).get(c, ""),
-            "basis": price.get("basis") or "", "price": price.get("text") or "no price known: nodes cost 0",
+            "basis": price.get("basis") or "", "price": price_short(price) or "no price known: nodes cost 0",
+            "origin": price.get("origin") or "",
             "other": _other_basis(price), "reason": r.get("reason") or r.get("message") or "",
             "total": usd(usd_.get("total")) if ok else "no plan", "energy": usd(usd_.get("energy")) if ok else "–",
             "cooling_usd": usd(usd_.get("cooling")) if ok else "–", "racks_usd": usd(usd_.get("racks")) if ok else "–",
@@ -182,6 +184,18 @@ def tco_view(doc: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any] 
     chart = CostBars("Annual TCO by part at nominal figures (USD a year)", bars, usd_short).render() if bars else None
     return {"rows": out, "chart": chart,
             "years": (doc.get("pricing") or {}).get("years"), "rate": (doc.get("pricing") or {}).get("discount_rate")}
+
+
+def price_short(price: dict[str, Any]) -> str:
+    """``rent $25,000/month ($20,000–$30,000) = $300,000 a year``."""
+    if not price:
+        return ""
+    unit = {"buy": "", "rent": "/month", "annual": "/year"}.get(price.get("basis") or "", "")
+    rng = f" ({usd(price['low'])}–{usd(price['high'])})" if price.get("low") is not None and price.get("high") is not None \
+        and price["high"] > price["low"] else ""
+    head = {"buy": "buy", "rent": "rent", "annual": "annual cost"}.get(price.get("basis") or "", "")
+    years = f" over {fnum(price.get('years'), 0)} years at {pct(price.get('discount_rate'), 1)}" if price.get("basis") == "buy" else ""
+    return f"{head} {usd(price.get('nominal'))}{unit}{rng}{years} = {usd(price.get('annual_usd'))} a year"
 
 
 def _other_basis(price: dict[str, Any]) -> str:
@@ -211,6 +225,12 @@ def factor_value(v: float | None, unit: str) -> str:
     return UNIT_FORMAT.get(unit, lambda x: f"{x:,.4g} {unit}")(float(v))
 
 
+def _interval(iv: list[float] | None) -> str:
+    if not iv:
+        return ""
+    return f"{iv[0] * 100:.1f} – {iv[1] * 100:.1f} %"
+
+
 def _pp(p: float | None) -> str:
     return "–" if p is None else f"{p * 100:.0f} %"
 
@@ -236,7 +256,7 @@ def sweep_view(sweep: dict[str, Any], doc: dict[str, Any] | None = None) -> dict
         v = p.get("value") or {}
         n = max(p.get("scenarios") or 0, 1)
         odds.append({"candidate": c, "win": _pp(prob.get(c)), "best": c == best,
-                     "err": f"± {1.96 * err[c] * 100:.1f} points" if err.get(c) is not None else "",
+                     "err": _interval((s.get("win_interval95") or {}).get(c)),
                      "p50": fmt_value(v.get("p50")) if v.get("p50") is not None else "–",
                      "range": f"{fmt_value(v['p10'])} – {fmt_value(v['p90'])}" if v.get("p10") is not None else "–",
                      "ok": f"{p.get('ok', 0):,} of {p.get('scenarios', 0):,}",
@@ -258,7 +278,7 @@ def sweep_view(sweep: dict[str, Any], doc: dict[str, Any] | None = None) -> dict
         if any(x != "–" for x in cells):
             table.append({"label": mlabel, "cells": cells})
 
-    def box(title: str, metric: str, f: Any) -> Any:
+    def box(title: str, metric: str, f: Any, integer: bool = False) -> Any:
         rows = []
         for c in cands:
             p = per.get(c) or {}
@@ -266,12 +286,12 @@ def sweep_view(sweep: dict[str, Any], doc: dict[str, Any] | None = None) -> dict
             no = p.get("no_plan") or 0
             note = f"no plan in {_pp(no / max(p.get('scenarios') or 1, 1))}" if no else ""
             rows.append(Dist(c, st.get("p10"), st.get("p50"), st.get("p90"), st.get("min"), st.get("max"), colour[c], note))
-        return BoxPlot(title, rows, f).render()
+        return BoxPlot(title, rows, f, integer).render()
 
     charts = [
         box(f"Cost {label} (USD): P10–P90 box, median line, min–max whiskers", "value", fmt_value),
         box("Annual TCO (USD a year)", "total_usd", usd_short),
-        box("Racks used", "racks", lambda v: f"{v:,.0f}"),
+        box("Racks used", "racks", lambda v: f"{v:,.0f}", integer=True),
         box("IT load (kW)", "it_kw", lambda v: f"{v:,.0f}"),
     ]
     cdf = CdfChart(f"Share of scenarios at or below a cost {label} (USD)",
@@ -285,6 +305,7 @@ def sweep_view(sweep: dict[str, Any], doc: dict[str, Any] | None = None) -> dict
             "charts": charts, "cdf": cdf, "tornado": torn, "factors": factors, "value_label": label,
             "samples": sweep.get("samples") or s.get("samples"), "seed": sweep.get("seed") or s.get("seed"),
             "engine": sweep.get("engine") or "", "seconds": sweep.get("seconds"),
+            "solved": sweep.get("solved_this_run"),
             "results_file": sweep.get("results_file") or "", "counted": s.get("scenarios_counted"),
             "none_fit": s.get("scenarios_none_fit") or 0, "incomplete": s.get("scenarios_incomplete") or 0}
 
@@ -315,9 +336,8 @@ def tornado_view(t: dict[str, Any] | None, key: str) -> dict[str, Any] | None:
                 lo, hi = (inf, hi) if end == "low" else (lo, inf)
         lo_text = f"{factor_value(b['low'], b['unit'])}: " + (_no_plan_text(b, "low") or m(lo))
         hi_text = f"{factor_value(b['high'], b['unit'])}: " + (_no_plan_text(b, "high") or m(hi))
-        bars.append(TornadoBar(b["key"], f"{b['label']} ({factor_value(b['low'], b['unit'])} – "
-                                         f"{factor_value(b['high'], b['unit'])})", lo, hi, lo_text, hi_text,
-                               bool(b.get("flips"))))
+        bars.append(TornadoBar(b["key"], b["label"], lo, hi, lo_text, hi_text, bool(b.get("flips")),
+                               f"{_no_plan_short(b, 'low') or m(lo)} / {_no_plan_short(b, 'high') or m(hi)}"))
         rows.append({"label": b["label"], "range": f"{factor_value(b['low'], b['unit'])} – {factor_value(b['high'], b['unit'])}",
                      "low": lo_text, "high": hi_text, "flips": bool(b.get("flips"))})
     base = margin(t.get("base_margin"))
@@ -329,6 +349,10 @@ def tornado_view(t: dict[str, Any] | None, key: str) -> dict[str, Any] | None:
         axis = f"how much cheaper {label} {leader} is than {runner} (USD; nominal {m(base)})"
     chart = Tornado(title, base if math.isfinite(base) else 0.0, bars, lambda v: money(v, key), axis).render()
     return {"chart": chart, "rows": rows, "leader": leader, "runner_up": runner, "base": m(base)}
+
+
+def _no_plan_short(b: dict[str, Any], end: str) -> str:
+    return "no plan" if b.get(f"no_plan_{end}") else ""
 
 
 def _no_plan_text(b: dict[str, Any], end: str) -> str:
@@ -350,8 +374,8 @@ def sweep_page_view(doc: dict[str, Any]) -> dict[str, Any]:
         "facility": fac, "tool": doc.get("tool") or {}, "schema": doc.get("schema", ""),
         "made_at": doc.get("made_at") or "", "demand": demand_text(doc.get("demand") or {}),
         "sweep": sweep_view(doc, doc),
-        "prices": [{"candidate": c, "text": (p or {}).get("text") or "no price known: nodes cost 0",
-                    "other": _other_basis(p or {})} for c, p in prices.items()],
+        "prices": [{"candidate": c, "text": price_short(p or {}) or "no price known: nodes cost 0",
+                    "origin": (p or {}).get("origin") or "", "other": _other_basis(p or {})} for c, p in prices.items()],
         "cooling_note": cooling_note(cooling) if len(kinds) > 1 else "",
         "solver": doc.get("solver") or {},
     }

@@ -351,7 +351,7 @@ def _break_even(cat: Catalogue, candidates: list[str], rows: list[dict[str, Any]
             after, why = value_at(right)
             if math.isinf(after):
                 limit = finding["no_plan_above_w"] or round(left, 1)
-                finding.update(tdp_w=watts, found=True, reason=why, no_plan_above_w=limit,
+                finding.update(tdp_w=limit, found=True, reason=why, no_plan_above_w=limit,
                                note=f"{a} ranks better than {b} up to about {limit:,.0f} W per {acc_id}; above it "
                                     f"{a} has no plan at all ({why}), so the costs never cross: the flip is the "
                                     f"facility running out, not the price")

@@ -402,11 +402,22 @@ def summarize(setup: SweepSetup, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "value_label": VALUE_LABEL[key][0], "candidates": cands, "per_candidate": per, "win_probability": prob,
         "win_stderr": {c: (math.sqrt(p * (1 - p) / counted) if p is not None and counted else None)
                        for c, p in prob.items()},
+        "win_interval95": {c: (wilson(p, counted) if p is not None and counted else None) for c, p in prob.items()},
         "pairwise": {a: {b: (n / counted if counted else None) for b, n in row.items()} for a, row in pair.items()},
         "factors": [f.to_json() for f in setup.factors],
     }
     doc["verdict"] = verdict(doc)
     return doc
+
+
+def wilson(p: float, n: int, z: float = 1.96) -> list[float]:
+    """The Wilson score interval of a share ``p`` of ``n`` scenarios (95 % by default): how far the
+    share could be from the one that infinitely many scenarios would give. Unlike p ± z·SE it is not
+    empty at 0 % or 100 %."""
+    d = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / d
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return [max(0.0, centre - half), min(1.0, centre + half)]
 
 
 def verdict(summary: dict[str, Any]) -> str:
