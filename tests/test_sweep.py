@@ -147,6 +147,7 @@ def _results(path: Path) -> list[dict]:
     rows = list(csv.DictReader(io.StringIO(path.read_text())))
     for r in rows:
         r.pop("seconds")
+        r.pop("cpu_seconds")
     return sorted(rows, key=lambda r: (int(r["scenario"]), r["candidate"]))
 
 

@@ -322,7 +322,7 @@ def task_tempdir(solver: str) -> Iterator[str | None]:
 RESULT_FIELDS = ("status", "reason", "reason_kind", "solver_status", "gap", "nodes", "gpus", "racks", "it_kw",
                  "facility_kw", "fp8_pflops", "hbm_tb", "energy_usd", "cooling_usd", "racks_usd", "nodes_usd",
                  "total_usd", "usd_per_gpu_hour", "usd_per_pflops_year", "usd_per_tb_hbm_year", "value", "binding",
-                 "max_kw", "seconds")
+                 "max_kw", "seconds", "cpu_seconds")
 """The result columns of one task, after ``scenario`` and ``candidate`` and before the inputs."""
 
 
@@ -333,7 +333,7 @@ def evaluate(ctx: Context, candidate: str, values: dict[str, float]) -> dict[str
     makes it); its racks, node counts and costs are re-checked by the independent checker against the
     scenario's own figures before the row is returned. A plan that fails the check is an internal
     error (``status`` ``error``), never a result."""
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     row: dict[str, Any] = {k: None for k in RESULT_FIELDS}
     try:
         with task_tempdir(ctx.solver), _alarm(ctx.task_timeout):
@@ -348,6 +348,7 @@ def evaluate(ctx: Context, candidate: str, values: dict[str, float]) -> dict[str
     except Exception as exc:  # noqa: BLE001 - reported per task; the sweep goes on and says so
         row.update(status="error", reason=f"{type(exc).__name__}: {exc}"[:300], reason_kind="internal error")
     row["seconds"] = round(time.monotonic() - started, 4)
+    row["cpu_seconds"] = round(time.process_time() - cpu, 4)
     return row
 
 

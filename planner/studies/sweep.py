@@ -139,7 +139,7 @@ def _fmt(v: Any) -> str:
 
 NUMERIC = {"gap", "nodes", "gpus", "racks", "it_kw", "facility_kw", "fp8_pflops", "hbm_tb", "energy_usd",
            "cooling_usd", "racks_usd", "nodes_usd", "total_usd", "usd_per_gpu_hour", "usd_per_pflops_year",
-           "usd_per_tb_hbm_year", "value", "max_kw", "seconds"}
+           "usd_per_tb_hbm_year", "value", "max_kw", "seconds", "cpu_seconds"}
 
 
 def _parse(row: dict[str, str]) -> dict[str, Any]:
