@@ -259,6 +259,19 @@ def test_a_task_past_its_time_limit_is_reported_and_the_sweep_goes_on(cat, hall)
         assert [r["status"] for r in rows] == ["timeout", "timeout"] and "stopped after" in rows[0]["reason"]
 
 
+def test_a_worker_that_does_not_come_back_is_killed_and_the_sweep_goes_on(cat, hall, monkeypatch):
+    from planner.studies import engines
+
+    monkeypatch.setattr(engines, "GRACE_S", 0.0)  # the parent gives up on every task at once
+    s = setup_for(cat, hall, {}, ["mi400-8x", "b200-8x-dlc"], 3, gpus=1024)
+    s.task_timeout = 0.0  # and the worker sets no alarm of its own: only the hard limit stops it
+    tasks = [Task(f"S{i}", draw(s.factors, 1, i), tuple(s.candidates)) for i in range(3)]
+    got = dict((t.key, rows) for t, rows in LocalPool(2).run(s.context(), tasks))
+    assert sorted(got) == ["S0", "S1", "S2"]
+    for rows in got.values():
+        assert {r["status"] for r in rows} == {"timeout"} and "killed" in rows[0]["reason"]
+
+
 def test_ray_engine_gives_the_same_rows(whole, tmp_path):
     pytest.importorskip("ray")
     out, _ = whole

@@ -41,8 +41,9 @@ class Target(StrictModel):
 
 
 class PriceEntry(StrictModel):
-    """What one node costs (``prices:`` in a demand file): a purchase price, a rent, or both, each a
-    number or a figure with a range (``{nominal, low, high}``); a range is drawn from in sweeps."""
+    """What one node costs: a purchase price and/or a rent, each a number or a figure with a range.
+
+    A range (``{nominal, low, high}``) is drawn from in sweeps."""
 
     price_usd: Figure | None = None
     """Purchase price per node [USD]; turned into an annual cost over ``years`` at ``discount_rate``."""
@@ -65,7 +66,7 @@ class PriceEntry(StrictModel):
 
 
 class Range(StrictModel):
-    """A site figure's range for sweeps: drawn from a triangular distribution on low, nominal, high."""
+    """A site figure's range, drawn from a triangular distribution on low, nominal, high in sweeps."""
 
     low: float = Field(ge=0)
     """Lowest value."""

@@ -7,10 +7,12 @@ results file at once and sorts them only when it summarizes.
 
 * ``local``: :class:`concurrent.futures.ProcessPoolExecutor` with ``--workers`` processes (default: the
   machine's cores), started by the ``forkserver`` method so no worker inherits a solver's threads.
-  Each solve uses one solver thread and a temporary directory of its own. A task gets
-  ``--task-timeout`` seconds per candidate: the worker stops a solve that runs over with an alarm and
-  reports it as ``timeout``; a worker that does not come back within a grace period after that is
-  killed, the task reported as ``timeout``, and the pool restarted for the rest.
+  Scenarios go to a worker in chunks (a round trip costs about a solve on a busy machine), one chunk
+  per worker at a time. Each solve uses one solver thread, and a temporary directory of its own where
+  the solver writes files (CBC). A solve gets ``--task-timeout`` seconds: the worker stops one that
+  runs over with an alarm and reports it as ``timeout``; a worker that does not come back within a
+  grace period after its chunk's time is killed, the pool restarted, the chunk's scenarios sent again
+  one by one, and the one that hangs again reported as ``timeout``.
 * ``ray``: the same on Ray (``pip install 'rackplan[ray]'``): a local Ray with ``--workers`` CPUs, or
   an existing cluster at ``--address``. A task past its deadline is cancelled with ``force=True``,
   which kills its worker process.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+from collections import deque
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -84,6 +87,9 @@ class SerialEngine(Engine):
 # --- local process pool ------------------------------------------------------------------------------
 
 _WORKER: dict[str, Any] = {}
+MAX_CHUNK = 16
+"""Most scenarios sent to a worker at once: a round trip to a worker costs about as much as a solve on a
+busy machine, so scenarios go in chunks (about a quarter of each worker's share, at most this many)."""
 
 
 def _init_worker(ctx: Context) -> None:
@@ -91,8 +97,33 @@ def _init_worker(ctx: Context) -> None:
     enable_alarms()
 
 
-def _pool_task(task: Task) -> list[dict[str, Any]]:
-    return run_task(_WORKER["ctx"], task)
+def _pool_chunk(chunk: list[Task]) -> list[list[dict[str, Any]]]:
+    return [run_task(_WORKER["ctx"], task) for task in chunk]
+
+
+class _Chunks:
+    """Tasks handed out in chunks; a chunk that hung is split so the one task that hangs is found."""
+
+    def __init__(self, tasks: Iterable[Task], workers: int):
+        self.todo = deque(tasks)
+        self.alone: deque[Task] = deque()
+        self.workers = workers
+
+    def __bool__(self) -> bool:
+        return bool(self.todo or self.alone)
+
+    def take(self) -> list[Task]:
+        if self.alone:
+            return [self.alone.popleft()]
+        size = max(1, min(MAX_CHUNK, len(self.todo) // (self.workers * 4)))
+        return [self.todo.popleft() for _ in range(min(size, len(self.todo)))]
+
+    def back(self, chunk: list[Task], alone: bool = False) -> None:
+        (self.alone if alone else self.todo).extendleft(reversed(chunk))
+
+
+def _limit(ctx: Context, chunk: list[Task]) -> float:
+    return sum(ctx.task_timeout * len(t.candidates) for t in chunk) + GRACE_S
 
 
 class LocalPool(Engine):
@@ -110,44 +141,48 @@ class LocalPool(Engine):
                                       initargs=(ctx,))
 
     def run(self, ctx: Context, tasks: Iterable[Task], fingerprint: str = "") -> Iterator[tuple[Task, list[dict[str, Any]]]]:
-        todo = list(tasks)[::-1]  # pop() from the end takes them in order
+        chunks = _Chunks(tasks, self.workers)
         pool = self._executor(ctx)
-        running: dict[cf.Future, tuple[Task, float]] = {}
-        retried: set[str] = set()
+        running: dict[cf.Future, tuple[list[Task], float]] = {}
+        died: set[str] = set()
         try:
-            while todo or running:
-                while todo and len(running) < self.workers:  # one task per worker: it starts at once
-                    task = todo.pop()
-                    limit = ctx.task_timeout * len(task.candidates) + GRACE_S
-                    running[pool.submit(_pool_task, task)] = (task, time.monotonic() + limit)
+            while chunks or running:
+                while chunks and len(running) < self.workers:  # one chunk per worker: it starts at once
+                    chunk = chunks.take()
+                    running[pool.submit(_pool_chunk, chunk)] = (chunk, time.monotonic() + _limit(ctx, chunk))
                 nearest = min(deadline for _, deadline in running.values())
                 done, _ = cf.wait(list(running), timeout=max(0.0, nearest - time.monotonic()),
                                   return_when=cf.FIRST_COMPLETED)
                 broken = False
                 for fut in done:
-                    task, _ = running.pop(fut)
+                    chunk, _ = running.pop(fut)
                     try:
-                        yield task, fut.result()
+                        for task, rows in zip(chunk, fut.result()):
+                            yield task, rows
                     except cf.process.BrokenProcessPool:
                         broken = True
-                        if task.key in retried:
-                            yield task, error_rows(task, "its worker process died twice")
+                        if len(chunk) == 1 and chunk[0].key in died:
+                            yield chunk[0], error_rows(chunk[0], "its worker process died twice")
                         else:
-                            retried.add(task.key)
-                            todo.append(task)
+                            died.update(t.key for t in chunk)
+                            chunks.back(chunk, alone=True)
                     except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be sent back
-                        yield task, error_rows(task, f"{type(exc).__name__}: {exc}")
+                        for task in chunk:
+                            yield task, error_rows(task, f"{type(exc).__name__}: {exc}")
                 now = time.monotonic()
                 late = [f for f, (_, deadline) in running.items() if deadline <= now and not f.done()]
                 if late or broken:
                     for fut in late:
-                        task, deadline = running.pop(fut)
-                        yield task, timeout_rows(task, ctx.task_timeout * len(task.candidates) + GRACE_S,
-                                                 "its worker did not come back and was killed")
+                        chunk, _ = running.pop(fut)
+                        if len(chunk) > 1:  # which of them hangs? each goes again on its own
+                            chunks.back(chunk, alone=True)
+                        else:
+                            yield chunk[0], timeout_rows(chunk[0], _limit(ctx, chunk),
+                                                         "its worker did not come back and was killed")
                     # the pool cannot stop one task: kill its workers, take back the others' tasks, start anew
-                    for fut, (task, _) in list(running.items()):
+                    for fut, (chunk, _) in list(running.items()):
                         if not fut.done():
-                            todo.append(task)
+                            chunks.back(chunk)
                             running.pop(fut)
                     _kill(pool)
                     pool = self._executor(ctx)
@@ -173,9 +208,9 @@ def _kill(pool: cf.ProcessPoolExecutor) -> None:
 _RAY_CTX: dict[str, Context] = {}
 
 
-def _ray_task(fingerprint: str, boxed: list[Any], task: Task) -> list[dict[str, Any]]:
-    """A Ray task: the context is fetched once per worker process (``boxed`` keeps Ray from
-    fetching it for every task)."""
+def _ray_chunk(fingerprint: str, boxed: list[Any], chunk: list[Task]) -> list[list[dict[str, Any]]]:
+    """A Ray task: a chunk of scenarios. The context is fetched once per worker process (``boxed``
+    keeps Ray from fetching it for every task)."""
     import ray
 
     ctx = _RAY_CTX.get(fingerprint)
@@ -183,7 +218,7 @@ def _ray_task(fingerprint: str, boxed: list[Any], task: Task) -> list[dict[str, 
         _RAY_CTX.clear()
         ctx = _RAY_CTX[fingerprint] = ray.get(boxed[0])
     enable_alarms()
-    return run_task(ctx, task)
+    return [run_task(ctx, task) for task in chunk]
 
 
 class RayEngine(Engine):
@@ -217,31 +252,36 @@ class RayEngine(Engine):
         try:
             if self.address and not self.requested:
                 self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
-            remote = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
+            remote = ray.remote(num_cpus=1, max_retries=0)(_ray_chunk)
             boxed = [ray.put(ctx)]
             fp = fingerprint or str(id(ctx))
-            todo = list(tasks)[::-1]
-            running: dict[Any, tuple[Task, float]] = {}
-            while todo or running:
-                while todo and len(running) < self.workers:
-                    task = todo.pop()
-                    limit = ctx.task_timeout * len(task.candidates) + GRACE_S + 30.0  # + a worker's start
-                    running[remote.remote(fp, boxed, task)] = (task, time.monotonic() + limit)
+            chunks = _Chunks(tasks, self.workers)
+            running: dict[Any, tuple[list[Task], float]] = {}
+            while chunks or running:
+                while chunks and len(running) < self.workers:
+                    chunk = chunks.take()
+                    limit = _limit(ctx, chunk) + 30.0  # + a worker's start
+                    running[remote.remote(fp, boxed, chunk)] = (chunk, time.monotonic() + limit)
                 nearest = min(deadline for _, deadline in running.values())
                 done, _ = ray.wait(list(running), num_returns=1, timeout=max(0.0, nearest - time.monotonic()))
                 for ref in done:
-                    task, _ = running.pop(ref)
+                    chunk, _ = running.pop(ref)
                     try:
-                        yield task, ray.get(ref)
+                        for task, rows in zip(chunk, ray.get(ref)):
+                            yield task, rows
                     except Exception as exc:  # noqa: BLE001 - a worker that died, a task that failed
-                        yield task, error_rows(task, f"{type(exc).__name__}: {exc}")
+                        for task in chunk:
+                            yield task, error_rows(task, f"{type(exc).__name__}: {exc}")
                 now = time.monotonic()
-                for ref, (task, deadline) in list(running.items()):
+                for ref, (chunk, deadline) in list(running.items()):
                     if deadline <= now:
                         ray.cancel(ref, force=True)
                         running.pop(ref)
-                        yield task, timeout_rows(task, ctx.task_timeout * len(task.candidates),
-                                                 "its Ray worker did not come back and was cancelled")
+                        if len(chunk) > 1:
+                            chunks.back(chunk, alone=True)
+                        else:
+                            yield chunk[0], timeout_rows(chunk[0], _limit(ctx, chunk),
+                                                         "its Ray worker did not come back and was cancelled")
         finally:
             if started:
                 ray.shutdown()

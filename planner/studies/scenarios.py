@@ -362,8 +362,8 @@ def _solve_and_check(ctx: Context, candidate: str, values: dict[str, float]) -> 
     demand = ctx.demand(candidate)
     fac = loaded.facility
     site = fac.site
-    placement = optimize(fac, [t], demand, solver=ctx.solver, time_limit=min(ctx.time_limit, ctx.task_timeout),
-                         gap_rel=ctx.gap)
+    limit = min(ctx.time_limit, ctx.task_timeout) if ctx.task_timeout > 0 else ctx.time_limit
+    placement = optimize(fac, [t], demand, solver=ctx.solver, time_limit=limit, gap_rel=ctx.gap)
     counts = placement.counts[:, 0]
     # The plan's figures, from its used racks with the physics functions the plan builder uses (a
     # sweep needs its totals, not a whole plan.json); the checker then recomputes all of them its own way.
