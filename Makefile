@@ -12,7 +12,7 @@ OUT    ?= rackplan-out
 .PHONY: demo test fuzz bench schema clean help
 
 help:
-	@echo "make demo    plan the bundled example and write $(OUT)/report.html"
+	@echo "make demo    plan the bundled AI building (power tree, CDUs) and write $(OUT)/report.html"
 	@echo "make test    run the test suite"
 	@echo "make fuzz    run the property-based tests with many more examples"
 	@echo "make bench   run the benchmarks in benchmarks/ and print their figures"
@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/rackplan plan facilities/ai-hall.yaml --demand examples/ai-hall-demand.yaml -o $(OUT)
+	$(BIN)/rackplan plan facilities/ai-building.yaml --demand examples/ai-building-demand.yaml -o $(OUT)
 	$(BIN)/rackplan compare facilities/ai-hall.yaml --demand examples/ai-hall-compare.yaml --samples 200 -o $(OUT)/compare
 	@echo
 	@echo "Report:     $(OUT)/report.html"
@@ -43,3 +43,11 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(OUT) build dist *.egg-info
+
+# A local NetBox for integration tests (tools/netbox/netbox.sh, docs/netbox-dev.md).
+.PHONY: netbox-up netbox-down
+netbox-up:
+	tools/netbox/netbox.sh up
+
+netbox-down:
+	tools/netbox/netbox.sh down

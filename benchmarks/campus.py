@@ -17,8 +17,17 @@ CANDIDATES = ("b200-8x-dlc", "mi355x-8x-dlc", "b200-8x-air")
 TARGET_GPUS = 800_000
 
 
+LINEUP_PAIRS = [(1, 2), (3, 4), (1, 3), (2, 4), (1, 4), (2, 3)]
+"""Which two of a hall's four UPS lineups feed each row (A and B side), row after row: every pair of
+lineups shares rows, so a lost lineup's load spreads over the other three."""
+
+
 def campus_dict(seed: int = 7, halls: int = HALLS, rows: int = ROWS, racks: int = RACKS,
-                existing_share: float = 0.02, hall_mw: float = 52.5) -> dict:
+                existing_share: float = 0.02, hall_mw: float = 52.5, tree: bool = False,
+                lineup_kw: float = 24_000.0, busway_kw: float = 12_000.0) -> dict:
+    """The campus; with ``tree``, each hall also gets four UPS lineups of ``lineup_kw`` (distributed
+    redundancy: rows striped over lineup pairs), one busway of ``busway_kw`` per row side, one CDU group
+    for its liquid rows (N+1) and the campus a heat-rejection plant (N+1)."""
     rng = np.random.default_rng(seed)
     kinds = ["dlc"] * 3 + ["rdhx"] * 5 + ["air"] * 4
     out = {
@@ -46,8 +55,25 @@ def campus_dict(seed: int = 7, halls: int = HALLS, rows: int = ROWS, racks: int 
                 row["cooling_kw"] = 3500.0
             hall_rows.append(row)
         units = int(round(hall_mw * 2)) + 1  # 500 kW units, N+1: usable = hall_mw
-        out["halls"].append({"name": f"H{h + 1:02d}", "cooling_units": {"count": units, "unit_kw": 500, "redundant": 1},
-                             "rows": hall_rows})
+        hall = {"name": f"H{h + 1:02d}", "cooling_units": {"count": units, "unit_kw": 500, "redundant": 1},
+                "rows": hall_rows}
+        if tree:
+            power = out.setdefault("power", {"sources": {}, "panels": {}})
+            for u in range(1, 5):
+                power["sources"][f"H{h + 1:02d}-UPS{u}"] = {"kw": lineup_kw}
+            for r, row in enumerate(hall_rows):
+                a, b = LINEUP_PAIRS[r % len(LINEUP_PAIRS)]
+                row["panels"] = []
+                for side, u in (("A", a), ("B", b)):
+                    name = f"H{h + 1:02d}-{row['name']}-BW{side}"
+                    power["panels"][name] = {"source": f"H{h + 1:02d}-UPS{u}", "kw": busway_kw}
+                    row["panels"].append(name)
+            liquid_rows = [row["name"] for row in hall_rows if row["rack_type"] == "dlc"]
+            hall["cdus"] = [{"name": "CDU", "rows": liquid_rows, "count": 5, "unit_kw": 9000, "redundant": 1}]
+            hall["cooling_units"] = {"count": units, "unit_kw": 400, "redundant": 1}  # room air only now
+        out["halls"].append(hall)
+    if tree:
+        out["plant"] = {"count": 16, "unit_kw": 100_000, "redundant": 1}
     n_existing = int(round(existing_share * halls * rows * racks))
     picks = rng.choice(halls * rows * racks, size=n_existing, replace=False)
     for i in sorted(picks):

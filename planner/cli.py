@@ -19,7 +19,7 @@ from typing import Any
 from planner import __version__
 from planner.errors import Exit, InputError, NoPlanError, PlanCheckError
 from planner.vocabulary import (CLI_FILE, DEFAULT_COMPARE_DIR, DEFAULT_GAP, DEFAULT_PLAN_DIR, DEFAULT_SOLVER,
-                                DEFAULT_TIME_LIMIT_S, POINTS, SCHEMA_COMPARE, SCHEMA_PLAN, SCHEMA_SPECS_LISTING, SOLVERS)
+                                DEFAULT_TIME_LIMIT_S, POINTS, SCHEMA_COMPARE, SCHEMA_PLAN, SOLVERS)
 
 EXAMPLES = """\
 examples:
@@ -55,7 +55,7 @@ demand (exactly one):
 COMMAND_EXAMPLES = {
     "validate": ["rackplan validate facilities/ai-hall.yaml",
                  "rackplan validate ../my-site.yaml --debug      # a traceback too, if you report a bug"],
-    "specs": ["rackplan specs", "rackplan specs --json > specs.json",
+    "specs": ["rackplan specs", "rackplan specs show gb300-nvl72", "rackplan specs --json > specs.json",
               "rackplan specs --specs my-nodes.yaml           # with your own profiles"],
     "schema": ["rackplan schema > facility.schema.json        # point your editor's YAML plugin at it",
                "rackplan schema demand", "rackplan schema --markdown   # the reference in docs/reference.md"],
@@ -189,9 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("specs", epilog=_examples("specs"), help="list the GPU node profiles with power, status and sources",
                        formatter_class=_Formatter,
                        description="List the spec library: node profiles with their design power (and range "
-                                   "where projected),\nU, cooling, status and confidence. --json gives every "
-                                   "figure with its sources.")
-    p.add_argument("--json", action="store_true", help="everything, as JSON on stdout")
+                                   "where projected),\nU, rack form factor, cooling, status and confidence. "
+                                   "'specs show ID' prints every figure of one node\nwith its sources, status, "
+                                   "confidence and range. --json gives everything as JSON.")
+    p.add_argument("action", nargs="?", choices=("show",), help="show: every figure of one node")
+    p.add_argument("node_id", nargs="?", metavar="ID", help="the node id for 'show'")
+    p.add_argument("--json", action="store_true", help="everything (or, with show, the node), as JSON on stdout")
     _add_specs(p)
     _add_common(p)
 
@@ -374,8 +377,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"    CDU group {g.name}: rows {', '.join(g.rows)}, {fac.cdu_usable_kw(g):,.0f} kW usable "
                   f"({g.count} x {g.unit_kw:g} kW, N+{g.redundant})")
     if fac.power is not None:
-        print(f"  power: {len(fac.power.sources)} sources ({', '.join(fac.power.sources)}), "
-              f"{len(fac.power.panels)} panels; every single failure of either is planned for")
+        names = list(fac.power.sources)
+        shown = ", ".join(names[:6]) + (f", ... ({len(names)} in all)" if len(names) > 6 else "")
+        print(f"  power: {len(names)} sources ({shown}), {len(fac.power.panels)} panels; every single failure "
+              "of a source or a panel is planned for")
     if fac.plant is not None:
         pl = fac.plant
         print(f"  plant: {fac.usable_kw(pl):,.0f} kW usable ({pl.count} x {pl.unit_kw:g} kW, N+{pl.redundant})")
@@ -383,38 +388,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_specs(args: argparse.Namespace) -> int:
-    from planner.inputs.specs import resolve
+    from planner.inputs import spec_listing
 
     cat = _catalogue(args)
-    if args.json:
-        out = {
-            "schema": SCHEMA_SPECS_LISTING,
-            "sources": {k: v.model_dump() for k, v in cat.sources.items()},
-            "accelerators": {k: v.model_dump(exclude_none=True) for k, v in cat.accelerators.items()},
-            "nodes": {},
-        }
-        for nid, prof in cat.nodes.items():
-            entry = prof.model_dump(exclude_none=True)
-            entry["from"] = cat.origin.get("node:" + nid)
-            entry["points"] = {p: resolve(cat, nid, p).contract_dict() for p in cat.points(nid)}
-            out["nodes"][nid] = entry
-        print(json.dumps(out, indent=2))
+    if args.action == "show" or args.node_id:
+        if not args.node_id:
+            raise InputError.one("<command line>", "specs show", "needs a node id, e.g. 'rackplan specs show b200-8x-air'")
+        if args.json:
+            print(json.dumps(spec_listing.node_json(cat, args.node_id), indent=2))
+        else:
+            print(spec_listing.show(cat, args.node_id))
         return 0
-    print(f"{'node id':<16} {'GPUs':>4} {'U':>3} {'max kW':>18}  {'cooling':<7} {'status':<10} conf  name")
-    for nid in sorted(cat.nodes):
-        prof = cat.nodes[nid]
-        pts = cat.points(nid)
-        nominal = resolve(cat, nid).max_kw
-        kw = f"{nominal:.1f}"
-        if pts != ("nominal",):
-            kw += f" ({resolve(cat, nid, 'low').max_kw:.1f}-{resolve(cat, nid, 'high').max_kw:.1f})"
-        print(f"{nid:<16} {prof.gpus:>4} {prof.u:>3} {kw:>18}  {prof.cooling:<7} {prof.status:<10} {prof.confidence:<4}  {prof.name}")
-    disputed = [(aid, a) for aid, a in cat.accelerators.items() if a.disagreement]
-    if disputed:
-        print("\nwhere sources disagree:")
-        for aid, acc in disputed:
-            print(textwrap.fill(f"{aid}: {acc.disagreement}", width=100, initial_indent="  ", subsequent_indent="    "))
-    print("\n'rackplan specs --json' lists every figure with its sources; ranges are low-high spec points.")
+    if args.json:
+        print(json.dumps(spec_listing.listing_json(cat), indent=2))
+    else:
+        print(spec_listing.table(cat))
     return 0
 
 
@@ -447,7 +435,11 @@ def _summary(plan: dict[str, Any]) -> list[str]:
         f"+ racks {usd['racks']:,.0f} + nodes {usd['nodes']:,.0f}",
     ]
     b = plan.get("baseline", {})
-    if b.get("meets_demand") and "excess_over_plan" in b:
+    placed = sum(b.get("nodes", {}).values()) if b else 0
+    if b and plan["demand"]["kind"] == "fill" and placed < sum(t["nodes"].values()):
+        lines.append(f"  first-fit baseline: fits only {placed:,} nodes in {b['racks_used']:,} racks "
+                     f"({sum(t['nodes'].values()) - placed:,} fewer than this plan)")
+    elif b.get("meets_demand") and "excess_over_plan" in b:
         lines.append(f"  first-fit baseline: USD {b['annual_usd']['total']:,.0f} in {b['racks_used']:,} racks "
                      f"({b['excess_over_plan']:+.1%} vs this plan)")
     elif b:

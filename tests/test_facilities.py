@@ -125,10 +125,29 @@ def test_facility_loads_and_rack_ids_are_well_formed(path):
         assert 0 < e.kw
 
 
-def test_contract_example_is_byte_identical_to_the_shared_one():
-    if not SHARED_EXAMPLE.is_file():
-        pytest.skip(f"{SHARED_EXAMPLE} not present (running from a clone outside the workspace)")
-    assert (FACILITIES / "contract-example.yaml").read_bytes() == SHARED_EXAMPLE.read_bytes()
+@pytest.mark.parametrize("ours, shared", [("contract-example.yaml", "facility.example.yaml"),
+                                          ("contract-power-example.yaml", "facility.power.example.yaml")])
+def test_contract_examples_are_byte_identical_to_the_shared_ones(ours, shared):
+    path = SHARED_EXAMPLE.parent / shared
+    if not path.is_file():
+        pytest.skip(f"{path} not present (running from a clone outside the workspace)")
+    assert (FACILITIES / ours).read_bytes() == path.read_bytes()
+
+
+def test_contract_power_example_plans_and_survives_every_single_failure():
+    """The contract's power example loads and plans unchanged; the plan passes the checker, and its
+    single-corded hall-2 rows are reported as dropped when their panel or UPS-1 is lost."""
+    from planner.api import run_plan
+    from planner.inputs.demand import from_cli
+    from planner.inputs.specs import load_catalogue
+
+    cat = load_catalogue()
+    lf = load_facility(FACILITIES / "contract-power-example.yaml")
+    run = run_plan(lf, cat, from_cli(cat, fill="b200-8x-dlc"), time_limit=60)
+    assert run.check.passed and run.plan["solver"]["status"] == "optimal"
+    dropped = {d["failure"]: d["rows"] for d in run.plan["power"]["dropped"]}
+    assert dropped == {"UPS-1": ["hall-2/A", "hall-2/B"], "RPP-2A": ["hall-2/A"]}  # existing load in hall-2/A
+    assert {g["name"] for g in run.plan["cdus"]} == {"CDU-1", "CDU-2"}
 
 
 # --- contract-example.yaml -----------------------------------------------------------------------

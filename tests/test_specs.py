@@ -1,5 +1,6 @@
-"""The bundled GPU spec library (gpu_specs/*.yaml): completeness, provenance, hand-computed node
-figures, the recorded MI400 disagreement, and user spec files."""
+"""The bundled GPU spec library (gpu_specs/*.yaml): completeness, provenance and grading,
+hand-computed node figures, whole-rack systems and rack form factors, prices and availability, the
+recorded disagreements, ``rackplan specs show``, and user spec files."""
 
 from __future__ import annotations
 
@@ -11,9 +12,14 @@ import pytest
 import yaml
 
 from planner.errors import InputError
+from planner.inputs import spec_listing
 from planner.inputs.specs import (
     FIGURES_ACC,
     FIGURES_NODE,
+    FIGURES_POWER,
+    LIBRARY_DATE,
+    LIBRARY_VERSION,
+    Availability,
     Catalogue,
     Figure,
     load_catalogue,
@@ -27,9 +33,14 @@ SPEC_DIR = Path(__file__).resolve().parents[1] / "gpu_specs"
 REQUIRED_NODES = ("h100-8x", "h200-8x", "b200-8x-air", "b200-8x-dlc", "gb200-nvl4", "gb200-nvl72",
                   "mi300x-8x", "mi355x-8x-dlc", "mi400-8x", "mi400-4x")
 """CONTRACT.md, "Node ids the spec library must have"."""
-EXTRA_NODES = ("b300-8x-air", "gb300-nvl72", "mi325x-8x", "mi350x-8x", "mi455x-4x", "gaudi3-8x")
-ACCELERATORS = ("h100", "h200", "b200", "gb200", "b300", "gb300", "mi300x", "mi325x", "mi350x",
-                "mi355x", "mi400", "mi455x", "gaudi3")
+EXTRA_NODES = ("b300-8x-air", "b300-8x-mgx", "b300-8x-hgx-air", "b300-8x-dlc", "gb300-nvl72", "vr-nvl72",
+               "rubin-ultra-nvl576", "mi325x-8x", "mi350x-8x", "mi355x-8x-air", "mi455x-4x", "mi455x-helios",
+               "gaudi3-8x", "gaudi3-8x-dlc")
+ACCELERATORS = ("h100", "h200", "b200", "gb200", "b300", "gb300", "rubin", "rubin-ultra", "mi300x", "mi325x",
+                "mi350x", "mi355x", "mi400", "mi455x", "gaudi3", "gaudi3-liquid")
+WHOLE_RACK = {"gb200-nvl72": ("orv3", 48, 72), "gb300-nvl72": ("orv3", 48, 72), "vr-nvl72": ("orv3", 48, 72),
+              "rubin-ultra-nvl576": ("orv3", 48, 144), "mi455x-helios": ("orw", 44, 72)}
+"""Whole-rack systems: (rack form factor, U that fills the rack type, GPUs)."""
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +60,10 @@ def all_figures(cat: Catalogue):
             fig = getattr(node, f)
             if fig is not None:
                 yield f"nodes.{nid}.{f}", fig
-        for f in ("max_kw", "overhead_kw"):
-            fig = getattr(node.power, f)
+        for f in FIGURES_POWER:
+            fig = getattr(node.power, f[6:])
             if fig is not None:
-                yield f"nodes.{nid}.power.{f}", fig
+                yield f"nodes.{nid}.{f}", fig
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -86,11 +97,23 @@ def test_gpu_counts_and_rack_scale_systems(cat):
     assert cat.nodes["gb200-nvl4"].gpus == 4
     assert cat.nodes["mi400-4x"].gpus == 4
     assert cat.nodes["mi455x-4x"].gpus == 4
-    for rack in ("gb200-nvl72", "gb300-nvl72"):
+    for rack, (form, u, gpus) in WHOLE_RACK.items():
         node = cat.nodes[rack]
-        assert node.gpus == 72 and node.u == 48 and node.cooling == "liquid"
+        assert (node.form_factor, node.u, node.gpus, node.cooling) == (form, u, gpus, "liquid"), rack
     for nid in ("h100-8x", "h200-8x", "b200-8x-air", "b200-8x-dlc", "mi300x-8x", "mi355x-8x-dlc", "mi400-8x"):
         assert cat.nodes[nid].gpus == 8
+
+
+def test_rack_form_factors(cat):
+    """Every node has one of the contract's form factors; only whole-rack systems and the DGX B300
+    busbar version (NVIDIA MGX racks) leave eia-19; the resolved node type carries it."""
+    forms = {nid: node.form_factor for nid, node in cat.nodes.items()}
+    assert set(forms.values()) <= {"eia-19", "orv3", "orw"}
+    assert {n for n, f in forms.items() if f != "eia-19"} == set(WHOLE_RACK) | {"b300-8x-mgx"}
+    assert resolve(cat, "mi455x-helios").form_factor == "orw"
+    assert resolve(cat, "b200-8x-air").contract_dict()["form_factor"] == "eia-19"
+    for nid in forms:
+        assert cat.nodes[nid].chassis, nid          # the chassis description moved from form_factor
 
 
 def test_ids_are_short_lowercase(cat):
@@ -99,8 +122,46 @@ def test_ids_are_short_lowercase(cat):
     assert not bad
 
 
-def test_no_prices_in_the_bundled_library(cat):
+def test_library_gives_prices_and_rents_but_no_annual_cost(cat):
+    """The library records purchase prices and rents with their sources; turning them into the plan's
+    annual ``nodes`` cost (capital recovery, rent or buy) is the comparison's job, so no bundled node
+    sets ``annual_cost_usd`` and plans cost nodes at 0 unless the user gives one."""
     assert [n for n, node in cat.nodes.items() if node.annual_cost_usd is not None] == []
+    priced = {n for n, node in cat.nodes.items() if node.price_usd is not None}
+    rented = {n for n, node in cat.nodes.items() if node.rent_usd_month is not None}
+    assert {"b200-8x-air", "gb200-nvl72", "gb300-nvl72"} <= priced
+    assert {"h100-8x", "h200-8x", "b200-8x-air", "b200-8x-dlc", "mi300x-8x", "mi400-8x", "mi400-4x"} <= rented
+    for nid in priced | rented:
+        for fig in (cat.nodes[nid].price_usd, cat.nodes[nid].rent_usd_month):
+            if fig is not None:
+                assert fig.sources and fig.note and fig.confidence == "C", nid   # market figures, never A/B
+    nt = resolve(cat, "b200-8x-air")
+    assert (nt.price_usd, nt.rent_usd_month, nt.annual_cost_usd) == (515000, 35200, 0.0)
+    # a projected product's rent moves with the spec point: the circulated $10K-15K per 4-GPU month
+    assert [resolve(cat, "mi400-4x", p).rent_usd_month for p in ("low", "nominal", "high")] == [10000, 12500, 15000]
+    assert [resolve(cat, "mi400-8x", p).rent_usd_month for p in ("low", "nominal", "high")] == [20000, 25000, 30000]
+
+
+def test_availability(cat):
+    """Shipping nodes are available now (no date); every other node has a sourced month, with a range
+    where projected; the resolved node type gives the month at its spec point."""
+    for nid, node in cat.nodes.items():
+        if node.status == "shipping":
+            assert node.available is None and resolve(cat, nid).available_from is None, nid
+        else:
+            av = node.available
+            assert isinstance(av, Availability) and av.sources and av.note, nid
+            assert av.status == "projected" and av.low <= av.nominal <= av.high, nid
+            assert av.low >= LIBRARY_DATE, nid
+    assert [resolve(cat, "mi400-8x", p).available_from for p in ("low", "nominal", "high")] == [
+        "2027-01", "2027-04", "2027-06"]
+    assert resolve(cat, "vr-nvl72").available_from == "2026-12"
+    assert resolve(cat, "rubin-ultra-nvl576", "high").available_from == "2028-03"
+
+
+def test_library_version(cat):
+    assert cat.version == LIBRARY_VERSION and re.fullmatch(r"\d{4}\.\d{2}\.\d+", LIBRARY_VERSION)
+    assert LIBRARY_VERSION.startswith(LIBRARY_DATE.replace("-", "."))
 
 
 # --- provenance ------------------------------------------------------------------------------------
@@ -160,6 +221,42 @@ def test_sources_are_described(cat):
         assert src.title.strip(), sid
         if src.kind in ("vendor", "mlperf"):
             assert src.url, sid  # primary sources always have an address
+        if src.kind not in ("estimate", "user"):
+            assert src.url or src.via, sid  # every other source can be located: an address or what carried it
+
+
+def test_grades_follow_how_a_figure_was_read(cat):
+    """A: at least one vendor document or vendor MLPerf file read directly. A figure whose vendor
+    sources were read only through a third party (``via``) is at most B; one resting on third parties,
+    press or estimates alone is not A."""
+    for label, fig in all_figures(cat):
+        if fig.confidence != "A":
+            continue
+        direct = [s for s in fig.sources if cat.sources[s].kind in ("vendor", "mlperf") and not cat.sources[s].via]
+        assert direct, label
+
+
+def test_node_power_is_the_vendor_maximum_and_typical_draw_is_beside_it(cat):
+    """Node power is the design load; a typical draw, where recorded, is below it and never planned."""
+    for nid, node in cat.nodes.items():
+        typical = node.power.typical_kw
+        if typical is not None:
+            assert typical.nominal < resolve(cat, nid).max_kw, nid
+            assert resolve(cat, nid).max_kw != typical.nominal
+    assert cat.nodes["b300-8x-air"].power.typical_kw.nominal == 15.0       # NVIDIA's estimated system power
+    assert cat.nodes["gb200-nvl72"].power.typical_kw.nominal == 120       # NVIDIA's "approximately 120 kW"
+
+
+def test_node_disagreements_say_which_figure_plans_use(cat):
+    for nid, words in (("b300-8x-air", ("14.5", "19.7")), ("gb300-nvl72", ("142", "155", "132")),
+                       ("gb200-nvl72", ("120", "132")), ("mi355x-8x-dlc", ("12.5", "14")),
+                       ("mi455x-helios", ("245",)), ("vr-nvl72", ("187", "227"))):
+        text = cat.nodes[nid].disagreement
+        assert text and "Plans use" in text, nid
+        for w in words:
+            assert w in text, (nid, w)
+    for nid, node in cat.nodes.items():
+        assert all(other in cat.nodes for other in node.see_also), nid
 
 
 def test_estimates_are_confidence_c_and_cite_an_estimate_source(cat):
@@ -172,7 +269,7 @@ def test_estimates_are_confidence_c_and_cite_an_estimate_source(cat):
 
 def test_derived_nodes_say_how_their_overhead_was_obtained(cat):
     derived = {n: node for n, node in cat.nodes.items() if node.power.basis == "derived"}
-    assert {"b200-8x-dlc", "gb200-nvl4", "mi300x-8x", "mi355x-8x-dlc", "mi400-8x", "mi400-4x"} <= set(derived)
+    assert {"b200-8x-dlc", "mi300x-8x", "mi355x-8x-dlc", "mi400-8x", "mi400-4x", "mi455x-helios"} <= set(derived)
     for nid, node in derived.items():
         assert node.power.overhead_kw is not None and node.power.overhead_kw.note, nid
 
@@ -185,7 +282,7 @@ def test_air_nodes_have_no_liquid_and_liquid_nodes_follow_the_reference(cat):
             assert 0.70 <= node.liquid_fraction.nominal <= 0.95, nid
     assert cat.nodes["b200-8x-dlc"].liquid_fraction.nominal == 0.80
     assert cat.nodes["gb200-nvl72"].liquid_fraction.nominal == 0.85
-    assert cat.nodes["gb300-nvl72"].liquid_fraction.nominal == 0.94
+    assert cat.nodes["gb300-nvl72"].liquid_fraction.nominal == 0.90      # Lenovo: ~90 % liquid
     assert cat.nodes["mi455x-4x"].liquid_fraction.nominal == 0.90
 
 
@@ -196,10 +293,22 @@ def test_air_nodes_have_no_liquid_and_liquid_nodes_follow_the_reference(cat):
     ("h200-8x", "nominal", 10.2),
     ("b200-8x-air", "nominal", 14.3),
     ("b200-8x-dlc", "nominal", 12.0),            # 8 x 1.0 + 4.0
-    ("b300-8x-air", "nominal", 14.5),
-    ("gb200-nvl4", "nominal", 6.6),              # 4 x 1.2 + 1.8
-    ("gb200-nvl72", "nominal", 132.0),
-    ("gb300-nvl72", "nominal", 140.0),
+    ("b300-8x-air", "nominal", 19.7),            # NVIDIA's estimated peak, AC version
+    ("b300-8x-mgx", "nominal", 19.0),            # NVIDIA's estimated peak, DC busbar version
+    ("b300-8x-hgx-air", "nominal", 19.7),        # 8 x 1.1 + 10.9
+    ("b300-8x-dlc", "nominal", 13.2),            # PSU-limited: 2+2 x 6.6
+    ("gb200-nvl4", "nominal", 6.667),            # NVIDIA DPS compute-tray maximum
+    ("gb200-nvl72", "nominal", 132.0),           # 8 x 33 kW shelves, N+N
+    ("gb300-nvl72", "nominal", 142.0),           # NVIDIA: up to 142 kW
+    ("vr-nvl72", "low", 187.0),                  # Max-Q
+    ("vr-nvl72", "nominal", 227.0),              # Max-P
+    ("vr-nvl72", "high", 240.0),                 # EDP
+    ("rubin-ultra-nvl576", "nominal", 600.0),
+    ("mi355x-8x-air", "nominal", 14.2),          # 8 x 1.4 + 3.0
+    ("gaudi3-8x-dlc", "nominal", 12.6),          # 8 x 1.2 + 3.0
+    ("mi455x-helios", "low", 208.8),             # 72 x 2.0 + 64.8
+    ("mi455x-helios", "nominal", 244.8),         # 72 x 2.3 + 79.2
+    ("mi455x-helios", "high", 273.6),            # 72 x 2.5 + 93.6
     ("mi300x-8x", "nominal", 9.0),               # 8 x 0.75 + 3.0
     ("mi325x-8x", "nominal", 11.0),              # 8 x 1.0 + 3.0
     ("mi350x-8x", "nominal", 11.0),              # 8 x 1.0 + 3.0
@@ -280,7 +389,11 @@ def test_decided_node_figures(cat):
     assert n["b200-8x-dlc"].power.overhead_kw.confidence == "C"
     assert n["b200-8x-dlc"].power.overhead_kw.status == "shipping"        # an estimate, not projected
     assert n["gb200-nvl72"].weight_kg.nominal == 1360
-    assert n["gb200-nvl4"].u == 1 and n["mi455x-4x"].u == 1
+    assert n["gb200-nvl4"].u == 1
+    assert n["mi455x-4x"].u == 3 and 18 * n["mi455x-4x"].weight_kg.nominal == pytest.approx(3168, abs=10)
+    assert 48 // n["mi455x-4x"].u * n["mi455x-4x"].gpus <= n["mi455x-helios"].gpus   # no denser than Helios
+    assert (n["b300-8x-air"].u, n["b300-8x-air"].weight_kg.nominal) == (10, 168)
+    assert n["vr-nvl72"].status == "announced" and n["rubin-ultra-nvl576"].status == "projected"
     assert (n["mi400-8x"].u, n["mi400-4x"].u) == (4, 2)
     assert n["mi400-8x"].status == n["mi400-4x"].status == "projected"
     assert n["mi455x-4x"].status == "announced"
@@ -318,7 +431,9 @@ def test_readme_documents_every_node_and_the_disagreements(cat):
     assert "## Where sources disagree" in text
     for nid in cat.nodes:
         assert f"`{nid}`" in text, nid
-    for phrase in ("max_kw = gpus x tdp_w / 1000 + overhead_kw", "--specs FILE", "192", "120 kW", "sparse"):
+    for phrase in ("max_kw = gpus x tdp_w / 1000 + overhead_kw", "--specs FILE", "192", "120 kW", "sparse",
+                   "## Rules", "design load", "usable", "## Confidence", "## Adding a node", "price_usd",
+                   "rent_usd_month", "available", "## Published rack designs", "form_factor", LIBRARY_VERSION):
         assert phrase in text, phrase
 
 
@@ -488,3 +603,125 @@ def test_unknown_node_id_suggests_close_ids(cat):
 def test_unknown_node_id_in_resolve(cat):
     with pytest.raises(InputError, match="mi400-8x"):
         resolve(cat, "mi400-8", "nominal")
+
+
+# --- rackplan specs show ---------------------------------------------------------------------------
+
+def test_specs_show_prints_every_figure_with_its_sources_for_every_node(cat):
+    for nid, node in cat.nodes.items():
+        text = spec_listing.show(cat, nid)
+        flat = " ".join(text.split())
+        assert text.startswith(f"{nid}: {node.name}")
+        assert f"rack form factor {node.form_factor}" in flat and f"spec library {LIBRARY_VERSION}" in flat
+        for sid in node.sources:
+            assert f"  {sid}: " in text, (nid, sid)           # every cited source is listed with its title
+        for point in cat.points(nid):
+            assert f"  {point:<8} max_kw " in text, (nid, point)
+        assert "design load" in text or "platform overhead" in text
+        if node.disagreement:
+            assert "Where sources disagree (node)" in text
+    b300 = spec_listing.show(cat, "b300-8x-air")
+    assert "19.7 kW" in b300 and "typical draw (not planned at)" in b300 and "15 kW" in b300
+    assert "https://docs.nvidia.com/dgx-pdf/data-center-best-practices-with-dgx-b300-v1.pdf" in b300
+    assert "read via:" in b300                                # read through a third party, and says so
+    mi400 = spec_listing.show(cat, "mi400-8x")
+    assert "2027-04 (range 2027-01 .. 2027-06)" in mi400 and "rent 25,000 USD/month" in mi400
+    assert "0.8 (range 0.7-0.95, shown, not planned at)" in mi400   # the liquid share is not planned at its ends
+
+
+def test_specs_show_json_and_listing(cat):
+    doc = spec_listing.node_json(cat, "gb300-nvl72")
+    assert doc["form_factor"] == "orv3" and doc["from"] == "gpu_specs/nvidia.yaml"
+    assert doc["points"]["nominal"]["max_kw"] == 142.0 and doc["points"]["nominal"]["form_factor"] == "orv3"
+    listing = spec_listing.listing_json(cat)
+    assert listing["library_version"] == LIBRARY_VERSION and set(listing["nodes"]) == set(cat.nodes)
+    assert "mi455x-helios" in spec_listing.table(cat)
+
+
+def test_specs_show_unknown_id_suggests(cat):
+    with pytest.raises(InputError, match="did you mean.*gb300-nvl72"):
+        spec_listing.show(cat, "gb300-nvl7")
+
+
+# --- the new fields in user files ------------------------------------------------------------------
+
+def _minimal(extra: str) -> str:
+    return textwrap.dedent("""\
+        nodes:
+          my-node:
+            name: My node
+            vendor: Me
+            accelerator: b200
+            gpus: 8
+            u: 4
+            cooling: air
+            liquid_fraction: 0
+            power: {basis: vendor_max, max_kw: 12}
+            weight_kg: 90
+            status: shipping
+            confidence: C
+        """) + textwrap.indent(textwrap.dedent(extra), "    ")
+
+
+def test_user_file_prices_availability_and_form_factor(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text(_minimal("""\
+        form_factor: orv3
+        chassis: our 4U tray
+        price_usd: 400000
+        rent_usd_month: {nominal: 30000, low: 25000, high: 35000}
+        available: "2027-02"
+        """), encoding="utf-8")
+    cat = load_catalogue([path])
+    nt = resolve(cat, "my-node")
+    assert (nt.form_factor, nt.price_usd, nt.rent_usd_month, nt.available_from) == ("orv3", 400000, 30000, "2027-02")
+    assert cat.nodes["my-node"].available.sources == [f"user:{path}"]
+    assert cat.points("my-node") == ("nominal",)       # a shipping node's ranges are shown, not planned at
+
+
+@pytest.mark.parametrize("extra, field_path, words", [
+    ("form_factor: 8U air-cooled chassis\n", "nodes.my-node.form_factor", "describe the chassis under 'chassis'"),
+    ('available: "2027-13"\n', "nodes.my-node.available", "YYYY-MM"),
+    ('available: {nominal: "2027-05", low: "2027-06", high: "2027-09"}\n', "nodes.my-node.available",
+     "low <= nominal <= high"),
+    ("see_also: [no-such-node]\n", "nodes.my-node.see_also", "unknown node id 'no-such-node'"),
+    ("price_usd: -5\n", "nodes.my-node", "price_usd must be at least 0"),
+])
+def test_user_file_errors_on_the_new_fields(tmp_path, extra, field_path, words):
+    path = tmp_path / "bad.yaml"
+    path.write_text(_minimal(extra), encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_catalogue([path])
+    message = str(info.value)
+    assert field_path in message and words in message, message
+
+
+def test_typical_draw_above_the_maximum_is_refused(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(_minimal("").replace("power: {basis: vendor_max, max_kw: 12}",
+                                         "power: {basis: vendor_max, max_kw: 12, typical_kw: 13}"), encoding="utf-8")
+    with pytest.raises(InputError, match="the design load is the maximum"):
+        load_catalogue([path])
+
+
+def test_cli_specs_show(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+
+    def rackplan(*args):
+        return subprocess.run([sys.executable, "-m", "planner.cli", *args], capture_output=True, text=True,
+                              cwd=root, timeout=120)
+
+    out = rackplan("specs", "show", "gb200-nvl72")
+    assert out.returncode == 0, out.stderr
+    flat = " ".join(out.stdout.split())
+    assert "132 kW" in flat and "nvidia-bcm-powershelf" in flat and "rack form factor orv3" in flat
+    doc = json.loads(rackplan("specs", "show", "mi455x-helios", "--json").stdout)
+    assert doc["form_factor"] == "orw" and set(doc["points"]) == {"low", "nominal", "high"}
+    bad = rackplan("specs", "show", "gb200-nvl73")
+    assert bad.returncode == 2 and "did you mean" in bad.stderr and not bad.stdout
+    table = rackplan("specs")
+    assert table.returncode == 0 and "spec library 2026.10" in table.stdout and "11.0 (9.6-12.4)" in table.stdout

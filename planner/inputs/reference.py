@@ -21,7 +21,7 @@ from pydantic_core import PydanticUndefined
 from planner.inputs.demand import DemandFile, PriceEntry, Range, Target, Uncertainty
 from planner.inputs.facility import (CduGroup, CoolingOverrides, CoolingSettings, CoolingUnits, Existing, Facility,
                                      Feed, Hall, Overhead, Panel, PowerSource, PowerTree, RackType, Row, Site)
-from planner.inputs.specs import Accelerator, Figure, NodePower, NodeProfile, Source, SpecFile
+from planner.inputs.specs import Accelerator, Availability, Figure, NodePower, NodeProfile, Source, SpecFile
 
 SECTIONS: list[tuple[str, str, list[type[BaseModel]]]] = [
     ("Facility descriptor", "A facility file (`facilities/*.yaml`). Unknown keys are errors.",
@@ -30,7 +30,7 @@ SECTIONS: list[tuple[str, str, list[type[BaseModel]]]] = [
     ("Demand file", "A demand file (`--demand FILE`): exactly one of `nodes`, `target` with `candidates`, "
                     "or `fill`.", [DemandFile, Target, PriceEntry, Uncertainty, Range]),
     ("Spec file", "The bundled library (`gpu_specs/*.yaml`) and a user's `--specs FILE` share this shape.",
-     [SpecFile, Source, Accelerator, NodeProfile, NodePower, Figure]),
+     [SpecFile, Source, Accelerator, NodeProfile, NodePower, Figure, Availability]),
 ]
 
 

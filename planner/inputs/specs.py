@@ -16,17 +16,23 @@ Node power, the design load the planner packs against, is either the vendor's pu
 maximum (``basis: vendor_max``) or ``gpus x TDP + overhead_kw`` (``basis: derived``), with the overhead's
 own source. ``--tdp ACCELERATOR=WATTS`` re-derives a node's power as ``gpus x WATTS + overhead``, the
 overhead of a ``vendor_max`` node being ``max_kw - gpus x nominal TDP``.
+
+A node profile also carries its rack form factor (``eia-19``, ``orv3`` or ``orw``; a whole-rack system
+is a node whose ``u`` fills its rack type), where known a purchase price and a rent per node-month,
+and, for a product that does not ship yet, when it becomes available (``YYYY-MM`` with a range).
+The library as a whole has a version, :data:`LIBRARY_VERSION`, which plans and reports record.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib.resources
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from planner.errors import InputError, Problem
 from planner.vocabulary import POINTS, SCHEMA_SPECS, Point
@@ -35,8 +41,17 @@ from planner.inputs.yamlio import LineMap, format_path, line_for, parse_yaml, pr
 
 Status = Literal["shipping", "announced", "projected"]
 Confidence = Literal["A", "B", "C"]
+FormFactor = Literal["eia-19", "orv3", "orw"]
+FORM_FACTORS: tuple[str, ...] = ("eia-19", "orv3", "orw")
 
 LIBRARY_PACKAGE = "planner.gpu_specs"
+LIBRARY_VERSION = "2026.10.1"
+"""Version of the bundled spec library (``YEAR.MONTH.REVISION`` of the library date); every plan and
+report records it."""
+LIBRARY_DATE = "2026-10"
+"""The date the bundled library describes: ``shipping`` means shipping then, and a node with no
+``available`` figure is available from then on."""
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 class Source(StrictModel):
@@ -52,7 +67,12 @@ class Source(StrictModel):
     """Primary vendor document, MLPerf submission metadata, trade press, third-party compilation,
     rackplan's own derivation, or a user's file."""
     date: str | None = None
-    """When it was published or read (free text, e.g. ``2026-06``)."""
+    """When it was published (free text, e.g. ``2026-06``)."""
+    read: str | None = None
+    """When it was read for this library (``YYYY-MM``)."""
+    via: str | None = None
+    """Where a vendor document was not read directly: the third party (a page, a repository, a
+    compilation) through which its figures were read. Such figures are graded at most B."""
 
 
 class Figure(StrictModel):
@@ -95,6 +115,55 @@ class Figure(StrictModel):
         """The value at a spec point: the range's end for projected figures, else the nominal value."""
         if self.status == "projected" and point != "nominal":
             return float(self.low if point == "low" else self.high)  # type: ignore[arg-type]
+        return self.nominal
+
+
+class Availability(StrictModel):
+    """When a node can be bought: a month ``YYYY-MM``, with a range where it is projected. A bare
+    ``"2027-03"`` in a user file is read as ``{nominal: "2027-03"}``. A node without one ships now
+    (as of the library date, :data:`LIBRARY_DATE`)."""
+
+    nominal: str
+    """The month it is expected to be generally available, ``YYYY-MM``."""
+    low: str | None = None
+    """The earliest month (required when ``status`` is ``projected``)."""
+    high: str | None = None
+    """The latest month (required when ``status`` is ``projected``)."""
+    status: Status | None = None
+    """``shipping`` | ``announced`` | ``projected``; defaults to the status of the entry it belongs to."""
+    confidence: Confidence | None = None
+    """A vendor primary document, B reputable secondary, C third-party estimate; defaults to the
+    entry's."""
+    sources: list[str] = Field(default_factory=list)
+    """Ids of entries in ``sources``."""
+    note: str | None = None
+    """What the date is (general availability, first volume shipments) and who says so."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_month(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"nominal": value}
+        return value
+
+    @model_validator(mode="after")
+    def _months(self) -> "Availability":
+        for name in ("low", "nominal", "high"):
+            month = getattr(self, name)
+            if month is not None and not _MONTH.match(month):
+                raise ValueError(f"{name} must be a month written YYYY-MM, got {month!r}")
+        if self.status == "projected" and (self.low is None or self.high is None):
+            raise ValueError("a projected figure needs both low and high")
+        lo = self.nominal if self.low is None else self.low
+        hi = self.nominal if self.high is None else self.high
+        if not lo <= self.nominal <= hi:
+            raise ValueError(f"range must satisfy low <= nominal <= high (got {lo}, {self.nominal}, {hi})")
+        return self
+
+    def at(self, point: Point) -> str:
+        """The month at a spec point: ``low`` is the earliest, ``high`` the latest, where projected."""
+        if self.status == "projected" and point != "nominal":
+            return str(self.low if point == "low" else self.high)
         return self.nominal
 
 
@@ -162,6 +231,9 @@ class NodePower(StrictModel):
     """The vendor's system maximum [kW] (``vendor_max``)."""
     overhead_kw: Figure | None = None
     """Platform power beyond the GPUs [kW]: CPUs, memory, NICs, switches, fans, PSU losses (``derived``)."""
+    typical_kw: Figure | None = None
+    """Typical (average) draw under load as a vendor or a measurement states it [kW]; recorded beside
+    the design load, never planned at."""
 
     @model_validator(mode="after")
     def _basis(self) -> "NodePower":
@@ -169,6 +241,9 @@ class NodePower(StrictModel):
             raise ValueError("basis vendor_max needs max_kw")
         if self.basis == "derived" and self.overhead_kw is None:
             raise ValueError("basis derived needs overhead_kw")
+        if self.max_kw is not None and self.typical_kw is not None and self.typical_kw.nominal > self.max_kw.nominal:
+            raise ValueError(f"typical_kw {self.typical_kw.nominal:g} is above max_kw {self.max_kw.nominal:g}: "
+                             "the design load is the maximum")
         return self
 
 
@@ -184,7 +259,15 @@ class NodeProfile(StrictModel):
     gpus: int = Field(gt=0, le=1024)
     """Accelerators in the node."""
     u: int = Field(gt=0, le=60)
-    """Rack units it takes (a rack-scale system takes the whole rack)."""
+    """Rack units it takes (a whole-rack system takes its whole rack: ``u`` fills its rack type). Units
+    are those of its form factor: EIA rack units (44.45 mm) for ``eia-19``, OCP open units (48 mm) for
+    ``orv3`` and ``orw``."""
+    form_factor: FormFactor = "eia-19"
+    """Rack form factor: ``eia-19`` (19-inch EIA rack) | ``orv3`` (OCP Open Rack V3 class, busbar
+    powered) | ``orw`` (OCP Open Rack Wide, double width). A node goes only into racks of its own form
+    factor."""
+    chassis: str | None = None
+    """The chassis, tray or rack as built (text)."""
     cooling: Literal["air", "liquid"]
     """``air``: all heat to air. ``liquid``: ``liquid_fraction`` of its heat to the rack's liquid loop."""
     liquid_fraction: Figure
@@ -194,21 +277,40 @@ class NodeProfile(StrictModel):
     weight_kg: Figure
     """Weight [kg]."""
     annual_cost_usd: Figure | None = None
-    """Rental or amortized price per year [USD], where a source gives one."""
+    """Rental or amortized cost per year [USD], what the plan's ``nodes`` cost charges. The bundled
+    library leaves it out and gives ``price_usd`` and ``rent_usd_month`` instead."""
+    price_usd: Figure | None = None
+    """Purchase price per node [USD], where a source gives one."""
+    rent_usd_month: Figure | None = None
+    """Rent per node-month [USD] (bare-metal or cloud, 730 hours), where a source gives one."""
+    available: Availability | None = None
+    """When it can be bought (``YYYY-MM``, a range where projected); none: it ships now."""
     status: Status
     """Product status."""
     confidence: Confidence
     """Default confidence of this entry's figures."""
-    form_factor: str | None = None
-    """Chassis and tray description."""
     sources: list[str] = Field(default_factory=list)
     """Sources for the entry as a whole."""
     notes: str | None = None
     """Anything a planner should know."""
+    disagreement: str | None = None
+    """Where sources disagree about this node (e.g. its power), and which figure plans use."""
+    see_also: list[str] = Field(default_factory=list)
+    """Related node ids (e.g. another view of the same system)."""
+
+    @field_validator("form_factor", mode="before")
+    @classmethod
+    def _old_form_factor(cls, value: Any) -> Any:
+        """``form_factor`` used to be the chassis description; say so instead of listing three words."""
+        if isinstance(value, str) and value not in FORM_FACTORS:
+            raise ValueError(f"the rack form factor is one of {', '.join(FORM_FACTORS)} (got {value[:40]!r}); "
+                             "describe the chassis under 'chassis'")
+        return value
 
     @model_validator(mode="after")
     def _cooling(self) -> "NodeProfile":
-        _check_figures(self, ("power.max_kw",), ("power.overhead_kw", "weight_kg", "annual_cost_usd"))
+        _check_figures(self, ("power.max_kw", "power.typical_kw"),
+                       ("power.overhead_kw", "weight_kg", "annual_cost_usd", "price_usd", "rent_usd_month"))
         lf = self.liquid_fraction.nominal
         if not 0.0 <= lf <= 1.0:
             raise ValueError(f"liquid_fraction must be within 0..1, got {lf:g}")
@@ -251,10 +353,19 @@ class NodeType:
     status: str
     point: str = "nominal"
     tdp_overridden: bool = False
+    form_factor: str = "eia-19"
+    """Rack form factor: the node goes only into racks of the same one."""
+    price_usd: float | None = None
+    """Purchase price per node [USD] at this point, where the library knows one."""
+    rent_usd_month: float | None = None
+    """Rent per node-month [USD] at this point, where the library knows one."""
+    available_from: str | None = None
+    """First month it can be bought at this point (``YYYY-MM``); ``None``: it ships now."""
 
-    def figures(self) -> tuple[float, ...]:
-        """The numbers that a spec point can change."""
-        return (self.max_kw, self.tdp_w, self.fp8_pflops, self.hbm_tb, self.weight_kg, self.annual_cost_usd)
+    def figures(self) -> tuple[Any, ...]:
+        """The values that a spec point can change."""
+        return (self.max_kw, self.tdp_w, self.fp8_pflops, self.hbm_tb, self.weight_kg, self.annual_cost_usd,
+                self.price_usd, self.rent_usd_month, self.available_from)
 
     def contract_dict(self) -> dict[str, Any]:
         """The ``node_types`` entry of ``plan.json``."""
@@ -263,7 +374,9 @@ class NodeType:
                 "annual_cost_usd": self.annual_cost_usd, "tdp_w": self.tdp_w,
                 "fp8_pflops": round(self.fp8_pflops, 6), "hbm_tb": round(self.hbm_tb, 6),
                 "accelerator": self.accelerator, "status": self.status, "point": self.point,
-                "tdp_overridden": self.tdp_overridden}
+                "tdp_overridden": self.tdp_overridden, "form_factor": self.form_factor,
+                "price_usd": self.price_usd, "rent_usd_month": self.rent_usd_month,
+                "available_from": self.available_from}
 
 
 @dataclass
@@ -275,6 +388,9 @@ class Catalogue:
     nodes: dict[str, NodeProfile] = field(default_factory=dict)
     origin: dict[str, str] = field(default_factory=dict)
     """``'node:ID'`` / ``'accelerator:ID'`` / ``'source:ID'`` -> file it was read from."""
+    version: str = LIBRARY_VERSION
+    """Version of the bundled library (:data:`LIBRARY_VERSION`); user files add to it, and
+    ``origin`` says which entries they replaced."""
 
     # --- lookup ---------------------------------------------------------------------------------
     def node(self, node_id: str) -> NodeProfile:
@@ -308,8 +424,8 @@ class FigureError(ValueError):
         super().__init__(message)
 
 
-def _fill_defaults(fig: Figure | None, status: str, confidence: str, sources: list[str],
-                   name: str = "") -> Figure | None:
+def _fill_defaults(fig: Figure | Availability | None, status: str, confidence: str, sources: list[str],
+                   name: str = "") -> Figure | Availability | None:
     if fig is None:
         return None
     update: dict[str, Any] = {}
@@ -329,7 +445,8 @@ def _fill_defaults(fig: Figure | None, status: str, confidence: str, sources: li
 
 
 FIGURES_ACC = ("tdp_w", "hbm_gb", "mem_bw_tbps", "bf16_tflops_dense", "fp8_tflops_dense", "fp4_tflops_dense")
-FIGURES_NODE = ("liquid_fraction", "weight_kg", "annual_cost_usd")
+FIGURES_NODE = ("liquid_fraction", "weight_kg", "annual_cost_usd", "price_usd", "rent_usd_month", "available")
+FIGURES_POWER = ("power.max_kw", "power.overhead_kw", "power.typical_kw")
 
 
 def _normalise(entry: Any, figures: tuple[str, ...], problem: Any, loc: tuple) -> Any:
@@ -393,15 +510,14 @@ def merge_file(cat: Catalogue, spec: SpecFile, name: str, lines: LineMap, user: 
             problem(("nodes", nid), f"node id '{nid}' is already defined in {cat.origin['node:' + nid]}")
         if user and not node.sources:
             node = node.model_copy(update={"sources": [user_source]})
-        cat.nodes[nid] = _normalise(node, FIGURES_NODE + ("power.max_kw", "power.overhead_kw"), problem,
-                                    ("nodes", nid))
+        cat.nodes[nid] = _normalise(node, FIGURES_NODE + FIGURES_POWER, problem, ("nodes", nid))
         cat.origin["node:" + nid] = name
     problems.extend(_check_refs(cat, spec, name, lines))
     if problems:
         raise InputError(problems)
 
 
-def _figure_refs(fig: Figure | None) -> list[str]:
+def _figure_refs(fig: Figure | Availability | None) -> list[str]:
     return [] if fig is None else list(fig.sources)
 
 
@@ -436,7 +552,12 @@ def _check_refs(cat: Catalogue, spec: SpecFile, name: str, lines: LineMap) -> li
             if sid not in cat.sources:
                 bad(("nodes", nid, "sources"), sid)
         figs = [(f, getattr(node, f)) for f in FIGURES_NODE] + [
-            ("power.max_kw", node.power.max_kw), ("power.overhead_kw", node.power.overhead_kw)]
+            (f, getattr(node.power, f[6:])) for f in FIGURES_POWER]
+        for sid in node.see_also:
+            if sid not in cat.nodes:
+                loc = ("nodes", nid, "see_also")
+                out.append(Problem(name, format_path(loc), f"unknown node id '{sid}'; {suggest(sid, sorted(cat.nodes))}",
+                                   line_for(lines, loc)))
         for f, fig in figs:
             for sid in _figure_refs(fig):
                 if sid not in cat.sources:
@@ -491,10 +612,16 @@ def resolve(cat: Catalogue, node_id: str, point: Point = "nominal",
     else:
         max_kw = node.gpus * tdp / 1000.0 + node_overhead_kw(cat, node, point)
     fp8 = acc.fp8_tflops_dense.at(point) if acc.fp8_tflops_dense is not None else 0.0
+
+    def at(fig: Figure | None) -> float | None:
+        return None if fig is None else fig.at(point)
+
     return NodeType(
         id=node_id, name=node.name, accelerator=node.accelerator, gpus=node.gpus, u=node.u,
         max_kw=max_kw, liquid_fraction=node.liquid_fraction.nominal, weight_kg=node.weight_kg.at(point),
         annual_cost_usd=node.annual_cost_usd.at(point) if node.annual_cost_usd is not None else 0.0,
         tdp_w=tdp, fp8_pflops=node.gpus * fp8 / 1000.0, hbm_tb=node.gpus * acc.hbm_gb.at(point) / 1000.0,
-        status=node.status, point=point, tdp_overridden=override is not None,
+        status=node.status, point=point, tdp_overridden=override is not None, form_factor=node.form_factor,
+        price_usd=at(node.price_usd), rent_usd_month=at(node.rent_usd_month),
+        available_from=node.available.at(point) if node.available is not None else None,
     )

@@ -123,32 +123,28 @@ COOLING_FAMILIES = ("row", "hall", "cdu", "plant")
 
 
 def _limit_lines(data: ProblemData, slack: dict[int, float], load: dict[int, float]) -> list[str]:
-    """One line per family of limits that the elastic solution had to exceed: the element and by how
-    much, or, when several of a family are full, their sum (any split of the excess among them is as
-    good)."""
+    """One line per family of limits the elastic solution had to exceed: the element exceeded most,
+    what it would need and what it carries, and how many more of the family are over too (the excess
+    may be spread among them in many equally good ways, so their sum is said as well)."""
     lines = []
     order = ("hall", "row", "cdu", "plant", "hall_it", "source", "panel")
     for family in order:
-        over = [(i, kw) for i, kw in slack.items() if data.limits[i].family == family and kw > 1e-3]
+        over = sorted(((kw, i) for i, kw in slack.items() if data.limits[i].family == family and kw > 1e-3),
+                      reverse=True)
         if not over:
             continue
-        full = [i for i in slack if data.limits[i].family == family
-                and load[i] >= data.limits[i].budget - 1e-3]
-        verb = "usable" if family in COOLING_FAMILIES else "carries"
-        if len(over) == 1 and len(full) <= 1:
-            i, kw = over[0]
-            lim = data.limits[i]
-            needs = lim.existing_kw + load[i]
-            lead = "demand needs" if family in COOLING_FAMILIES else "needs"
-            lines.append(f"{lim.label}: {lead} {needs:,.0f} kW, {verb} {lim.limit_kw:,.0f} kW ({kw:,.0f} kW short)")
-            continue
-        needs = sum(data.limits[i].existing_kw + load[i] for i in full)
-        usable = sum(data.limits[i].limit_kw for i in full)
-        kw = sum(kw for _i, kw in over)
-        names = [data.limits[i].label for i in full]
-        shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
-        lines.append(f"{LIMIT_LABEL.get(family, family)}: the {len(names)} full limits ({shown}) need "
-                     f"{needs:,.0f} kW, {verb} {usable:,.0f} kW ({kw:,.0f} kW short)")
+        kw, i = over[0]
+        lim = data.limits[i]
+        needs = lim.existing_kw + load[i]
+        cooling = family in COOLING_FAMILIES
+        line = (f"{lim.label}: {'demand needs' if cooling else 'needs'} {needs:,.0f} kW, "
+                f"{'usable' if cooling else 'carries'} {lim.limit_kw:,.0f} kW ({kw:,.0f} kW short)")
+        if len(over) > 1:
+            total = sum(k for k, _ in over)
+            others = ", ".join(data.limits[j].label for _, j in over[1:4]) + (" ..." if len(over) > 4 else "")
+            line += (f"; {len(over) - 1} more {LIMIT_LABEL.get(family, family)} limit"
+                     f"{'s are' if len(over) > 2 else ' is'} over too ({others}; {total:,.0f} kW over in all)")
+        lines.append(line)
     return lines
 
 

@@ -337,8 +337,13 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
     binding_detail = ", ".join(f"{limit_label(k)} in {v} racks" for k, v in by_limit.items())
     if binding.get("halls_full"):
         binding_detail += ("; " if binding_detail else "") + "hall cooling full in " + ", ".join(binding["halls_full"])
-    if binding.get("rows_full"):
-        binding_detail += ("; " if binding_detail else "") + "row cooling full in " + ", ".join(binding["rows_full"])
+    for key, what in (("rows_full", "row cooling full in"), ("sources_full", "power sources full after their worst "
+                      "single failure:"), ("panels_full", "panels full after their worst single failure:"),
+                      ("cdus_full", "CDU groups full:"), ("halls_it_full", "hall IT capacity full in")):
+        if binding.get(key):
+            binding_detail += ("; " if binding_detail else "") + f"{what} " + ", ".join(binding[key])
+    if binding.get("plant_full"):
+        binding_detail += ("; " if binding_detail else "") + "the heat rejection plant is full"
     base_text = _baseline_text(baseline, cost)
 
     node_rows = []

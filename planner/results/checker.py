@@ -136,7 +136,10 @@ def _node_figures(plan: dict[str, Any], cat: Catalogue | None) -> tuple[dict[str
             if nt.get(key) is not None and not _close(float(nt[key]), float(getattr(ref, key))):
                 bad.append(f"node type {nid}: {key} {nt[key]} differs from the library's {getattr(ref, key)}")
             types[nid][key] = getattr(ref, key)
-        types[nid]["form_factor"] = getattr(ref, "form_factor", "eia-19")
+        ff = getattr(ref, "form_factor", "eia-19")
+        if nt.get("form_factor") is not None and nt["form_factor"] != ff:
+            bad.append(f"node type {nid}: form_factor {nt['form_factor']} differs from the library's {ff}")
+        types[nid]["form_factor"] = ff
     return types, bad
 
 
@@ -293,11 +296,14 @@ def check_rack_air_heat(c: Recomputed) -> list[str]:
 
 
 def check_rack_liquid_heat(c: Recomputed) -> list[str]:
-    """Liquid heat (planned liquid shares and existing ``liquid_kw``) within the rack's ``liquid_kw``."""
+    """Liquid heat (planned liquid shares and existing ``liquid_kw``) within the rack's ``liquid_kw``, in
+    racks with a liquid loop. In a rack without one, liquid heat can only come from a liquid-cooled node,
+    which :func:`check_liquid_loop` reports (existing ``liquid_kw`` there is refused as bad input)."""
     out = []
     for ld in _planned(c):
-        cap = c.fac.rack_types[ld.rack_type].liquid_kw
-        if not physics.within(ld.liquid_kw, cap):
+        rt = c.fac.rack_types[ld.rack_type]
+        cap = rt.liquid_kw
+        if physics.has_liquid_loop(rt.cooling, cap) and not physics.within(ld.liquid_kw, cap):
             out.append(f"rack {ld.id}: liquid heat {_fmt(ld.liquid_kw)} kW > liquid_kw {cap:g}")
     return out
 

@@ -151,13 +151,27 @@ def _assumptions(cat: Catalogue, types: list[NodeType]) -> list[dict[str, Any]]:
         add(t.id, "hbm_tb", t.hbm_tb, acc.hbm_gb, f"{t.gpus} x per-GPU HBM")
         if prof.annual_cost_usd is not None:
             add(t.id, "annual_cost_usd", t.annual_cost_usd, prof.annual_cost_usd)
+        if prof.power.typical_kw is not None:
+            add(t.id, "typical_kw", prof.power.typical_kw.nominal, prof.power.typical_kw,
+                "typical draw, recorded beside the design load; not planned at")
+        if prof.price_usd is not None:
+            add(t.id, "price_usd", prof.price_usd.at(t.point), prof.price_usd, "purchase price per node")  # type: ignore[arg-type]
+        if prof.rent_usd_month is not None:
+            add(t.id, "rent_usd_month", prof.rent_usd_month.at(t.point), prof.rent_usd_month,  # type: ignore[arg-type]
+                "rent per node-month")
     return out
 
 
 def spec_disputes(cat: Catalogue, types: list[NodeType]) -> list[dict[str, Any]]:
-    """Where the sources behind an accelerator in use disagree (e.g. the MI400 projection against
-    AMD's published MI455X figures), as the spec library records it."""
+    """Where the sources behind a node or its accelerator disagree (e.g. the MI400 projection against
+    AMD's published MI455X figures, DGX B300's estimated draw against its peak), as the spec library
+    records it."""
     out = []
+    for t in types:
+        prof = cat.nodes.get(t.id)
+        if prof is not None and getattr(prof, "disagreement", None):
+            out.append({"node": t.id, "name": prof.name, "status": prof.status,
+                        "disagreement": " ".join(prof.disagreement.split()), "see_also": list(prof.see_also)})
     for acc_id in dict.fromkeys(t.accelerator for t in types):
         acc = cat.accelerators.get(acc_id)
         if acc is not None and acc.disagreement:
@@ -338,8 +352,10 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
         "usd_per_pflops_year": _r(costs["total"] / fp8, 2) if fp8 > 0 else None,
     }
     g = placement.greedy
+    # for fill, "meets the demand" means fitting as many nodes as the plan does
+    meets_demand = bool(meets(placement.data, demand, g)) and (demand.kind != "fill" or g.sum() >= counts.sum())
     baseline = {"method": "first-fit decreasing (facility order, largest node first)",
-                "meets_demand": bool(meets(placement.data, demand, g)),
+                "meets_demand": meets_demand,
                 "nodes": {ids[t]: int(g[:, t].sum()) for t in range(len(ids)) if g[:, t].sum()},
                 "racks_used": int((g.sum(axis=1) > 0).sum()),
                 "annual_usd": _costs(rack_figures(fac, types, g))}
@@ -379,7 +395,6 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
         "existing_racks": existing_only,
         "rows": rows,
         "halls": halls,
-        "binding": _binding_summary(df[used], rows, halls),
         "totals": totals,
         "baseline": baseline,
     }
@@ -393,22 +408,41 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
         plan["plant"] = {"heat_kw": _r(heat), "usable_kw": _r(usable), "units": fac.plant.count,
                          "unit_kw": fac.plant.unit_kw, "redundant": fac.plant.redundant,
                          "utilization": _r(heat / usable, 4)}
+    plan["binding"] = _binding_summary(df[used], plan)
     return plan
 
 
-def _binding_summary(used: pd.DataFrame, rows: list[dict], halls: list[dict]) -> dict[str, Any]:
-    """Which limit binds: per-rack limits by how many used racks they bind, then row and hall cooling."""
+FULL = 0.98
+"""Utilization at which a limit counts as full (binding) in the summary."""
+
+
+def _binding_summary(used: pd.DataFrame, plan: dict[str, Any]) -> dict[str, Any]:
+    """Which limit binds: the limits above the racks that are full (power sources and panels after their
+    worst single failure, hall IT capacity, the plant, CDU groups, hall and row cooling), else the
+    single-rack limit that binds the most used racks."""
+    rows, halls = plan["rows"], plan["halls"]
     per_rack = used["binding"].value_counts().to_dict() if len(used) else {}
-    full_rows = [f"{r['hall']}/{r['row']}" for r in rows if r["utilization"] is not None and r["utilization"] > 0.98]
-    full_halls = [h["name"] for h in halls if h["utilization"] > 0.98]
+    full_rows = [f"{r['hall']}/{r['row']}" for r in rows if r["utilization"] is not None and r["utilization"] > FULL]
+    full_halls = [h["name"] for h in halls if h["utilization"] > FULL]
+    full_it = [h["name"] for h in halls if (h.get("it_utilization") or 0) > FULL]
+    full_cdus = [f"{g['hall']}/{g['name']}" for g in plan.get("cdus") or [] if g["liquid_kw"] > FULL * g["usable_kw"]]
+    full_plant = bool(plan.get("plant") and plan["plant"]["utilization"] > FULL)
+    elements = (plan.get("power") or {}).get("elements") or []
+    full_sources = [e["name"] for e in elements if e["kind"] == "source" and e["utilization"] > FULL]
+    full_panels = [e["name"] for e in elements if e["kind"] == "panel" and e["utilization"] > FULL]
     main = max(per_rack, key=per_rack.get) if per_rack else None
-    if full_halls:
-        main = "hall"
-    elif full_rows and (main is None or len(full_rows) * 10 >= len(used)):
-        main = "row"
+    for limit, full in (("source", full_sources), ("plant", full_plant), ("hall_it", full_it), ("cdu", full_cdus),
+                        ("hall", full_halls), ("panel", full_panels)):
+        if full:
+            main = limit
+            break
+    else:
+        if full_rows and (main is None or len(full_rows) * 10 >= len(used)):
+            main = "row"
     return {"limit": main, "label": LIMIT_LABEL.get(main, main) if main else None,
             "racks_by_limit": {k: int(v) for k, v in per_rack.items()},
-            "rows_full": full_rows, "halls_full": full_halls}
+            "rows_full": full_rows, "halls_full": full_halls, "sources_full": full_sources,
+            "panels_full": full_panels, "cdus_full": full_cdus, "halls_it_full": full_it, "plant_full": full_plant}
 
 
 CSV_COLUMNS = [

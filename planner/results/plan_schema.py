@@ -30,6 +30,7 @@ class NodeTypeDoc(_Doc):
     tdp_w: float | None = Field(None, gt=0)
     point: Literal["low", "nominal", "high"] = "nominal"
     tdp_overridden: bool = False
+    form_factor: Literal["eia-19", "orv3", "orw"] = "eia-19"
 
 
 class RackDoc(_Doc):

@@ -31,6 +31,7 @@ LOGS=$STATE/logs
 PG_SOCKET_DIR=/run/postgresql
 URL=http://127.0.0.1:$NETBOX_PORT
 FRESH_INIT=0                             # set when `up` ran initdb: the migrated result is then cached
+FROM_GOLDEN=0                            # set when the data dir is the cached migrated copy: no migrate needed
 
 log() { printf '[netbox] %s\n' "$*" >&2; }
 die() { printf '[netbox] error: %s\n' "$*" >&2; exit 1; }
@@ -52,8 +53,11 @@ pg_bindir() {
 find_python() {
     local c
     if [ -n "${NETBOX_PYTHON:-}" ]; then echo "$NETBOX_PYTHON"; return; fi
-    for c in $(ls -d "$HOME"/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -V -r) \
-             $(command -v python3.13 python3.12 python3 2>/dev/null || true); do
+    # Prefer 3.12 (the oldest Python NetBox 4.7 supports, and the one the project tested), then newer ones.
+    for c in $(ls -d "$HOME"/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | sort -V -r) \
+             $(command -v python3.12 2>/dev/null || true) \
+             $(ls -d "$HOME"/.pyenv/versions/3.1[3-9]*/bin/python3 2>/dev/null | sort -V) \
+             $(command -v python3.13 python3 2>/dev/null || true); do
         if "$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo "$c"; return; fi
     done
     return 1
@@ -75,7 +79,8 @@ pgdata_dir() {
     echo "$d"
 }
 
-pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+# A zombie (exited, not yet reaped by whoever adopted it) counts as gone.
+pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null && [[ "$(ps -o stat= -p "$1" 2>/dev/null)" != Z* ]]; }
 read_pid() { [ -f "$1" ] && head -n 1 "$1" || true; }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -142,8 +147,10 @@ ensure_venv() {
     rm -rf "$VENV"
     mkdir -p "$CACHE"
     "$py" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "netbox==$NETBOX_VERSION"
+    mkdir -p "$LOGS"
+    { "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip &&
+      "$VENV/bin/python" -m pip install --disable-pip-version-check "netbox==$NETBOX_VERSION"; } \
+        > "$LOGS/pip.log" 2>&1 || { grep -v '^WARNING: Location' "$LOGS/pip.log" | tail -n 30 >&2; die "pip install failed"; }
     touch "$VENV/.installed-$NETBOX_VERSION"
 }
 
@@ -204,7 +211,7 @@ start_redis() {
     mkdir -p "$STATE/redis"
     redis-server --daemonize yes --bind 127.0.0.1 --port "$NETBOX_REDIS_PORT" --protected-mode yes \
         --dir "$STATE/redis" --pidfile "$STATE/redis.pid" --logfile "$LOGS/redis.log" \
-        --save '' --appendonly no >/dev/null
+        --save '' --appendonly no >/dev/null 9>&-
     local i
     for i in $(seq 50); do
         redis-cli -h 127.0.0.1 -p "$NETBOX_REDIS_PORT" ping 2>/dev/null | grep -q PONG && return
@@ -213,13 +220,22 @@ start_redis() {
     die "redis did not start; see $LOGS/redis.log"
 }
 
+# Deleting a data dir takes seconds on this disk: move it aside and delete it in the background.
+discard_dir() {
+    [ -e "$1" ] || return 0
+    local trash
+    trash="$1.old.$$.$RANDOM"
+    mv "$1" "$trash"
+    nohup rm -rf "$trash" >/dev/null 2>&1 < /dev/null 9>&- &
+}
+
 golden_dir() { echo "$CACHE/pgdata-golden-pg$(basename "$(dirname "$(pg_bindir)")")"; }
 
 pg_start() {
     local bindir=$1 pgdata=$2
     as_postgres "$bindir/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 120 \
         -o "-c port=$NETBOX_PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_SOCKET_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-        start >/dev/null || { tail -n 20 "$pgdata/server.log" >&2 || true; die "postgres did not start"; }
+        start >/dev/null 9>&- || { tail -n 20 "$pgdata/server.log" >&2 || true; die "postgres did not start"; }
 }
 pg_stop() { as_postgres "$1/pg_ctl" -D "$2" -m fast -w -t 60 stop >/dev/null; }
 psql_admin() { as_postgres psql -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$NETBOX_PG_PORT" -d postgres "$@"; }
@@ -235,12 +251,13 @@ start_postgres() {
     if [ "$NETBOX_KEEP_DATA" = 1 ] && [ -f "$pgdata/PG_VERSION" ]; then
         log "keeping existing data dir $pgdata (NETBOX_KEEP_DATA=1)"
     elif [ -f "$golden/PG_VERSION" ]; then
-        rm -rf "$pgdata"
+        discard_dir "$pgdata"
         mkdir -p "$(dirname "$pgdata")"
         cp -a "$golden" "$pgdata"
+        FROM_GOLDEN=1
         log "data dir restored from cached migrated copy"
     else
-        rm -rf "$pgdata"
+        discard_dir "$pgdata"
         install -d -o postgres -g postgres -m 700 "$pgdata"
         as_postgres "$bindir/initdb" -D "$pgdata" -U postgres -E UTF8 --locale=C.UTF-8 \
             --auth-local=peer --auth-host=scram-sha-256 >/dev/null
@@ -298,7 +315,7 @@ start_runserver() {
     if [ -n "$(runserver_pid)" ]; then log "runserver already running"; return; fi
     port_busy "$NETBOX_PORT" && die "port $NETBOX_PORT (NetBox) is taken by something else"
     NETBOX_ROOT=$NB_ROOT setsid nohup "$NETBOX_BIN" runserver "127.0.0.1:$NETBOX_PORT" --noreload \
-        > "$LOGS/runserver.log" 2>&1 < /dev/null &
+        > "$LOGS/runserver.log" 2>&1 < /dev/null 9>&- &
     echo $! > "$STATE/runserver.pid"
     local i pid
     pid=$!
@@ -321,15 +338,25 @@ cmd_up() {
     local t_all
     t_all=$(now)
     mkdir -p "$STATE" "$LOGS"
+    if [ -n "$(runserver_pid)" ] && [ -n "$(redis_pid)" ] && pg_running && [ -f "$NETBOX_ENV_FILE" ] &&
+       ( . "$NETBOX_ENV_FILE"; api_ok "$TOKEN" ); then
+        log "already up"
+        cat "$NETBOX_ENV_FILE"
+        return
+    fi
     step "apt packages";     ensure_packages;  done_step
     step "netbox venv";      ensure_venv;      done_step
     ensure_secrets
     step "config";           write_config;     done_step
     step "redis";            start_redis;      done_step
     step "postgres";         start_postgres;   done_step
-    step "migrate";          nb migrate --no-input >"$LOGS/migrate.log" 2>&1 \
-                                 || { tail -n 30 "$LOGS/migrate.log" >&2; die "migrate failed"; }
-                                                done_step
+    step "migrate"
+    if [ "$FROM_GOLDEN" = 1 ]; then
+        log "skipped: the data dir is the cached copy migrated by netbox $NETBOX_VERSION"
+    else
+        nb migrate --no-input >"$LOGS/migrate.log" 2>&1 || { tail -n 30 "$LOGS/migrate.log" >&2; die "migrate failed"; }
+    fi
+    done_step
     step "superuser+token";  ensure_admin_and_token; done_step
     if [ "$FRESH_INIT" = 1 ]; then
         step "cache migrated db"; save_golden; done_step
@@ -389,7 +416,7 @@ main() {
     case "$cmd" in
         up|down|status)
             mkdir -p "$STATE"
-            exec 9>"$STATE/.lock"
+            exec 9>"$STATE/.lock"   # daemons started below get 9>&- so they do not keep the lock
             flock -w 900 9 || die "another netbox.sh holds $STATE/.lock"
             "cmd_$cmd" ;;
         env) cmd_env ;;
