@@ -149,7 +149,8 @@ class LocalPool(Engine):
             while chunks or running:
                 while chunks and len(running) < self.workers:  # one chunk per worker: it starts at once
                     chunk = chunks.take()
-                    running[pool.submit(_pool_chunk, chunk)] = (chunk, time.monotonic() + _limit(ctx, chunk))
+                    fut = pool.submit(_pool_chunk, chunk)  # may start a worker: the clock starts after
+                    running[fut] = (chunk, time.monotonic() + _limit(ctx, chunk))
                 nearest = min(deadline for _, deadline in running.values())
                 done, _ = cf.wait(list(running), timeout=max(0.0, nearest - time.monotonic()),
                                   return_when=cf.FIRST_COMPLETED)
@@ -260,8 +261,8 @@ class RayEngine(Engine):
             while chunks or running:
                 while chunks and len(running) < self.workers:
                     chunk = chunks.take()
-                    limit = _limit(ctx, chunk) + 30.0  # + a worker's start
-                    running[remote.remote(fp, boxed, chunk)] = (chunk, time.monotonic() + limit)
+                    ref = remote.remote(fp, boxed, chunk)
+                    running[ref] = (chunk, time.monotonic() + _limit(ctx, chunk) + 30.0)  # + a worker's start
                 nearest = min(deadline for _, deadline in running.values())
                 done, _ = ray.wait(list(running), num_returns=1, timeout=max(0.0, nearest - time.monotonic()))
                 for ref in done:
