@@ -654,8 +654,13 @@ def _run_sweep(args: argparse.Namespace, setup: Any):
     if not args.quiet:
         _err(f"rackplan: {setup.samples:,} scenarios x {len(setup.candidates)} candidates on {engine.describe()}; "
              f"{len(setup.factors)} uncertain input(s): " + (", ".join(f.label for f in setup.factors) or "none"))
-    return run_sweep(setup, engine, args.out, fresh=args.fresh, tornado=not args.no_tornado,
-                     progress=not args.quiet, log=_progress(args.quiet))
+    try:
+        return run_sweep(setup, engine, args.out, fresh=args.fresh, tornado=not args.no_tornado,
+                         progress=not args.quiet, log=_progress(args.quiet))
+    except KeyboardInterrupt:
+        _err(f"rackplan: interrupted; the scenarios solved so far are in {Path(args.out) / 'scenarios.csv'}: "
+             "run the same command again to resume")
+        raise SystemExit(Exit.INTERRUPTED) from None
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
