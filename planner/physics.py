@@ -203,3 +203,86 @@ def overhead_energy_cooling_usd(kw: float, usd_per_kwh: float, air_ppue: float) 
     """(energy, cooling) of one rack's overhead a year [USD]: all of it is air heat."""
     kwh = overhead_kwh(kw)
     return energy_usd(kwh, usd_per_kwh), cooling_usd(kwh, 0.0, air_ppue, None, usd_per_kwh)
+
+
+# --- rack units ------------------------------------------------------------------------------------
+
+def free_runs(u_total: int, taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The runs of free units of a rack of ``u_total`` units [U] with units ``taken`` ((lowest, highest),
+    1-based, inclusive) occupied: [(lowest, length)], bottom first."""
+    busy = [False] * (u_total + 2)
+    for low, high in taken:
+        for u in range(max(1, low), min(u_total, high) + 1):
+            busy[u] = True
+    runs, start = [], None
+    for u in range(1, u_total + 2):
+        if u <= u_total and not busy[u]:
+            start = u if start is None else start
+        elif start is not None:
+            runs.append((start, u - start))
+            start = None
+    return runs
+
+
+def rack_taken_units(u_total: int, overhead_u: int, existing: list[tuple[int, int | None]]) -> list[tuple[int, int]]:
+    """Units a rack's overhead and existing equipment occupy, before any planned node: the overhead takes
+    the top ``overhead_u`` units (CONTRACT.md); existing entries with a position take their own units;
+    those without one are assumed at the top of what is left, stacked downwards. ``existing`` holds
+    (units, position or None)."""
+    taken = [(u_total - overhead_u + 1, u_total)] if overhead_u else []
+    top = u_total - overhead_u
+    for u, pos in existing:
+        if u and pos is not None:
+            taken.append((pos, pos + u - 1))
+    for u, pos in existing:
+        if u and pos is None:
+            runs = [r for r in free_runs(top, taken) if r[1] >= u]
+            if runs:
+                low, length = runs[-1]
+                taken.append((low + length - u, low + length - 1))
+            else:  # no room left as one run: taken from the top down, wherever free
+                free = [x for low, n in free_runs(top, taken) for x in range(low, low + n)][-u:]
+                taken += [(x, x) for x in free]
+    return taken
+
+
+def place_in_runs(heights: list[int], runs: list[tuple[int, int]]) -> list[int] | None:
+    """Lowest unit for each node of the given heights [U], in the free runs (lowest, length), so that no
+    two overlap: the tallest first, each into the lowest run where it still fits (first fit decreasing;
+    exact for the few nodes of one rack). None when they do not all fit."""
+    room = [[low, n] for low, n in runs]
+    out = [0] * len(heights)
+    for i in sorted(range(len(heights)), key=lambda i: -heights[i]):
+        for r in room:
+            if r[1] >= heights[i]:
+                out[i] = r[0]
+                r[0] += heights[i]
+                r[1] -= heights[i]
+                break
+        else:
+            return None
+    return out
+
+
+def fits_runs(heights: list[int], runs: list[tuple[int, int]]) -> bool:
+    """True when nodes of these heights [U] fit the free runs without overlapping (an exact search:
+    each node in turn tries every run, tallest first; racks hold few nodes)."""
+    sizes = sorted((n for _, n in runs), reverse=True)
+    items = sorted(heights, reverse=True)
+    if sum(items) > sum(sizes):
+        return False
+
+    def go(i: int, room: list[int]) -> bool:
+        if i == len(items):
+            return True
+        tried = set()
+        for j, n in enumerate(room):
+            if n >= items[i] and n not in tried:
+                tried.add(n)
+                room[j] -= items[i]
+                if go(i + 1, room):
+                    return True
+                room[j] += items[i]
+        return False
+
+    return go(0, sizes)

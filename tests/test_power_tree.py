@@ -276,3 +276,36 @@ def test_feed_in_kw_is_not_derated_again():
 
     with pytest.raises(ValidationError, match=r"give either kw or volts, phases and amps, not both \(got kw and volts\)"):
         facility(rack_types={"r": big_rack(feed={"kw": 17.3, "volts": 415})})
+
+
+# --- rack positions ------------------------------------------------------------------------------------
+
+def test_positions_fill_from_the_bottom_below_the_overhead():
+    """A new rack with 3U of overhead on top: four 10U nodes at units 1, 11, 21, 31; the overhead keeps
+    units 46-48 (a 48U rack)."""
+    lf = loaded(rack_types={"r": big_rack(u=48, overhead={"u": 3}, feed={"kw": 200})},
+                halls=hall([{"name": "A", "rack_type": "r", "racks": 1}]))
+    tall = node("tall", u=10, max_kw=10.0, weight_kg=20.0)
+    _, doc = plan(lf, [tall], Demand("nodes", nodes={"tall": 4}))
+    assert doc["racks"][0]["positions"] == [{"node": "tall", "u": u} for u in (1, 11, 21, 31)]
+
+
+def test_scattered_free_units_hold_fewer_nodes():
+    """Existing equipment at units 9-16 of a 42U rack leaves runs of 8U (1-8) and 26U (17-42): 34 free
+    units, room for three 10U nodes by count, but only two fit as whole blocks (both in 17-42). The
+    optimizer knows: five nodes need three racks, not two."""
+    tall = node("tall", u=10, max_kw=10.0, weight_kg=20.0)
+    lf = loaded(rack_types={"r": big_rack(feed={"kw": 200})},
+                halls=hall([{"name": "A", "rack_type": "r", "racks": 3}]),
+                existing=[{"rack": "h1/A/01", "kw": 2, "u": 8, "position": 9}])
+    placement, doc = plan(lf, [tall], Demand("fill", fill="tall"))
+    by_id = {r["id"]: r for r in doc["racks"]}
+    assert by_id["h1/A/01"]["nodes"] == {"tall": 2}
+    assert by_id["h1/A/01"]["positions"] == [{"node": "tall", "u": 17}, {"node": "tall", "u": 27}]
+    assert doc["totals"]["nodes"] == {"tall": 2 + 4 + 4}
+    # an existing entry without a position is assumed at the top: one run below, three nodes fit
+    lf2 = loaded(rack_types={"r": big_rack(feed={"kw": 200})}, halls=hall([{"name": "A", "rack_type": "r", "racks": 1}]),
+                 existing=[{"rack": "h1/A/01", "kw": 2, "u": 8}])
+    _, doc2 = plan(lf2, [tall], Demand("fill", fill="tall"))
+    assert doc2["racks"][0]["nodes"] == {"tall": 3}
+    assert [p["u"] for p in doc2["racks"][0]["positions"]] == [1, 11, 21]

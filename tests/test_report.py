@@ -373,3 +373,18 @@ def test_bar_chart_handles_missing_and_zero_values():
     svg = ET.fromstring(str(chart.render()))
     bars = [r for r in svg.iter(f"{SVG}rect") if "bar" in classes(r)]
     assert len(bars) == 2
+
+
+def test_elevation_draws_the_plans_positions():
+    """A rack whose plan gives positions is drawn at them: two 10U nodes at units 17 and 27 above
+    existing equipment at units 9-16, free runs 1-8 and 37-42."""
+    rack = {"id": "h1/A/01", "hall": "h1", "row": "A", "rack_type": "r", "nodes": {"tall": 2}, "it_kw": 22.0,
+            "u_used": 28, "existing": {"kw": 2.0, "u": 8, "position": 9},
+            "positions": [{"node": "tall", "u": 17}, {"node": "tall", "u": 27}]}
+    plan = {"node_types": {"tall": {"u": 10, "max_kw": 10.0, "weight_kg": 20.0}}, "rack_types": {"r": {"u": 42}}}
+    svg = str(report._elevation(rack, plan, "t"))
+    nodes = sorted((int(a), int(b)) for a, b in re.findall(r'class="node[^"]*" data-node="tall" data-u0="(\d+)" data-u="(\d+)"', svg))
+    assert nodes == [(17, 10), (27, 10)]
+    assert re.search(r'class="existing"[^>]*data-u0="9" data-u="8"', svg)
+    assert sorted((int(a), int(b)) for a, b in re.findall(r'class="free" data-u0="(\d+)" data-u="(\d+)"', svg)) == \
+        [(1, 8), (37, 6)]

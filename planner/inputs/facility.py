@@ -374,6 +374,17 @@ class Facility(StrictModel):
               and not (failed is not None and failed in (p, self.panel_source[p]))]
         return len(on) / (paths - lost)
 
+    @cached_property
+    def rows_on(self) -> dict[str, list[tuple[str, Row]]]:
+        """Element (source or panel) -> the (hall, row) pairs with a feed path on it or under it."""
+        out: dict[str, list[tuple[str, Row]]] = {name: [] for name, _, _ in self.power_elements()}
+        for hall in self.halls:
+            for row in hall.rows:
+                for name in dict.fromkeys([p for p in row.panels or []]
+                                          + [self.panel_source[p] for p in row.panels or []]):
+                    out[name].append((hall.name, row))
+        return out
+
     def power_elements(self) -> list[tuple[str, str, float]]:
         """(name, ``source`` | ``panel``, kW) of every element of the power tree, sources first."""
         if self.power is None:

@@ -254,16 +254,61 @@ RELAXED = 1e6
 """Capacity given to a single-rack limit that diagnosis switches off."""
 
 
-def _pattern_sets(cap: np.ndarray, use: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Distinct capacity vectors -> maximal patterns -> distinct pattern sets. Returns the pattern
-    set of each rack (-1 where nothing fits) and the sets."""
-    uniq, inverse = np.unique(np.round(cap, 9), axis=0, return_inverse=True)
+def rack_runs(frame: pd.DataFrame) -> list[tuple[int, ...]]:
+    """Per rack, the lengths of the free runs its planned nodes may use when existing equipment with a
+    position splits the free units (a node needs contiguous units); empty where the free units are one
+    run (the usual case: overhead and unpositioned existing load sit at the top)."""
+    out: list[tuple[int, ...]] = [()] * len(frame)
+    pos = frame["existing_position"].to_numpy()
+    for i in np.flatnonzero(pos > 0):
+        u = int(frame["u"].iat[i])
+        runs = physics.free_runs(u, physics.rack_taken_units(u, 0, [(int(frame["existing_u"].iat[i]), int(pos[i]))]))
+        if len(runs) > 1:
+            out[i] = tuple(sorted(n for _, n in runs))
+    return out
+
+
+def _fit_runs(pats: np.ndarray, heights: np.ndarray, runs: tuple[int, ...]) -> np.ndarray:
+    """The maximal patterns among the sub-fills of ``pats`` whose nodes fit the free ``runs`` as whole
+    blocks of units (every sub-fill of a fitting fill fits, so this is still a monotone limit)."""
+    runs_list = [(0, n) for n in runs]
+    feasible: set[tuple[int, ...]] = set()
+    seen: set[tuple[int, ...]] = set()
+    frontier = [tuple(int(x) for x in p) for p in pats]
+    while frontier:
+        p = frontier.pop()
+        if p in seen or sum(p) == 0:
+            continue
+        seen.add(p)
+        if physics.fits_runs([int(heights[t]) for t, n in enumerate(p) for _ in range(n)], runs_list):
+            feasible.add(p)
+            continue
+        frontier += [p[:t] + (p[t] - 1,) + p[t + 1:] for t in range(len(p)) if p[t] > 0]
+    maximal = [p for p in feasible if not any(q != p and all(a >= b for a, b in zip(q, p)) for q in feasible)]
+    if not maximal:
+        return np.zeros((0, pats.shape[1]), dtype=np.int64)
+    out = np.array(sorted(maximal), dtype=np.int64)
+    return out
+
+
+def _pattern_sets(cap: np.ndarray, use: np.ndarray, runs: list[tuple[int, ...]] | None = None
+                  ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Distinct capacity vectors (and free-run shapes) -> maximal patterns -> distinct pattern sets.
+    Returns the pattern set of each rack (-1 where nothing fits) and the sets."""
+    shapes = {s: i for i, s in enumerate(dict.fromkeys(runs or []))}
+    shape_of = np.array([shapes[s] for s in runs], dtype=float) if runs else np.zeros(len(cap))
+    keyed = np.column_stack([np.round(cap, 9), shape_of])
+    uniq, inverse = np.unique(keyed, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
+    by_id = {i: s for s, i in shapes.items()}
     set_index: dict[bytes, int] = {}
     pattern_sets: list[np.ndarray] = []
     cap_to_set = np.empty(len(uniq), dtype=np.int64)
     for i, c in enumerate(uniq):
-        pats = maximal_patterns(c, use)
+        pats = maximal_patterns(c[:-1], use)
+        shape = by_id.get(int(c[-1]), ())
+        if len(pats) and shape:
+            pats = _fit_runs(pats, use[:, 3], shape)
         if len(pats) == 0:
             cap_to_set[i] = -1
             continue
@@ -291,7 +336,7 @@ def build_problem_data(fac: Facility, types: list[NodeType], mix_varies: bool,
     for name in relax:
         cap[:, RACK_LIMITS.index(name)] = RELAXED
     use = node_usage(types)
-    rack_set, pattern_sets = _pattern_sets(cap, use)
+    rack_set, pattern_sets = _pattern_sets(cap, use, rack_runs(frame))
     frame["pattern_set"] = rack_set
 
     own_group = {(h.name, r.name) for h in fac.halls for r in h.rows if r.cooling_kw is not None}
@@ -375,13 +420,15 @@ def group_limits(fac: Facility, frame: pd.DataFrame, class_racks: list[np.ndarra
     class is in a limit with weight 1 (or, for power elements, the share of its row's load).
     """
     by_row = _rows_of_classes(frame, class_racks)
-    ex_row = frame.groupby(["hall", "row"], sort=False)[["existing_kw", "existing_liquid_kw"]].sum()
+    sums = frame.groupby(["hall", "row"], sort=False)[["existing_kw", "existing_liquid_kw"]].sum()
+    ex_row = {key: (float(kw), float(liquid)) for key, kw, liquid in
+              zip(sums.index, sums["existing_kw"], sums["existing_liquid_kw"])}
     out: list[GroupLimit] = []
 
     def ex(hall: str, rows: list[str], what: str) -> float:
         total = 0.0
         for r in rows:
-            kw, liquid = ex_row.loc[(hall, r)]
+            kw, liquid = ex_row[(hall, r)]
             total += {"power": kw, "air": kw - liquid, "liquid": liquid}[what]
         return total
 
@@ -411,25 +458,25 @@ def group_limits(fac: Facility, frame: pd.DataFrame, class_racks: list[np.ndarra
     return out
 
 
-def power_limits(fac: Facility, by_row: dict[tuple[str, str], list[int]], ex_row: pd.DataFrame) -> list[GroupLimit]:
+def power_limits(fac: Facility, by_row: dict[tuple[str, str], list[int]],
+                 ex_row: dict[tuple[str, str], tuple[float, float]]) -> list[GroupLimit]:
     """Each source and panel within its ``kw`` in normal operation, and after each single failure of
-    another source or panel that moves load onto it (a pair where no row's share on it grows is
-    implied by the normal-operation limit and left out). Sources first, then panels."""
+    another source or panel that moves load onto it: a failure can only move load onto an element
+    through a row with paths on both, so only those failures are looked at, and a pair where no row's
+    share on the element grows is implied by the normal-operation limit and left out. Sources first,
+    then panels."""
     if fac.power is None:
         return []
-    rows = [(hall.name, row) for hall in fac.halls for row in hall.rows]
-    elements = fac.power_elements()
-    failures = [n for n, _, _ in elements]
-    touches = {n: [(h, row) for h, row in rows if any(n in (p, fac.panel_source[p]) for p in row.panels or [])]
-               for n in failures}
     out = []
-    for name, kind, kw in elements:
-        normal = {(h, row.name): fac.path_share(row, name) for h, row in touches[name]}
-        for failed in [None] + failures:
+    for name, kind, kw in fac.power_elements():
+        rows = fac.rows_on[name]
+        normal = {(h, row.name): fac.path_share(row, name) for h, row in rows}
+        failures = dict.fromkeys(f for _, row in rows for p in row.panels or [] for f in (p, fac.panel_source[p]))
+        for failed in [None] + list(failures):
             if failed is not None:
                 if failed == name or fac.panel_source.get(name) == failed:
                     continue  # the element itself is lost
-                share = {(h, row.name): fac.path_share(row, name, failed) for h, row in touches[name]}
+                share = {(h, row.name): fac.path_share(row, name, failed) for h, row in rows}
                 if all(share[key] <= normal[key] + 1e-12 for key in share):
                     continue
             else:
@@ -439,7 +486,7 @@ def power_limits(fac: Facility, by_row: dict[tuple[str, str], list[int]], ex_row
             for key, s in share.items():
                 if s <= 0:
                     continue
-                existing += s * float(ex_row.loc[key, "existing_kw"])
+                existing += s * ex_row[key][0]
                 for k in by_row.get(key, []):
                     weights[k] = s
             label = f"{name} in normal operation" if failed is None else f"{name} after losing {failed}"

@@ -35,26 +35,57 @@ def _limits_by_rack(data: ProblemData) -> list[list[tuple[int, float]]]:
     return [by_class[c] if c >= 0 else [] for c in cls]
 
 
-def first_fit(data: ProblemData, demand: Demand) -> np.ndarray:
-    """An (R x T) count matrix; it may fall short of the demand when first fit runs out of room."""
+def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None,
+              cheapest_first: bool = False) -> np.ndarray:
+    """An (R x T) count matrix; it may fall short of the demand when first fit runs out of room.
+    With ``start`` (an (R x T) plan that keeps every limit), first fit adds to it what the demand still
+    needs: the repair step of the LP-rounding start (:mod:`planner.optimize.placement`). With
+    ``cheapest_first``, racks are tried in order of what one more node costs there (racks already
+    open first, then by rack and node cost) instead of in facility order."""
     R, T = len(data.racks), data.T
-    counts = np.zeros((R, T), dtype=np.int64)
-    rem = data.cap.copy()
-    left = [lim.budget for lim in data.limits]
+    counts = np.zeros((R, T), dtype=np.int64) if start is None else start.astype(np.int64).copy()
+    rem = data.cap - counts @ data.use
     quantity = [data.quantity(lim.quantity).tolist() for lim in data.limits]
     carries_overhead = [lim.quantity != "liquid" for lim in data.limits]
     in_limits = _limits_by_rack(data)
     overhead = data.racks["overhead_kw"].to_numpy(float).tolist()
-    opened = [False] * R
+    opened = (counts.sum(axis=1) > 0).tolist()
+    left = [lim.budget for lim in data.limits]
+    if start is not None:
+        for r in np.flatnonzero(counts.sum(axis=1)).tolist():
+            for i, wgt in in_limits[r]:
+                left[i] -= wgt * (float(np.dot(counts[r], quantity[i])) + (overhead[r] if carries_overhead[i] else 0.0))
+
+    cls = data.racks["cls"].to_numpy()
+    rack_cost = data.racks["rack_cost_usd"].to_numpy(float)
+    # racks whose free units are split by positioned existing equipment: what they take is what their
+    # class's patterns allow (the units' sum alone would overstate it)
+    split = (data.racks["existing_position"].to_numpy() > 0) & (cls >= 0)
+
+    def pattern_room(r: int, t: int, n: int) -> int:
+        pats = data.patterns(int(cls[r]))
+        others = np.delete(np.arange(T), t)
+        covers = np.all(pats[:, others] >= counts[r, others], axis=1)
+        return min(n, int((pats[covers, t].max() if covers.any() else 0) - counts[r, t]))
+
+    def racks_to_try(t: int, fit: np.ndarray) -> list[int]:
+        racks = np.flatnonzero(fit)
+        if not cheapest_first or len(racks) == 0:
+            return racks.tolist()
+        node = np.nan_to_num(data.node_cost[t, cls[racks]], nan=np.inf)
+        new = np.where(np.asarray(opened)[racks], 0.0, rack_cost[racks] / fit[racks])
+        return racks[np.lexsort((racks, node + new))].tolist()
 
     def place(t: int, want: float, value: float) -> float:
         """Place nodes of type t until ``want`` units of ``value`` per node are met; return units placed."""
         fit = max_count(rem, data.use[t:t + 1])[:, 0]
         placed = 0.0
-        for r in np.flatnonzero(fit).tolist():
+        for r in racks_to_try(t, fit):
             if placed >= want - EPS:
                 break
             n = int(fit[r])
+            if split[r]:
+                n = pattern_room(r, t, n)
             opening = not opened[r]
             for i, wgt in in_limits[r]:
                 ov = wgt * overhead[r] if opening and carries_overhead[i] else 0.0
@@ -78,16 +109,17 @@ def first_fit(data: ProblemData, demand: Demand) -> np.ndarray:
         return placed
 
     max_kw = data.quantity("power")
+    have = counts.sum(axis=0)
     if demand.kind == "nodes":
         for t in sorted(range(T), key=lambda t: -max_kw[t]):
-            place(t, demand.nodes[data.types[t].id], 1.0)
+            place(t, demand.nodes[data.types[t].id] - int(have[t]), 1.0)
     elif demand.kind == "fill":
         place(0, math.inf, 1.0)
     else:
         metric = metric_per_node(data, demand.metric)  # type: ignore[arg-type]
         price = data.energy_usd + np.array([t.annual_cost_usd for t in data.types])
         order = sorted(range(T), key=lambda t: (price[t] / metric[t], -metric[t]))
-        need = demand.amount
+        need = demand.amount - float(have @ metric)
         for t in order:
             if need <= EPS:
                 break

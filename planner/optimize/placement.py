@@ -16,7 +16,7 @@ from planner.inputs.demand import Demand
 from planner.errors import InputError, NoPlanError
 from planner.inputs.facility import Facility
 from planner.optimize.first_fit import first_fit, meets
-from planner.optimize.milp import build_problem, start_from_counts
+from planner.optimize.milp import Model, build_problem, start_from_counts
 from planner.optimize.classes import ProblemData, TooManyPatterns, build_problem_data
 from planner.optimize.solvers import Progress, SolveOutcome, relative_gap, solve
 from planner.inputs.specs import NodeType
@@ -100,6 +100,29 @@ def expand(data: ProblemData, z: dict[tuple[int, int], int], w: np.ndarray) -> n
     return counts
 
 
+def lp_rounding_start(data: ProblemData, m: Model, demand: Demand,
+                      fill_count: int | None) -> tuple[dict[tuple[int, int], int], np.ndarray] | None:
+    """A whole plan from the LP relaxation's values in ``m``: racks and nodes rounded down class by class
+    (so every limit still holds: every limit is monotone), then first fit places what the demand still
+    needs. On large facilities the LP bound is tight and this plan is within the gap tolerance of it,
+    which proves it without branch and bound; otherwise it starts the MIP. None when first fit cannot
+    complete the demand."""
+    z = {key: int(np.floor((v.value() or 0.0) + 1e-6)) for key, v in m.z.items()}
+    z = {key: n for key, n in z.items() if n > 0}
+    w = np.zeros((data.T, data.K), dtype=np.int64)
+    slots = np.zeros((data.T, data.K), dtype=np.int64)
+    for (k, p), n in z.items():
+        slots[:, k] += data.patterns(k)[p] * n
+    for (t, k), v in m.w.items():
+        w[t, k] = min(int(np.floor((v.value() or 0.0) + 1e-6)), int(slots[t, k]))
+    counts = expand(data, z, w)
+    want = Demand("nodes", nodes={demand.fill: fill_count}) if demand.kind == "fill" and fill_count else demand  # type: ignore[dict-item]
+    counts = first_fit(data, want, start=counts, cheapest_first=True)
+    if not meets(data, want, counts):
+        return None
+    return start_from_counts(data, counts)
+
+
 def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str = DEFAULT_SOLVER,
              time_limit: float | None = DEFAULT_TIME_LIMIT_S, gap_rel: float = DEFAULT_GAP,
              progress: Progress | None = None) -> Placement:
@@ -149,7 +172,8 @@ def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str =
     if demand.kind == "fill" or greedy_ok:
         m.set_start(*start)
     seconds["build"] = seconds.get("build", 0.0) + time.monotonic() - clock
-    outcome = solve(m, solver, left(), gap_rel, progress, warm=demand.kind == "fill" or greedy_ok)
+    outcome = solve(m, solver, left(), gap_rel, progress, warm=demand.kind == "fill" or greedy_ok,
+                    start_from_lp=lambda: lp_rounding_start(data, m, demand, fill_count))
     seconds["solve"] = seconds.get("solve", 0.0) + outcome.seconds
     if outcome.status == "infeasible":
         raise diagnose(data, demand, solver, left())

@@ -1,11 +1,14 @@
 """Solver selection, progress while solving, and an honest status and gap. The one place that knows
 which solvers exist.
 
-* ``highs`` (default): HiGHS through ``highspy``. It proved every case of the benchmark grid within a
-  second (``docs/benchmarks.md``). Its own time limit is soft, so a callback interrupts it at the
-  limit; its banner is kept off standard output so ``--json`` output stays clean. It is not given the
-  first-fit plan as a start: HiGHS 1.16 was seen to report the optimum's value while handing back the
-  starting solution (``tests/test_properties.py::test_highs_warm_start_case``).
+* ``highs`` (default): HiGHS through ``highspy``. It proved every case of the benchmark grid
+  (``docs/benchmarks.md``). It first solves the LP relaxation and rounds it into a whole plan
+  (:func:`planner.optimize.placement.lp_rounding_start`); on large facilities that plan is often within
+  the gap tolerance of the LP bound, and then no branch and bound runs at all. Otherwise the MIP starts
+  from it. HiGHS 1.16 was seen to report the optimum's value while handing back the starting solution
+  (``tests/test_properties.py::test_highs_warm_start_case``): the solution's cost is recomputed, and on a
+  mismatch the MIP runs again without the start. Its own time limit is soft, so a callback interrupts
+  it at the limit; its banner is kept off standard output so ``--json`` output stays clean.
 * ``cbc``: the CBC binary bundled with PuLP, run as a subprocess; its log is tailed for progress and
   for the best bound (CBC reports the bound only in its log).
 
@@ -19,6 +22,7 @@ outside it).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -26,6 +30,7 @@ import tempfile
 import threading
 import time
 import warnings
+from typing import Any
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -213,12 +218,37 @@ def _solve_cbc(m: Model, time_limit: float | None, gap_rel: float, progress: Pro
 
 # --- HiGHS ----------------------------------------------------------------------------------------
 
-def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: Progress | None) -> SolveOutcome:
+StartMaker = Callable[[], "tuple[dict[tuple[int, int], int], Any] | None"]
+"""Called with the LP relaxation's values in the model's variables; returns a whole plan as model
+values (``z``, ``w``) to start from, or None."""
+
+
+def _objective(prob: pulp.LpProblem) -> float:
+    return float(sum(c * (v.varValue or 0.0) for v, c in prob.objective.items()) + (prob.objective.constant or 0.0))
+
+
+def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: Progress | None,
+                 start_from_lp: StartMaker | None = None) -> SolveOutcome:
+    """HiGHS, in up to three steps on one model: (1) with ``start_from_lp``, the LP relaxation, a whole
+    plan rounded from it (see :func:`planner.optimize.placement.lp_rounding_start`), and, when that plan
+    is already within ``gap_rel`` of the LP bound, nothing more; (2) the MIP, warm-started from that
+    plan; (3) if HiGHS hands back a solution whose cost is not the objective it reports (seen with
+    HiGHS 1.16 and a warm start), the MIP again without the start."""
     import highspy
 
     started = time.monotonic()
     maximize = m.maximize_count
     report = _Reporter(progress, "highs", maximize, started) if progress is not None else None
+    state: dict[str, Any] = {"lp_bound": None, "rounded": False, "retried": False}
+
+    def interrupt(event):
+        now = time.monotonic() - started
+        if time_limit is not None and now > time_limit:
+            event.interrupt()
+        if report is not None:
+            out = event.data_out
+            sign = -1.0 if maximize else 1.0
+            report(sign * out.mip_primal_bound, sign * out.mip_dual_bound)
 
     class _HiGHS(pulp.HiGHS):  # type: ignore[misc,valid-type]
         def createAndConfigureSolver(self, lp):  # noqa: N802 (PuLP's name)
@@ -227,23 +257,54 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
 
         def callSolver(self, lp):  # noqa: N802
             h = lp.solverModel
-            def interrupt(event):
-                now = time.monotonic() - started
-                if time_limit is not None and now > time_limit:
-                    event.interrupt()
-                if report is not None:
-                    out = event.data_out
-                    sign = -1.0 if maximize else 1.0
-                    report(sign * out.mip_primal_bound, sign * out.mip_dual_bound)
-
             h.cbMipInterrupt += interrupt
+            variables = lp.variables()
+            start = None
+            if start_from_lp is not None:
+                h.setOptionValue("solve_relaxation", True)
+                with quiet_stdout():
+                    h.run()
+                h.setOptionValue("solve_relaxation", False)
+                if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                    values = h.getSolution().col_value
+                    for v in variables:
+                        v.varValue = values[v.index]
+                    state["lp_bound"] = h.getInfo().objective_function_value
+                    start = start_from_lp()
+                if start is not None:
+                    m.set_start(*start)  # sets every z, r and w (varValue) to the plan's
+                    cost = _objective(lp)
+                    if relative_gap(cost, state["lp_bound"]) is not None and \
+                            relative_gap(cost, state["lp_bound"]) <= gap_rel:
+                        state["rounded"] = True  # within the tolerance already: no branch and bound
+                        return
+                    sol = highspy.HighsSolution()
+                    sol.col_value = [float(v.varValue or 0.0) for v in variables]
+                    sol.value_valid = True
+                    h.setSolution(sol)
             with quiet_stdout():
                 h.run()
+            if start is not None and h.getInfo().primal_solution_status == 2:
+                got = h.getSolution().col_value
+                actual = sum(c * got[v.index] for v, c in lp.objective.items()) + (lp.objective.constant or 0.0)
+                said = h.getInfo().objective_function_value
+                if abs(actual - said) > 1e-6 * max(1.0, abs(said)):
+                    state["retried"] = True  # HiGHS 1.16 returned the start with the optimum's value
+                    h.clearSolver()
+                    with quiet_stdout():
+                        h.run()
+
+        def findSolutionValues(self, lp):  # noqa: N802
+            if state["rounded"]:  # the variables already hold the rounded plan
+                return pulp.LpStatusOptimal, pulp.LpSolutionIntegerFeasible
+            return super().findSolutionValues(lp)
 
     solver = _HiGHS(msg=False, timeLimit=time_limit, gapRel=gap_rel, threads=1)
     with quiet_stdout():
         m.prob.solve(solver)
     seconds = time.monotonic() - started
+    if state["rounded"]:
+        return SolveOutcome("highs", "optimal", _objective(m.prob), float(state["lp_bound"]), seconds)
     h = m.prob.solverModel
     ms = h.getModelStatus()
     if ms in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
@@ -254,12 +315,14 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
     objective = float(pulp.value(m.prob.objective) or 0.0)
     bound = info.mip_dual_bound
     bound = -bound if maximize else bound
+    if state["lp_bound"] is not None and not maximize:  # stopped before the MIP's own root bound
+        bound = max(bound, float(state["lp_bound"])) if math.isfinite(bound) else float(state["lp_bound"])
     finished = ms == highspy.HighsModelStatus.kOptimal
     return SolveOutcome("highs", "optimal" if finished else "feasible", objective, float(bound), seconds)
 
 
 def solve(m: Model, solver: str = DEFAULT_SOLVER, time_limit: float | None = None, gap_rel: float = DEFAULT_GAP,
-          progress: Progress | None = None, warm: bool = True) -> SolveOutcome:
+          progress: Progress | None = None, warm: bool = True, start_from_lp: StartMaker | None = None) -> SolveOutcome:
     """Solve a built model; ``time_limit`` [s] bounds the solver's wall time."""
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose from {', '.join(SOLVERS)}")
@@ -268,4 +331,4 @@ def solve(m: Model, solver: str = DEFAULT_SOLVER, time_limit: float | None = Non
         return SolveOutcome(solver, "optimal", objective, objective, 0.0)
     if solver == "cbc":
         return _solve_cbc(m, time_limit, gap_rel, progress, warm)
-    return _solve_highs(m, time_limit, gap_rel, progress)  # no warm start: see the module docstring
+    return _solve_highs(m, time_limit, gap_rel, progress, start_from_lp)

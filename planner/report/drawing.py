@@ -137,6 +137,9 @@ class RackElevation:
     """Unique suffix for ids inside the drawing (the hatch pattern)."""
     node_class: dict[str, str] = field(default_factory=dict)
     """Extra CSS class per node id (``n0``..``n3``) so node types in one rack are told apart."""
+    placed: Sequence[Block] | None = None
+    """Blocks at their real positions (the plan's ``positions``, existing load, overhead); free units
+    are worked out around them. Without it, nodes are stacked from U1 up."""
 
     U_PX = 8
     RAIL = 20
@@ -153,7 +156,22 @@ class RackElevation:
         return self.TOP + self.u_total * self.U_PX + self.BOTTOM
 
     def layout(self) -> list[Block]:
-        """Blocks from U1 up; whatever is left at the top is free."""
+        """The placed blocks and the free runs between them; or, without positions, blocks from U1 up
+        with whatever is left at the top free."""
+        if self.placed is not None:
+            blocks = list(self.placed)
+            busy = [False] * (self.u_total + 2)
+            for b in blocks:
+                for u in range(max(1, b.u0), min(self.u_total, b.u0 + b.u - 1) + 1):
+                    busy[u] = True
+            start = None
+            for u in range(1, self.u_total + 2):
+                if u <= self.u_total and not busy[u]:
+                    start = u if start is None else start
+                elif start is not None:
+                    blocks.append(Block("free", start, u - start, f"{u - start}U free"))
+                    start = None
+            return sorted(blocks, key=lambda b: b.u0)
         blocks: list[Block] = []
         at = 1
         for node_id, count, u, note in self.contents:
@@ -203,6 +221,9 @@ class RackElevation:
 
     def existing(self, c: Canvas, blocks: list[Block]) -> None:
         for b in blocks:
+            if b.kind == "overhead":
+                c.rect(self.RAIL + 1, self.y_of(b.u0, b.u) + 0.5, self.BODY - 2, b.u * self.U_PX - 1,
+                       cls="overhead", data_u0=b.u0, data_u=b.u)
             if b.kind == "existing":
                 c.rect(self.RAIL + 1, self.y_of(b.u0, b.u) + 0.5, self.BODY - 2, b.u * self.U_PX - 1,
                        cls="existing", fill=f"url(#hatch-{self.uid})", data_u0=b.u0, data_u=b.u)
@@ -232,7 +253,7 @@ class RackElevation:
                 c.text(self.RAIL + 5, y, b.label, cls="nlabel", style=style)
                 if b.note and h >= 2 * self.U_PX:
                     c.text(self.RAIL + self.BODY - 5, y, b.note, cls="nnote", style=style)
-            elif b.kind == "existing":
+            elif b.kind in ("existing", "overhead"):
                 c.text(self.RAIL + self.BODY / 2, y, b.label, cls="xlabel", style=style)
             elif b.kind == "free" and h >= 2 * self.U_PX:
                 c.text(self.RAIL + self.BODY / 2, y, b.label, cls="flabel", style=style)

@@ -23,7 +23,7 @@ import jinja2
 
 from planner.report.format import (binding_util, fig, fint, fnum, limit_label, nodes_text, pct,
                                     rack_number, usd)
-from planner.report.drawing import (UTIL_BINS, FloorLayout, FloorRow, PowerTreeDrawing, RackElevation,
+from planner.report.drawing import (UTIL_BINS, Block, FloorLayout, FloorRow, PowerTreeDrawing, RackElevation,
                                      StackedBar, TreeElement, TreeRow, swatch, util_class)
 
 MAX_ELEVATIONS = 200
@@ -208,12 +208,23 @@ def _elevation(rack: dict[str, Any], plan: dict[str, Any], uid: str) -> Any:
               f"{fnum(node_types.get(nid, {}).get('max_kw'))} kW") for nid, n in order]
     ex = rack.get("existing") or {}
     ex_u = int(ex.get("u", 0))
+    ex_label = f"existing {fnum(ex.get('kw'))} kW · {ex_u}U" if ex_u else ""
     u_total = int(rt.get("u", 0)) or max(int(rack.get("u_used", 0)), 1)
     caption = f"{rack['rack_type']} · {fnum(rack.get('it_kw'))} kW · {rack.get('u_used', 0)}/{u_total}U"
     palette = {nid: f"n{i % 4}" for i, nid in enumerate(node_types)}
-    return RackElevation(rack["id"], u_total, nodes, ex_u,
-                         f"existing {fnum(ex.get('kw'))} kW · {ex_u}U" if ex_u else "", caption, uid,
-                         palette).render()
+    placed = None
+    if rack.get("positions"):
+        from planner import physics
+
+        ov_u = int((rack.get("overhead") or {}).get("u", 0))
+        placed = [Block("node", int(p["u"]), int(node_types.get(p["node"], {}).get("u", 1)), p["node"], p["node"],
+                        f"{fnum(node_types.get(p['node'], {}).get('max_kw'))} kW") for p in rack["positions"]]
+        taken = physics.rack_taken_units(u_total, ov_u, [(ex_u, ex.get("position"))] if ex_u else [])
+        if ov_u:
+            placed.append(Block("overhead", u_total - ov_u + 1, ov_u, f"overhead {ov_u}U"))
+        for low, high in taken[1 if ov_u else 0:]:
+            placed.append(Block("existing", low, high - low + 1, ex_label))
+    return RackElevation(rack["id"], u_total, nodes, ex_u, ex_label, caption, uid, palette, placed).render()
 
 
 def _rack_row(rack: dict[str, Any], plan: dict[str, Any], alive: dict[tuple[str, str], int],

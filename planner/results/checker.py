@@ -97,6 +97,7 @@ class Recomputed:
     _row_sums: dict[tuple[str, str], dict[str, float]] | None = None
     _failures: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
     _paths: dict[str, tuple[int, float]] = field(default_factory=dict)
+    _loads: dict[str | None, dict[str, float]] = field(default_factory=dict)
 
     def paths(self, rack_type: str) -> tuple[int, float]:
         """(feed paths, one path's usable kW) of a rack type."""
@@ -454,24 +455,37 @@ def element_loads(c: Recomputed, failed: str | None) -> dict[str, float]:
     """Load on every source and panel with ``failed`` lost (None: normal operation), simulated path by
     path: each rack's load divides equally among its surviving paths; a rack with no path left is
     dropped; a panel's load adds up on its source. Racks of a row share their panels, so the row's
-    total is divided at once."""
+    total is divided at once; a failure changes only the rows with a path on or under the lost
+    element, so the others keep their normal shares."""
     fac = c.fac
     if fac.power is None:
         return {}
+    if failed in c._loads:
+        return c._loads[failed]
     source_of = {n: p.source for n, p in fac.power.panels.items()}
-    load = {n: 0.0 for n in list(fac.power.sources) + list(fac.power.panels)}
-    for (hall, name), row in c.rows.items():
-        kw = c.row_kw(hall, name)
-        alive = [p for p in row.panels or [] if failed not in (p, source_of[p])]
-        if not alive or kw == 0:
-            continue
-        share = kw / len(alive)
-        for p in alive:
-            load[p] += share
-            load[source_of[p]] += share
-    if failed is not None:
+
+    def add(load: dict[str, float], rows, lost: str | None, sign: float) -> None:
+        for hall, row in rows:
+            kw = c.row_kw(hall, row.name)
+            alive = [p for p in row.panels or [] if lost not in (p, source_of[p])]
+            if not alive or kw == 0:
+                continue
+            share = sign * kw / len(alive)
+            for p in alive:
+                load[p] += share
+                load[source_of[p]] += share
+
+    if failed is None:
+        load = {n: 0.0 for n in list(fac.power.sources) + list(fac.power.panels)}
+        add(load, [(h, row) for (h, _), row in c.rows.items()], None, 1.0)
+    else:
+        load = dict(element_loads(c, None))
+        touched = fac.rows_on[failed]
+        add(load, touched, None, -1.0)    # take the touched rows' normal shares off
+        add(load, touched, failed, 1.0)   # and put back what their surviving paths carry
         for name in {failed} | {p for p, s in source_of.items() if s == failed}:
             load[name] = 0.0
+    c._loads[failed] = load
     return load
 
 

@@ -180,8 +180,22 @@ def spec_disputes(cat: Catalogue, types: list[NodeType]) -> list[dict[str, Any]]
     return out
 
 
-def _rack_entries(df: pd.DataFrame, counts: np.ndarray, ids: list[str]) -> list[dict[str, Any]]:
+def rack_positions(u_total: int, overhead_u: int, existing: list[tuple[int, int | None]],
+                   nodes: list[tuple[str, int]]) -> list[dict[str, Any]] | None:
+    """``racks[].positions`` (CONTRACT.md "Rack positions"): the lowest unit of each planned node, in the
+    free runs left by the overhead (top units) and existing equipment, tallest node first, bottom up.
+    None if they do not fit as whole blocks (the optimizer's patterns make sure they do)."""
+    runs = physics.free_runs(u_total, physics.rack_taken_units(u_total, overhead_u, existing))
+    lows = physics.place_in_runs([h for _, h in nodes], runs)
+    if lows is None:
+        return None
+    return sorted(({"node": nid, "u": low} for (nid, _), low in zip(nodes, lows)), key=lambda p: p["u"])
+
+
+def _rack_entries(df: pd.DataFrame, counts: np.ndarray, types: list[NodeType]) -> list[dict[str, Any]]:
     """``racks[]``: one entry per rack holding a planned node (columns pulled out once, not row by row)."""
+    ids = [t.id for t in types]
+    heights = [t.u for t in types]
     idx = np.flatnonzero(df["nodes_planned"].to_numpy() > 0)
     col = {name: df[name].to_numpy()[idx].tolist() for name in (
         "id", "hall", "row", "rack_type", "has_existing", "binding", "u_used")}
@@ -192,7 +206,9 @@ def _rack_entries(df: pd.DataFrame, counts: np.ndarray, ids: list[str]) -> list[
     usd = {name: np.round(df[name].to_numpy(float)[idx], 2).tolist()
            for name in ("energy_usd", "cooling_usd", "rack_usd", "nodes_usd")}
     ex_u = df["existing_u"].to_numpy()[idx].tolist()
+    ex_pos = df["existing_position"].to_numpy()[idx].tolist()
     ov_u = df["overhead_u"].to_numpy()[idx].tolist()
+    u_total = df["u"].to_numpy()[idx].tolist()
     sub = counts[idx]
     racks = []
     for i in range(len(idx)):
@@ -206,8 +222,15 @@ def _rack_entries(df: pd.DataFrame, counts: np.ndarray, ids: list[str]) -> list[
         if col["has_existing"][i]:
             entry["existing"] = {"kw": num["existing_kw"][i], "liquid_kw": num["existing_liquid_kw"][i],
                                  "u": int(ex_u[i]), "weight_kg": num["existing_weight_kg"][i]}
+            if ex_pos[i]:
+                entry["existing"]["position"] = int(ex_pos[i])
         elif num["overhead_kw_used"][i] or ov_u[i] or num["overhead_weight_kg"][i]:
             entry["overhead"] = {"kw": num["overhead_kw"][i], "u": int(ov_u[i]), "weight_kg": num["overhead_weight_kg"][i]}
+        positions = rack_positions(int(u_total[i]), int(ov_u[i]) if not col["has_existing"][i] else 0,
+                                   [(int(ex_u[i]), int(ex_pos[i]) or None)] if col["has_existing"][i] else [],
+                                   [(ids[t], heights[t]) for t in np.flatnonzero(sub[i]) for _ in range(int(sub[i, t]))])
+        if positions is not None:
+            entry["positions"] = positions
         entry["utilization"] = {x: util[x][i] for x in RACK_LIMITS}
         entry["binding"] = col["binding"][i]
         entry["annual_usd"] = {"energy": usd["energy_usd"][i], "cooling": usd["cooling_usd"][i],
@@ -256,42 +279,47 @@ def _rows_and_halls(fac: Facility, df: pd.DataFrame) -> tuple[list[dict], list[d
 def power_section(fac: Facility, df: pd.DataFrame) -> dict[str, Any] | None:
     """``power``: each source and panel with its normal load and its worst load after any single
     failure (and which); each single failure that cuts power to racks (CONTRACT.md); and, per single
-    failure, the most loaded element left and the rows that lose power (the report's impact table)."""
+    failure, the most loaded element left and the rows that lose power (the report's impact table).
+    A failure changes only the loads of elements that share a row with it, so only those are
+    recomputed."""
     if fac.power is None:
         return None
     row_kw = df.groupby(["hall", "row"], sort=False)["it_kw"].sum().to_dict()
-    rows = [(hall.name, row) for hall in fac.halls for row in hall.rows]
+    used = df[df["it_kw"] > 0].groupby(["hall", "row"], sort=False).size().to_dict()
     elements = fac.power_elements()
-    names = [n for n, _, _ in elements]
     rating = {n: kw for n, _, kw in elements}
-
-    def loads(failed: str | None) -> dict[str, float]:
-        out = {}
-        for name in names:
-            if failed is not None and (failed == name or fac.panel_source.get(name) == failed):
-                continue  # lost with the failure
-            out[name] = sum(fac.path_share(row, name, failed) * row_kw[(h, row.name)] for h, row in rows)
-        return out
-
-    normal = loads(None)
-    worst = {n: (normal[n], None) for n in names}
+    normal = {n: sum(fac.path_share(row, n) * row_kw[(h, row.name)] for h, row in fac.rows_on[n])
+              for n, _, _ in elements}
+    by_normal = sorted(normal, key=lambda n: -normal[n] / rating[n])
+    worst = {n: (normal[n], None) for n in normal}
     failures, dropped = [], []
-    for failed in names:
-        after = loads(failed)
-        for n, kw in after.items():
-            if kw > worst[n][0] + 1e-9:
-                worst[n] = (kw, failed)
-        lost_rows = [(h, row) for h, row in rows
-                     if row.panels and physics.paths_lost(row.panels, fac.panel_source, failed) == len(row.panels)]
+    for failed, kind, _ in elements:
+        lost = {failed} | ({p for p, s in fac.panel_source.items() if s == failed} if kind == "source" else set())
+        affected = fac.rows_on[failed]
+        after: dict[str, float] = {}
+        for h, row in affected:
+            for x in dict.fromkeys(list(row.panels or []) + [fac.panel_source[p] for p in row.panels or []]):
+                if x in lost:
+                    continue
+                delta = (fac.path_share(row, x, failed) - fac.path_share(row, x)) * row_kw[(h, row.name)]
+                after[x] = after.get(x, normal[x]) + delta
+        for x, kw in after.items():
+            if kw > worst[x][0] + 1e-9:
+                worst[x] = (kw, failed)
+        top = max(after, key=lambda n: after[n] / rating[n]) if after else None
+        other = next((n for n in by_normal if n not in after and n not in lost), None)
+        if other is not None and (top is None or normal[other] / rating[other] > after[top] / rating[top]):
+            top, top_kw = other, normal[other]
+        else:
+            top_kw = after[top] if top else 0.0
+        lost_rows = [(h, row) for h, row in affected
+                     if physics.paths_lost(row.panels or [], fac.panel_source, failed) == len(row.panels or [])]
         lost_kw = sum(row_kw[(h, row.name)] for h, row in lost_rows)
         if lost_kw > 0:
             dropped.append({"failure": failed, "kw": _r(lost_kw), "rows": [f"{h}/{row.name}" for h, row in lost_rows]})
-        top = max(after, key=lambda n: after[n] / rating[n]) if after else None
-        failures.append({"failure": failed, "kind": "source" if failed in fac.power.sources else "panel",
-                         "most_loaded": top, "load_kw": _r(after[top]) if top else 0.0,
+        failures.append({"failure": failed, "kind": kind, "most_loaded": top, "load_kw": _r(top_kw),
                          "rating_kw": rating[top] if top else 0.0, "dropped_kw": _r(lost_kw),
-                         "dropped_racks": int(sum(int((df["hall"].eq(h) & df["row"].eq(row.name)
-                                                       & (df["it_kw"] > 0)).sum()) for h, row in lost_rows))})
+                         "dropped_racks": int(sum(used.get((h, row.name), 0) for h, row in lost_rows))})
     out = [{"name": name, "kind": kind, "kw": kw, "normal_kw": _r(normal[name]), "worst_kw": _r(worst[name][0]),
             "worst_failure": worst[name][1], "utilization": _r(worst[name][0] / kw, 4),
             "source": fac.panel_source.get(name)} for name, kind, kw in elements]
@@ -391,7 +419,7 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
                    "power_kw": _r(fac.power_capacity_kw(name)), "max_weight_kg": t.max_weight_kg,
                    "annual_cost_usd": t.annual_cost_usd, "overhead": t.overhead.model_dump()}
             for name, t in fac.rack_types.items()},
-        "racks": _rack_entries(df, counts, ids),
+        "racks": _rack_entries(df, counts, types),
         "existing_racks": existing_only,
         "rows": rows,
         "halls": halls,
