@@ -66,6 +66,9 @@ def test_rent_or_buy_is_chosen_per_candidate_and_shown(cat):
     assert b.other == {"basis": "rent", "price": 40_000, "annual_usd": 480_000}
     # no price given: the library's, where it has one; else none (nodes cost 0, and the verdict says so)
     assert ch["mi400-8x"] is None or ch["mi400-8x"].origin == "spec library"
+    # a user who gives only a rent rents, even where the library knows a purchase price
+    only_rent = {"b200-8x-dlc": PriceInput(rent_usd_month=Figure(nominal=40_000))}
+    assert choose_prices(cat, ["b200-8x-dlc"], only_rent)["b200-8x-dlc"].basis == "rent"
     named = merge_inputs(both, {"b200-8x-dlc": PriceInput(basis="rent", origin="--price")})
     assert choose_prices(cat, ["b200-8x-dlc"], named)["b200-8x-dlc"].basis == "rent"
     from planner.errors import InputError

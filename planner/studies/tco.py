@@ -8,8 +8,9 @@ optimizer charges and the checker recomputes.
 Where prices come from, in override order (STYLE.md item 8): the spec library (``price_usd`` and
 ``rent_usd_month`` on a node profile, or its ``annual_cost_usd``), then the demand file's ``prices:``
 block, then ``--price ID=USD[/month]``. Rent or buy is chosen per candidate: the basis the user names
-(``basis:`` in the block; a ``/month`` price means rent), else the only one known, else the cheaper of
-the two at nominal; the other is recorded beside it so a report can show both.
+(``basis:`` in the block; a ``/month`` price means rent), else the one the user gave a figure for,
+else the only one known, else the cheaper of the two at nominal; the other is recorded beside it so a
+report can show both.
 
 A price override reaches the plan through the catalogue (:func:`priced_catalogue`): the node profile's
 ``annual_cost_usd`` figure is replaced, with its range and its source, so the optimizer, the plan's
@@ -179,6 +180,9 @@ def choose_prices(cat: Catalogue, nodes: list[str], given: dict[str, PriceInput]
                   "rent": g.origin if g and g.rent_usd_month else "spec library"}
         basis: Basis | None = g.basis if g else None
         why = "named by the user" if basis else ""
+        if basis is None and g is not None and bool(g.price_usd) != bool(g.rent_usd_month):
+            basis = "buy" if g.price_usd else "rent"  # the one the user gave, not the library's other one
+            why = f"the {'price' if basis == 'buy' else 'rent'} given"
         if basis == "buy" and buy is None:
             raise InputError.one(g.origin if g else "<command line>", f"prices.{nid}.basis",
                                  f"{nid} is to be bought but no purchase price is known; give one (--price {nid}=USD)")
