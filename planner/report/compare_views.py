@@ -377,6 +377,7 @@ def sweep_page_view(doc: dict[str, Any]) -> dict[str, Any]:
         "prices": [{"candidate": c, "text": price_short(p or {}) or "no price known: nodes cost 0",
                     "origin": (p or {}).get("origin") or "", "other": _other_basis(p or {})} for c, p in prices.items()],
         "cooling_note": cooling_note(cooling) if len(kinds) > 1 else "",
+        "notes": [n for n in doc.get("notes") or [] if n != cooling_note(cooling)],
         "solver": doc.get("solver") or {},
     }
 

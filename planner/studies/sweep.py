@@ -547,10 +547,25 @@ def sweep_doc(run: SweepRun, demand: dict[str, Any]) -> dict[str, Any]:
         "prices": {c: (p.to_json() if p else None) for c, p in s.prices.items()},
         "seed": s.seed, "samples": s.samples, "fingerprint": s.fingerprint(),
         "engine": run.engine, "seconds": round(run.seconds, 2), "solved_this_run": run.solved,
-        "results_file": RESULTS_FILE, "summary": run.summary, "tornado": run.tornado,
+        "results_file": RESULTS_FILE, "summary": run.summary, "tornado": run.tornado, "notes": sweep_notes(s),
         "solver": {"name": s.solver, "time_limit_s": s.time_limit, "gap_tolerance": s.gap,
                    "task_timeout_s": s.task_timeout},
     })
+
+
+def sweep_notes(s: SweepSetup) -> list[str]:
+    """What the reader of a verdict must know: unpriced candidates, mixed cooling types."""
+    from planner.report.compare_views import cooling_note
+
+    notes = []
+    unpriced = [c for c in s.candidates if s.prices.get(c) is None]
+    if unpriced:
+        notes.append(f"no price is known for {', '.join(unpriced)}: {'its' if len(unpriced) == 1 else 'their'} nodes "
+                     "cost nothing here (give one with --price ID=USD or ID=USD/month)")
+    mixed = cooling_note({c: s.cat.nodes[c].cooling for c in s.candidates})
+    if mixed:
+        notes.append(mixed)
+    return notes
 
 
 SUMMARY_CSV_FIELDS = ["candidate", "metric", "unit", "p10", "p50", "p90", "mean", "min", "max"]
@@ -586,7 +601,7 @@ def terminal_lines(doc: dict[str, Any]) -> list[str]:
     """What the terminal shows, the verdict first."""
     s = doc["summary"]
     key = s["value_key"]
-    lines = [s["verdict"]]
+    lines = [s["verdict"]] + [f"  note: {n}" for n in doc.get("notes") or []]
     for c in s["candidates"]:
         p = s["per_candidate"][c]
         v = p["value"]
