@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError, PlanCheckError
-from planner.inputs.demand import Demand
+from planner.inputs.demand import Demand, check_controls
 from planner.inputs.facility import LoadedFacility
 from planner.inputs.specs import Catalogue, NodeType, resolve
 from planner.optimize.placement import Placement, optimize
@@ -51,6 +51,7 @@ def run_plan(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, point: P
     if not available(solver):
         hint = " (pip install 'rackplan[highs]')" if solver == "highs" else ""
         raise InputError.one(CLI_FILE, "--solver", f"solver '{solver}' is not available{hint}")
+    check_controls(demand, loaded.facility)
     types = resolve_types(cat, demand, point, tdp_w)
     placement = optimize(loaded.facility, types, demand, solver=solver, time_limit=time_limit, gap_rel=gap,
                          progress=progress)
@@ -66,16 +67,63 @@ def run_plan(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, point: P
 
 
 def write_plan(run: PlanRun, out_dir: str | Path) -> list[Path]:
-    """Write ``plan.json``, ``racks.csv`` and ``report.html`` into ``out_dir``, all or nothing."""
+    """Write ``plan.json``, ``racks.csv``, ``racks.xlsx``, ``power.csv`` (with a power tree) and
+    ``report.html`` into ``out_dir``, all or nothing."""
     from planner.report.views import render_plan
+    from planner.results.excel import racks_xlsx
     from planner.results.outputs import atomic_outputs
 
     html = render_plan(run.plan)
     power = power_csv(run.plan)
+    workbook = racks_xlsx(run.plan)
     with atomic_outputs(out_dir) as out:
         paths = [out.write_json("plan.json", run.plan),
-                 out.write_text("racks.csv", racks_csv(run.loaded.facility, run.types, run.placement.counts, run.figures))]
+                 out.write_text("racks.csv", racks_csv(run.loaded.facility, run.types, run.placement.counts, run.figures)),
+                 out.write_bytes("racks.xlsx", workbook)]
         if power is not None:
             paths.append(out.write_text("power.csv", power))
         paths.append(out.write_text("report.html", html))
     return paths
+
+
+MOST_THAT_FITS_S = 30.0
+"""Most seconds spent on each node type when asking how many fit after a demand did not."""
+
+
+def most_that_fits(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, point: Point = "nominal",
+                   tdp_w: dict[str, float] | None = None, solver: str = DEFAULT_SOLVER,
+                   time_limit: float | None = MOST_THAT_FITS_S) -> list[str]:
+    """After a ``nodes`` or ``target`` demand found no plan: for each of its node types alone, the most
+    that fit (a ``fill`` plan with the same optimizer) and the limit that stops more, one line each,
+    e.g. ``at most 37 b200-8x-air fit (296 GPUs); binding: rack power (feeds)``. A ``fill`` demand
+    that found no plan fits none. A count the time limit stopped before it was proven says so."""
+    from planner.errors import NoPlanError
+    from planner.inputs.demand import METRIC_LABEL
+
+    if demand.kind == "fill":
+        return [f"at most 0 {demand.fill} fit"]
+    lines = []
+    for nid in demand.node_ids:
+        try:
+            run = run_plan(loaded, cat, Demand("fill", fill=nid), point=point, tdp_w=tdp_w, solver=solver,
+                           time_limit=time_limit)
+        except NoPlanError:
+            lines.append(f"at most 0 {nid} fit{' on their own' if len(demand.node_ids) > 1 else ''}")
+            continue
+        plan = run.plan
+        totals = plan["totals"]
+        count = int(totals["nodes"].get(nid, 0))
+        bound = plan["solver"].get("fill_bound")
+        amount = f"{totals['gpus']:,} GPUs"
+        if demand.kind == "target" and demand.metric != "gpus":
+            fmt = f"{float(totals[demand.metric]):,.1f}"
+            amount = f"{fmt} {METRIC_LABEL[demand.metric]}"  # type: ignore[index]
+        binding = plan.get("binding") or {}
+        where = binding.get("halls_full") or (binding.get("rows_full") if binding.get("limit") == "row" else None)
+        label = (binding.get("label") or "") + (f" ({', '.join(where[:4])}{', ...' if len(where) > 4 else ''})"
+                                                if where else "")
+        alone = " on their own" if len(demand.node_ids) > 1 else ""
+        head = (f"at most {count:,} {nid} fit{alone}" if bound is None or bound <= count
+                else f"at least {count:,} and at most {int(bound):,} {nid} fit{alone} (the time limit stopped the count)")
+        lines.append(f"{head} ({amount}){'; binding: ' + label if label else ''}")
+    return lines

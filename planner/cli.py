@@ -42,7 +42,8 @@ all-but-k paths), air and liquid heat, U, weight and form factor with existing l
 counted; row and hall cooling, CDU groups and the plant with redundant units held back; hall IT
 capacity; and, with a power section, every UPS source and panel after the loss of any one of them.
 The plan is re-checked by independent code before it is written to DIR/plan.json, DIR/racks.csv,
-DIR/power.csv (with a power section) and DIR/report.html.
+DIR/racks.xlsx (summary, racks, rows, halls, power, bill of materials), DIR/power.csv (with a power
+section) and DIR/report.html.
 
 demand (exactly one):
   --demand FILE                 a demand file (nodes, target + candidates, or fill)
@@ -205,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", action="store_true", help="print the Markdown reference of every input format")
     _add_common(p)
 
-    p = sub.add_parser("plan", help="find the least-cost placement and write plan.json, racks.csv, report.html",
+    p = sub.add_parser("plan", help="find the least-cost placement and write plan.json, racks.csv, racks.xlsx, report.html",
                        formatter_class=_Formatter, description=PLAN_HELP, epilog=EXAMPLES)
     p.add_argument("facility", metavar="FACILITY")
     p.add_argument("--demand", metavar="FILE", help="demand file")
@@ -213,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_targets(p, "target: at least")
     p.add_argument("--candidates", metavar="ID[,ID...]", help="node ids a target may choose among")
     p.add_argument("--fill", metavar="ID", help="as many of this node as fit, then at least cost")
+    p.add_argument("--only", metavar="SCOPE[,SCOPE...]",
+                   help="place only in these halls, rows or racks (hall-1, hall-2/A, hall-2/A/07)")
+    p.add_argument("--exclude", metavar="SCOPE[,SCOPE...]", help="never place in these halls, rows or racks")
+    p.add_argument("--together", choices=("hall", "row"),
+                   help="keep every node in one hall (or row): a training cluster's fabric spans a pod")
     p.add_argument("--point", choices=POINTS, default="nominal",
                    help="spec point for projected figures (default nominal)")
     p.add_argument("-o", "--out", metavar="DIR", default=DEFAULT_PLAN_DIR,
@@ -298,6 +304,22 @@ def _err(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def _n(count: int, word: str, plural: str | None = None) -> str:
+    """``1 rack``, ``2 racks``, ``1,024 racks``: a count with its noun in the right number."""
+    return f"{count:,} {word if count == 1 else (plural or word + 's')}"
+
+
+def _check_summary(checks: dict[str, Any]) -> str:
+    """The independent check in one line, from a check record (``plan.json``'s ``checks``)."""
+    if checks.get("passed"):
+        return (f"passed: {_n(int(checks.get('racks_checked') or 0), 'rack')}, "
+                f"{_n(int(checks.get('failures_simulated') or 0), 'single failure')} simulated, every limit holds")
+    total = int(checks.get("violation_count") or 0)
+    limits = int(checks.get("limit_violations") or 0)
+    return (f"FAILED: {_n(total, 'violation')} ({_n(limits, 'limit breach', 'limit breaches')}, "
+            f"{_n(total - limits, 'bookkeeping mismatch', 'bookkeeping mismatches')})")
+
+
 def _progress(quiet: bool):
     if quiet:
         return None
@@ -355,32 +377,33 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for hall in fac.halls:  # plain counts: validating needs neither pandas nor the rack table
         for row in hall.rows:
             per_type[row.rack_type] = per_type.get(row.rack_type, 0) + row.racks
-    print(f"ok: {args.facility}: '{fac.name}': {len(fac.halls)} hall(s), {rows} row(s), {sum(per_type.values()):,} "
-          f"racks ({len(fac.existing)} with existing load), default power redundancy {fac.site.power_redundancy}")
+    print(f"ok: {args.facility}: '{fac.name}': {_n(len(fac.halls), 'hall')}, {_n(rows, 'row')}, "
+          f"{_n(sum(per_type.values()), 'rack')} ({len(fac.existing):,} with existing load), "
+          f"default power redundancy {fac.site.power_redundancy}")
     for name, rt in fac.rack_types.items():
         n = per_type.get(name, 0)
         liquid = f", liquid {rt.liquid_kw:g} kW" if rt.liquid_kw else ""
         ff = f", {rt.form_factor}" if rt.form_factor != "eia-19" else ""
         ov = rt.overhead
         overhead = f", overhead {ov.u}U/{ov.kw:g} kW/{ov.weight_kg:g} kg" if (ov.u or ov.kw or ov.weight_kg) else ""
-        print(f"  rack type {name}: {n:,} racks, {rt.u}U{ff}, {rt.cooling}, {fac.redundancy(name)} on "
-              f"{fac.paths(name)} path(s), carries {fac.power_capacity_kw(name):.1f} kW "
+        print(f"  rack type {name}: {_n(n, 'rack')}, {rt.u}U{ff}, {rt.cooling}, {fac.redundancy(name)} on "
+              f"{_n(fac.paths(name), 'path')}, carries {fac.power_capacity_kw(name):.1f} kW "
               f"({rt.feeds} x {fac.one_feed_kw(name):.1f} kW feed), air {rt.air_kw:g} kW{liquid}, "
-              f"{rt.max_weight_kg:g} kg{overhead}")
+              f"{rt.max_weight_kg:,g} kg{overhead}")
     for hall in fac.halls:
         cu = hall.cooling_units
         what = "air heat" if hall.cdus else "cooling"
         extra = f", IT capacity {hall.it_kw:,.0f} kW" if hall.it_kw else ""
-        print(f"  hall {hall.name}: {sum(r.racks for r in hall.rows):,} racks in {len(hall.rows)} rows, {what} "
+        print(f"  hall {hall.name}: {_n(sum(r.racks for r in hall.rows), 'rack')} in {_n(len(hall.rows), 'row')}, {what} "
               f"{fac.hall_usable_kw(hall):,.0f} kW usable ({cu.count} x {cu.unit_kw:g} kW, N+{cu.redundant}){extra}")
         for g in hall.cdus or []:
-            print(f"    CDU group {g.name}: rows {', '.join(g.rows)}, {fac.cdu_usable_kw(g):,.0f} kW usable "
+            print(f"    CDU group {g.name}: {'row' if len(g.rows) == 1 else 'rows'} {', '.join(g.rows)}, {fac.cdu_usable_kw(g):,.0f} kW usable "
                   f"({g.count} x {g.unit_kw:g} kW, N+{g.redundant})")
     if fac.power is not None:
         names = list(fac.power.sources)
         shown = ", ".join(names[:6]) + (f", ... ({len(names)} in all)" if len(names) > 6 else "")
-        print(f"  power: {len(names)} sources ({shown}), {len(fac.power.panels)} panels; every single failure "
-              "of a source or a panel is planned for")
+        print(f"  power: {_n(len(names), 'source')} ({shown}), {_n(len(fac.power.panels), 'panel')}; every single "
+              "failure of a source or a panel is planned for")
     if fac.plant is not None:
         pl = fac.plant
         print(f"  plant: {fac.usable_kw(pl):,.0f} kW usable ({pl.count} x {pl.unit_kw:g} kW, N+{pl.redundant})")
@@ -429,7 +452,7 @@ def _summary(plan: dict[str, Any]) -> list[str]:
     usd = t["annual_usd"]
     lines = [
         f"plan: {s['status']} (gap {s['gap']:.4%}, {s['name']}, {s['seconds']:.1f} s): "
-        f"{sum(t['nodes'].values()):,} nodes / {t['gpus']:,} GPUs in {t['racks_used']:,} racks, "
+        f"{_n(sum(t['nodes'].values()), 'node')} / {_n(t['gpus'], 'GPU')} in {_n(t['racks_used'], 'rack')}, "
         f"IT {t['it_kw']:,.1f} kW",
         f"  annual USD {usd['total']:,.0f} = energy {usd['energy']:,.0f} + cooling {usd['cooling']:,.0f} "
         f"+ racks {usd['racks']:,.0f} + nodes {usd['nodes']:,.0f}",
@@ -437,13 +460,13 @@ def _summary(plan: dict[str, Any]) -> list[str]:
     b = plan.get("baseline", {})
     placed = sum(b.get("nodes", {}).values()) if b else 0
     if b and plan["demand"]["kind"] == "fill" and placed < sum(t["nodes"].values()):
-        lines.append(f"  first-fit baseline: fits only {placed:,} nodes in {b['racks_used']:,} racks "
+        lines.append(f"  first-fit baseline: fits only {_n(placed, 'node')} in {_n(b['racks_used'], 'rack')} "
                      f"({sum(t['nodes'].values()) - placed:,} fewer than this plan)")
     elif b.get("meets_demand") and "excess_over_plan" in b:
-        lines.append(f"  first-fit baseline: USD {b['annual_usd']['total']:,.0f} in {b['racks_used']:,} racks "
+        lines.append(f"  first-fit baseline: USD {b['annual_usd']['total']:,.0f} in {_n(b['racks_used'], 'rack')} "
                      f"({b['excess_over_plan']:+.1%} vs this plan)")
     elif b:
-        lines.append(f"  first-fit baseline: places {sum(b['nodes'].values()):,} nodes, "
+        lines.append(f"  first-fit baseline: places {_n(sum(b['nodes'].values()), 'node')}, "
                      f"{'meets' if b.get('meets_demand') else 'does not meet'} the demand")
     if plan.get("binding", {}).get("label"):
         lines.append(f"  binding limit: {plan['binding']['label']}")
@@ -453,7 +476,7 @@ def _summary(plan: dict[str, Any]) -> list[str]:
             f"a better plan could save at most USD {worth:,.0f} a year (gap {s['gap']:.3%}); raise --time-limit to prove it"
             if worth is not None else "no bound was found; raise --time-limit"))
     if plan.get("checks"):
-        lines.append(f"  independent check: {plan['checks']['summary']}")
+        lines.append(f"  independent check: {_check_summary(plan['checks'])}")
     return lines
 
 
@@ -471,11 +494,30 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.demand:
         demand, tdp_file = load_demand(args.demand, cat)
     if cli_demand is not None:
-        demand = cli_demand  # the command line overrides the file
+        if demand is not None:  # the command line overrides the file: say so, and what each gave
+            _err(f"rackplan: note: {_demand_flag(args)} overrides the demand in {args.demand} "
+                 f"({demand.describe()}); planning {cli_demand.describe()}"
+                 + ("; the file's tdp what-ifs still apply" if tdp_file else ""))
+        demand = cli_demand
     if demand is None:
         raise InputError.one(CLI_FILE, "", "no demand: give --demand FILE, --nodes, --gpus/--fp8-pflops/"
                                                    "--hbm-tb with --candidates, or --fill")
+    if args.demand and cli_demand is not None and not args.quiet:
+        _err(f"rackplan: the demand on the command line replaces the one in {args.demand} "
+             "(its placement controls and TDP what-ifs still apply)")
+    if args.demand and cli_demand is not None:
+        file_demand = load_demand(args.demand, cat)[0]
+        demand = demand.with_controls(only=file_demand.only, exclude=file_demand.exclude,
+                                      reserved=file_demand.reserved, together=file_demand.together,
+                                      origin=file_demand.origin)
+    split = lambda text: tuple(s.strip() for s in (text or "").split(",") if s.strip())  # noqa: E731
+    if args.only or args.exclude or args.together:
+        demand = demand.with_controls(only=split(args.only), exclude=split(args.exclude), together=args.together,
+                                      origin=CLI_FILE)
     tdp = _tdp(args, cat, tdp_file)
+    for acc, watts in tdp_file.items():
+        if tdp[acc] != watts:
+            _err(f"rackplan: note: --tdp {acc}={tdp[acc]:g} overrides the demand file's {acc}: {watts:g} W")
     from planner.results.outputs import check_out_dir
 
     check_out_dir(args.out)
@@ -485,16 +527,51 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if progress:
         df = loaded.facility.racks.frame
         halls = len(loaded.facility.halls)
-        _err(f"rackplan: '{loaded.facility.name}' ({len(df):,} racks in {halls} hall{'s' if halls != 1 else ''}); "
+        _err(f"rackplan: '{loaded.facility.name}' ({_n(len(df), 'rack')} in {_n(halls, 'hall')}); "
              f"demand: {demand.describe()}")
-    run = run_plan(loaded, cat, demand, point=args.point, tdp_w=tdp, solver=opts["solver"],
-                   time_limit=opts["time_limit"], gap=opts["gap"], progress=progress, spec_files=args.specs)
+    try:
+        run = run_plan(loaded, cat, demand, point=args.point, tdp_w=tdp, solver=opts["solver"],
+                       time_limit=opts["time_limit"], gap=opts["gap"], progress=progress, spec_files=args.specs)
+    except NoPlanError as exc:
+        return _no_plan(exc, loaded, cat, demand, args, tdp, opts, progress)
     paths = write_plan(run, args.out)
     if not args.quiet:
         for line in _summary(run.plan):
             _err(line)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def _demand_flag(args: argparse.Namespace) -> str:
+    """The demand flag the user gave (for messages)."""
+    if args.nodes is not None:
+        return "--nodes"
+    if args.fill is not None:
+        return "--fill"
+    given = [f for f, v in (("--gpus", args.gpus), ("--fp8-pflops", args.fp8_pflops), ("--hbm-tb", args.hbm_tb))
+             if v is not None]
+    return (given[0] if given else "--candidates") + (" with --candidates" if args.candidates else "")
+
+
+def _no_plan(exc: NoPlanError, loaded, cat, demand, args: argparse.Namespace, tdp: dict[str, float],
+             opts: dict[str, Any], progress) -> int:
+    """No plan meets the demand: what runs out (the diagnosis), then the most of each node type that
+    does fit on its own, found by planning a fill with the same optimizer."""
+    from planner.api import MOST_THAT_FITS_S, most_that_fits
+
+    _err(f"rackplan: {exc}")
+    for line in exc.shortfalls[1:]:
+        _err(f"  also: {line}")
+    if progress and demand.kind != "fill":
+        _err(f"  (asking how many {' and how many '.join(demand.node_ids)} fit instead)")
+    try:
+        fits = most_that_fits(loaded, cat, demand, point=args.point, tdp_w=tdp, solver=opts["solver"],
+                              time_limit=min(opts["time_limit"], MOST_THAT_FITS_S))
+    except (NoPlanError, InputError):
+        fits = []
+    for line in fits:
+        _err(f"  {line}")
+    return Exit.NO_PLAN
 
 
 @dataclass
@@ -693,7 +770,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                             initial_indent="  ", subsequent_indent="    "))
     plans = [p for p in paths if p.parent.name == "plans"]
     others = [p for p in paths if p.parent.name != "plans"]
-    print("wrote " + ", ".join(str(p) for p in others) + f" and {len(plans)} plans in {Path(args.out) / 'plans'}")
+    print("wrote " + ", ".join(str(p) for p in others) + f" and {_n(len(plans), 'plan')} in {Path(args.out) / 'plans'}")
     if result.priced_specs:
         print(f"  re-check a plan with its prices: rackplan check {Path(args.out) / 'plans'}/ID@POINT.json "
               f"{args.facility} --specs {Path(args.out) / 'priced-specs.yaml'}")
@@ -796,16 +873,22 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     data = _read_json(args.plan)
     if data.get("schema") == SCHEMA_COMPARE:
+        here = Path(args.plan).parent
+        files = [str(here / r["plan_file"]) for r in data.get("rows") or []
+                 if isinstance(r, dict) and isinstance(r.get("plan_file"), str)]
+        example = files[0] if files else f"{here / 'plans'}/ID@POINT.json"
+        more = f" (and the {_n(len(files) - 1, 'other')} in {here / 'plans'})" if len(files) > 1 else ""
         raise InputError.one(args.plan, "schema", "this is a comparison; check each of its plans instead: "
-                                                  f"rackplan check {Path(args.plan).parent / 'plans'}/ID@POINT.json")
+                                                  f"rackplan check {example}{more}")
     plan = validate_plan(data, args.plan)
     report, against = _check_document(args, plan, args.facility)
+    summary = _check_summary(report.to_json())
     if report.passed:
-        print(f"ok: {args.plan} (against {against}): {report.summary()}")
+        print(f"ok: {args.plan} (against {against}): {summary}")
         return Exit.OK
-    for v in report.violations:
+    for v in report.violations:  # limit breaches first, then bookkeeping mismatches (the checker's order)
         print(f"{args.plan}: {v}")
-    print(f"{args.plan}: {report.summary()}")
+    print(f"{args.plan}: {summary}")
     return Exit.NO_PLAN
 
 

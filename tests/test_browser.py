@@ -35,6 +35,11 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
          "--remote-debugging-pipe"]
 
+PAPERS = {"A4": (210 / 25.4, 297 / 25.4), "Letter": (8.5, 11.0)}
+"""Paper sizes the report must print on: (width, height) [in]."""
+PDFTOPPM = shutil.which("pdftoppm")
+"""poppler-utils' PDF rasterizer, to look at printed pages (apt-get install poppler-utils; .ci/run does)."""
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)"),
@@ -160,9 +165,13 @@ class Browser:
                           clip={"x": 0, "y": y, "width": width, "height": height, "scale": scale})
         return base64.b64decode(self.send("Page.captureScreenshot", params)["data"])
 
-    def pdf(self) -> bytes:
-        return base64.b64decode(self.send("Page.printToPDF", {"preferCSSPageSize": True,
-                                                              "printBackground": False})["data"])
+    def pdf(self, paper: str | None = None) -> bytes:
+        """Print the page to PDF, on ``paper`` (a key of :data:`PAPERS`) or the browser's default."""
+        params: dict[str, Any] = {"preferCSSPageSize": True, "printBackground": False}
+        if paper is not None:
+            width, height = PAPERS[paper]
+            params.update(paperWidth=width, paperHeight=height)
+        return base64.b64decode(self.send("Page.printToPDF", params)["data"])
 
     def close(self) -> None:
         try:
@@ -269,7 +278,22 @@ def pages(tmp_path_factory, plans, compare_doc) -> dict[str, Path]:
         files[name].write_text(render_plan(plan), encoding="utf-8")
     files["compare"] = out / "compare.html"
     files["compare"].write_text(render_compare(compare_doc), encoding="utf-8")
+    files["ai-building"] = out / "ai-building.html"  # what `make demo` plans: a power tree and CDU groups
+    files["ai-building"].write_text(render_plan(_building_plan()), encoding="utf-8")
     return files
+
+
+def _building_plan() -> dict[str, Any]:
+    from planner.api import run_plan
+    from planner.inputs.demand import load_demand
+    from planner.inputs.facility import load_facility
+    from planner.inputs.specs import load_catalogue
+
+    root = Path(__file__).resolve().parent.parent
+    cat = load_catalogue()
+    demand, tdp = load_demand(str(root / "examples" / "ai-building-demand.yaml"), cat)
+    return run_plan(load_facility(root / "facilities" / "ai-building.yaml"), cat, demand, tdp_w=tdp,
+                    time_limit=60).plan
 
 
 @pytest.mark.parametrize("name", ["contract", "ai-hall", "colo", "compare"])
@@ -321,3 +345,104 @@ def test_escaped_names_do_not_run(browser, tmp_path, plans):
     assert browser.requests() == [page.as_uri()]
     assert browser.evaluate("document.scripts.length") == 0
     assert "<script>alert(1)</script>" in browser.evaluate("document.querySelector('h1').textContent")
+
+
+# --------------------------------------------------------------------------------------------------
+# printed pages: A4 and Letter, portrait, no page left mostly blank, nothing cut off
+
+
+def _read_pgm(path: Path) -> np.ndarray:
+    raw = path.read_bytes()
+    magic, size, _maxval, data = raw.split(b"\n", 3)
+    assert magic == b"P5"
+    width, height = map(int, size.split())
+    return np.frombuffer(data, dtype=np.uint8)[: width * height].reshape(height, width)
+
+
+def page_images(pdf: bytes, dpi: int = 24) -> list[np.ndarray]:
+    """Every page of a PDF as a greyscale image (pdftoppm)."""
+    with tempfile.TemporaryDirectory(prefix="rackplan-pdf-") as tmp:
+        src = Path(tmp) / "report.pdf"
+        src.write_bytes(pdf)
+        subprocess.run([PDFTOPPM, "-r", str(dpi), "-gray", str(src), str(Path(tmp) / "p")], check=True,
+                       capture_output=True, timeout=300)
+        return [_read_pgm(p) for p in sorted(Path(tmp).glob("p-*.pgm"), key=lambda p: int(p.stem.split("-")[1]))]
+
+
+FOOTER = 0.055
+"""Bottom share of a page that holds only the page number (the bottom margin)."""
+
+
+def page_fill(img: np.ndarray, bands: int = 40) -> float:
+    """Share of the page's height above the footer that carries ink: the page is cut into ``bands``
+    horizontal strips and a strip counts when anything is printed in it. A full page of text,
+    tables or drawings scores about 0.8-1.0; a page whose content stops half way about 0.5."""
+    body = img[: int(img.shape[0] * (1 - FOOTER))] < 200
+    strips = np.array_split(body.any(axis=1), bands)
+    return sum(bool(s.any()) for s in strips) / bands
+
+
+def ink_right_of(img: np.ndarray, share: float) -> bool:
+    """Whether anything is printed right of ``share`` of the page's width."""
+    return bool((img[:, int(img.shape[1] * share):] < 200).any())
+
+
+EXPECTED_PAGES = {"contract": (3, 5), "ai-hall": (3, 6), "colo": (3, 6), "compare": (3, 6), "ai-building": (6, 11)}
+"""Pages each fixture's report may take, on either paper: a few, not one per section."""
+
+
+@pytest.mark.skipif(PDFTOPPM is None, reason="pdftoppm not installed (apt-get install poppler-utils)")
+@pytest.mark.parametrize("paper", list(PAPERS))
+@pytest.mark.parametrize("name", list(EXPECTED_PAGES))
+def test_prints_on_a4_and_letter_without_blank_pages(browser, pages, name, paper, tmp_path):
+    browser.load(pages[name].as_uri())
+    pdf = browser.pdf(paper)
+    (tmp_path / f"{name}-{paper}.pdf").write_bytes(pdf)
+    images = page_images(pdf)
+    low, high = EXPECTED_PAGES[name]
+    count = len(images)
+    assert low <= count <= high, f"{count} pages on {paper}"
+    assert pdf_pages(pdf) == len(images)
+    width, height = PAPERS[paper]
+    fills = [page_fill(img) for img in images]
+    for i, img in enumerate(images, start=1):
+        # every page on the paper asked for, upright: no landscape pages
+        assert img.shape[0] / img.shape[1] == pytest.approx(height / width, rel=0.03), f"page {i}"
+        # nothing runs past the right margin (12 mm) and off the paper
+        assert not ink_right_of(img, 1 - 8 / (width * 25.4)), f"page {i} is cut off at the right"
+    # no page is mostly blank; the last may end where the report ends, but holds something
+    assert min(fills[:-1], default=1.0) >= 0.6, [round(f, 2) for f in fills]
+    assert fills[-1] > 0
+
+
+@pytest.mark.skipif(PDFTOPPM is None, reason="pdftoppm not installed (apt-get install poppler-utils)")
+def test_campus_scale_prints_without_blank_pages(browser, big_plan, tmp_path):
+    """About 30,000 rack positions in six halls: the floor layouts come in parts that the pages break
+    between, and the capped tables fill their pages."""
+    page = tmp_path / "big.html"
+    page.write_text(render_plan(big_plan), encoding="utf-8")
+    browser.load(page.as_uri())
+    pdf = browser.pdf("A4")
+    images = page_images(pdf, dpi=16)
+    fills = [page_fill(img) for img in images]
+    count = len(images)
+    assert 20 <= count <= 80, f"{count} pages"
+    assert min(fills[:-1]) >= 0.6, [round(f, 2) for f in fills]
+
+
+def test_printed_hall_without_planned_racks_is_one_line(browser, pages, plans):
+    """contract-example's hall-2 has existing load but no planned rack: one line on screen and paper."""
+    plan = plans["contract"]
+    empty = [h["name"] for h in plan["halls"] if h["racks_used"] == 0]
+    assert empty
+    browser.load(pages["contract"].as_uri())
+    browser.send("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        found = browser.evaluate("[...document.querySelectorAll('details.hall-empty')].map(d => "
+                                 "[d.open, d.querySelector('summary').textContent, d.getBoundingClientRect().height])")
+    finally:
+        browser.send("Emulation.setEmulatedMedia", {"media": ""})
+    assert [f[1].split(":")[0] for f in found] == [f"Hall {h}" for h in empty]
+    for is_open, text, height in found:
+        assert not is_open and "no planned rack" in text
+        assert height < 40, f"{height} px: more than one line"

@@ -34,6 +34,7 @@ from planner.results.checker import (
     RULES,
     check_cdus,
     check_costs,
+    check_placement_controls,
     check_demand,
     check_form_factor,
     check_hall_cooling,
@@ -769,3 +770,48 @@ def test_the_contract_power_example_plans_and_passes_the_checker():
     assert {r["hall"] for r in run.plan["racks"] if "b200-8x-air" in r["nodes"]} == {"hall-2"}
     # the single-corded rows of hall 2 lose power with their panel or UPS-1: allowed, and reported
     assert {d["failure"] for d in run.plan["power"]["dropped"]} == {"UPS-1", "RPP-2A"}
+
+
+# --- placement controls -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("where, scope, message", [
+    ("demand", {"exclude": ["h1/A"]}, "rack {rid}: nodes placed in excluded h1/A"),
+    ("demand", {"reserved": ["{rid}"]}, "rack {rid}: nodes placed in reserved {rid}"),
+    ("demand", {"only": ["h1/B"]}, "rack {rid}: nodes placed outside only (h1/B)"),
+    ("facility", {"reserved": ["h1"]}, "rack {rid}: nodes placed in reserved h1"),
+])
+def test_check_placement_controls_scope(air, where, scope, message):
+    """A plan whose rack breaks the demand's only/exclude/reserved, or the facility's reserved."""
+    fac, plan, rid = air
+    scope = {k: [s.format(rid=rid) for s in v] for k, v in scope.items()}
+    if where == "demand":
+        plan["demand"].update(scope)
+        if "only" in scope:  # a row B to be 'only' in
+            fac = checked_against({"halls": [{"name": "h1", "cooling_units": {"count": 4, "unit_kw": 1000,
+                                                                              "redundant": 1},
+                                              "rows": [{"name": "A", "rack_type": "air-35", "racks": 3},
+                                                       {"name": "B", "rack_type": "air-35", "racks": 1}]}]})
+    else:
+        fac = checked_against(scope)
+    only(check_plan(fac, plan), check_placement_controls, [message.format(rid=rid)])
+
+
+def test_check_placement_controls_together(air):
+    """Kept together in one hall, but one of the two racks is in hall h2."""
+    fac, plan, rid = air
+    two_halls = {"halls": [{"name": "h1", "cooling_units": {"count": 4, "unit_kw": 1000, "redundant": 1},
+                            "rows": [{"name": "A", "rack_type": "air-35", "racks": 3}]},
+                           {"name": "h2", "cooling_units": {"count": 4, "unit_kw": 1000, "redundant": 1},
+                            "rows": [{"name": "A", "rack_type": "air-35", "racks": 3}]}]}
+    fac = checked_against(two_halls)
+    other = copy.deepcopy(plan["racks"][0])
+    other.update(id="h2/A/01", hall="h2")
+    for r in (plan["racks"][0], other):  # one node in each hall (the figures do not matter to this rule)
+        r["nodes"] = {"b200": 1}
+    plan["racks"].append(other)
+    plan["demand"]["together"] = "hall"
+    report = check_plan(fac, plan, rules=(check_placement_controls,))
+    assert report.violations == ["demand: kept together in one hall, but nodes are in 2: h1, h2"]
+    plan["demand"]["together"] = "row"  # h1/A and h2/A are two rows too
+    assert check_plan(fac, plan, rules=(check_placement_controls,)).violations == [
+        "demand: kept together in one row, but nodes are in 2: h1/A, h2/A"]

@@ -41,7 +41,7 @@ def test_validate_summarises_the_contract_example():
     out = rackplan("validate", CONTRACT)
     assert out.returncode == 0, out.stderr
     assert "84 racks (2 with existing load)" in out.stdout
-    assert "dlc-130: 24 racks, 48U, dlc, 2N on 2 path(s), carries 136.6 kW" in out.stdout
+    assert "dlc-130: 24 racks, 48U, dlc, 2N on 2 paths, carries 136.6 kW" in out.stdout
     assert "hall hall-1: 60 racks in 4 rows, cooling 3,500 kW usable (8 x 500 kW, N+1)" in out.stdout
 
 
@@ -75,7 +75,7 @@ def test_plan_writes_three_files_and_summary(tmp_path):
     out = rackplan("plan", CONTRACT, "--nodes", "b200-8x-air=24", "-o", str(tmp_path / "o"))
     assert out.returncode == 0, out.stderr
     files = sorted(p.name for p in (tmp_path / "o").iterdir())
-    assert files == ["plan.json", "racks.csv", "report.html"]
+    assert files == ["plan.json", "racks.csv", "racks.xlsx", "report.html"]
     plan = json.loads((tmp_path / "o" / "plan.json").read_text())
     assert plan["schema"] == "rackplan.plan/1" and plan["solver"]["status"] == "optimal"
     assert plan["totals"]["racks_used"] == 8 and plan["totals"]["it_kw"] == pytest.approx(343.2)

@@ -8,16 +8,18 @@ the command line can say the same (``--nodes``, ``--gpus``/``--fp8-pflops``/``--
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from planner.errors import InputError, Problem
+from planner.vocabulary import CLI_FILE
 from planner.inputs.facility import StrictModel
 from planner.inputs.specs import Catalogue, Figure, suggest
 from planner.inputs.yamlio import LineMap, format_path, line_for, load_yaml, validate
 
+CLI = CLI_FILE
 Metric = Literal["gpus", "fp8_pflops", "hbm_tb"]
 METRIC_LABEL = {"gpus": "GPUs", "fp8_pflops": "FP8 PFLOPS (dense)", "hbm_tb": "HBM TB"}
 
@@ -122,6 +124,17 @@ class DemandFile(StrictModel):
     """Discount rate of the capital recovery factor (default 0, straight line; like ``--discount-rate``)."""
     uncertainty: Uncertainty | None = None
     """Site figures to draw in sweeps (electricity price, load factor)."""
+    only: list[str] | None = Field(None, min_length=1, max_length=10_000)
+    """Place only in these halls, rows or racks: ``HALL``, ``HALL/ROW`` or a rack id ``HALL/ROW/NN``
+    (like ``--only``)."""
+    exclude: list[str] | None = Field(None, min_length=1, max_length=10_000)
+    """Never place in these halls, rows or racks (like ``--exclude``)."""
+    reserved: list[str] | None = Field(None, min_length=1, max_length=10_000)
+    """Racks (or halls, rows) held for something else; nothing is placed there (added to the
+    facility's ``reserved``)."""
+    together: Literal["hall", "row"] | None = None
+    """Keep every node of the demand in one hall (or one row): a training cluster's fabric spans a
+    pod, not a campus (like ``--together``)."""
     description: str | None = None
     """Free text for people."""
 
@@ -148,6 +161,32 @@ class Demand:
     amount: float = 0.0
     candidates: tuple[str, ...] = ()
     fill: str | None = None
+    only: tuple[str, ...] = ()
+    """Placement controls: place only in these halls, rows or racks (empty: anywhere)."""
+    exclude: tuple[str, ...] = ()
+    """Never place in these."""
+    reserved: tuple[str, ...] = ()
+    """Held for something else (besides the facility's own ``reserved``)."""
+    together: str | None = None
+    """``hall`` or ``row``: every node of the demand in one of them."""
+    origin: str = CLI
+    """Where the controls were given: a demand file's name, or ``<command line>``."""
+
+    def with_controls(self, **controls) -> "Demand":
+        """The same demand with placement controls set (command-line flags override the file's)."""
+        given = {k: v for k, v in controls.items() if v not in (None, ())}
+        return replace(self, **given) if given else self
+
+    @property
+    def controls(self) -> dict:
+        """The placement controls, as plan.json records them (empty when none)."""
+        out: dict = {}
+        for key in ("only", "exclude", "reserved"):
+            if getattr(self, key):
+                out[key] = list(getattr(self, key))
+        if self.together:
+            out["together"] = self.together
+        return out
 
     @property
     def node_ids(self) -> list[str]:
@@ -159,18 +198,52 @@ class Demand:
 
     def describe(self) -> str:
         if self.kind == "nodes":
-            return "place " + ", ".join(f"{n} x {i}" for i, n in self.nodes.items())
-        if self.kind == "target":
+            text = "place " + ", ".join(f"{n} x {i}" for i, n in self.nodes.items())
+        elif self.kind == "target":
             amount = f"{self.amount:g}"
-            return f"at least {amount} {METRIC_LABEL[self.metric]} from {', '.join(self.candidates)}"  # type: ignore[index]
-        return f"fill with as many {self.fill} as fit"
+            text = f"at least {amount} {METRIC_LABEL[self.metric]} from {', '.join(self.candidates)}"  # type: ignore[index]
+        else:
+            text = f"fill with as many {self.fill} as fit"
+        return text + describe_controls(self.controls)
 
     def to_json(self) -> dict:
         if self.kind == "nodes":
-            return {"kind": "nodes", "nodes": dict(self.nodes)}
-        if self.kind == "target":
-            return {"kind": "target", "target": {self.metric: self.amount}, "candidates": list(self.candidates)}
-        return {"kind": "fill", "fill": self.fill}
+            out = {"kind": "nodes", "nodes": dict(self.nodes)}
+        elif self.kind == "target":
+            out = {"kind": "target", "target": {self.metric: self.amount}, "candidates": list(self.candidates)}
+        else:
+            out = {"kind": "fill", "fill": self.fill}
+        return out | self.controls
+
+
+def check_controls(demand: Demand, fac) -> None:
+    """Every hall, row or rack the demand's placement controls name exists in the facility; one
+    problem per name that does not, naming the flag (``--only``) or the file's field (``only[1]``)."""
+    from planner.inputs.facility import scope_problem
+
+    problems = []
+    for key in ("only", "exclude", "reserved"):
+        for i, scope in enumerate(getattr(demand, key)):
+            msg = scope_problem(fac, scope)
+            if msg:
+                path = f"--{key} {scope}" if demand.origin == CLI else f"{key}[{i}]"
+                problems.append(Problem(demand.origin, path, msg))
+    if problems:
+        raise InputError(problems)
+
+
+def describe_controls(controls: dict) -> str:
+    """``; only in hall-1, hall-2/A; all in one hall`` (empty when there are none)."""
+    parts = []
+    if controls.get("only"):
+        parts.append("only in " + ", ".join(controls["only"]))
+    if controls.get("exclude"):
+        parts.append("not in " + ", ".join(controls["exclude"]))
+    if controls.get("reserved"):
+        parts.append("reserved: " + ", ".join(controls["reserved"]))
+    if controls.get("together"):
+        parts.append(f"all in one {controls['together']}")
+    return "".join(f"; {p}" for p in parts)
 
 
 def check_ids(ids: list[tuple[str, tuple]], cat: Catalogue, name: str, lines: LineMap) -> None:
@@ -184,6 +257,12 @@ def check_ids(ids: list[tuple[str, tuple]], cat: Catalogue, name: str, lines: Li
 
 
 def from_model(d: DemandFile, cat: Catalogue, name: str, lines: LineMap | None = None) -> Demand:
+    return _demand_of(d, cat, name, lines).with_controls(
+        only=tuple(d.only or ()), exclude=tuple(d.exclude or ()), reserved=tuple(d.reserved or ()),
+        together=d.together, origin=name)
+
+
+def _demand_of(d: DemandFile, cat: Catalogue, name: str, lines: LineMap | None = None) -> Demand:
     lines = lines or {}
     if d.nodes is not None:
         problems = [Problem(name, format_path(("nodes", k)), f"count must be a positive integer, got {v!r}",
@@ -244,7 +323,6 @@ def check_tdp(tdp: dict[str, float], cat: Catalogue, name: str, lines: LineMap |
         raise InputError(problems) if name != CLI else _cli_paths(InputError(problems))
 
 
-CLI = "<command line>"
 
 _CLI_FLAG_PATHS = (
     (re.compile(r"^(nodes|tdp)\.(.+)$"), lambda m: f"--{m[1]} {m[2]}"),

@@ -306,6 +306,9 @@ class Facility(StrictModel):
     """Data halls."""
     existing: list[Existing] = Field(default_factory=list, max_length=MAX_RACKS_TOTAL)
     """Load already installed, by rack id."""
+    reserved: list[str] = Field(default_factory=list, max_length=MAX_RACKS_TOTAL)
+    """Racks held for something else, by id (``HALL/ROW/NN``), or whole rows (``HALL/ROW``) or halls:
+    no plan places anything there."""
     power: PowerTree | None = None
     """Optional power distribution: sources and panels; every row then names its panels."""
     plant: CoolingUnits | None = None
@@ -498,6 +501,43 @@ class RackTable:
 
     def __len__(self) -> int:
         return len(self.frame)
+
+
+def scope_problem(fac: "Facility", scope: str) -> str | None:
+    """Why ``scope`` (``HALL``, ``HALL/ROW`` or a rack id) names nothing in the facility, or None."""
+    parts = scope.split("/")
+    halls = {h.name: h for h in fac.halls}
+    if len(parts) > 3 or not scope:
+        return "expected HALL, HALL/ROW or a rack id HALL/ROW/NN"
+    if parts[0] not in halls:
+        return f"there is no hall '{parts[0]}'; {_close(parts[0], list(halls))}"
+    rows = {r.name for r in halls[parts[0]].rows}
+    if len(parts) >= 2 and parts[1] not in rows:
+        return f"hall '{parts[0]}' has no row '{parts[1]}'; {_close(parts[1], sorted(rows))}"
+    if len(parts) == 3 and locate_rack(fac, scope) is None:
+        layout = {h.name: {r.name: r.racks for r in h.rows} for h in fac.halls}
+        return f"no rack '{scope}'; {_rack_hint(scope, layout)}"
+    return None
+
+
+def in_scopes(frame: "pd.DataFrame", scopes: list[str] | tuple[str, ...]):
+    """Boolean mask of the racks of a rack table that any of ``scopes`` covers."""
+    import numpy as np
+
+    mask = np.zeros(len(frame), dtype=bool)
+    if not scopes:
+        return mask
+    halls, rows, racks = set(), set(), set()
+    for s in scopes:
+        parts = s.split("/")
+        (halls if len(parts) == 1 else rows if len(parts) == 2 else racks).add(s if len(parts) != 2 else tuple(parts))
+    h = frame["hall"].to_numpy()
+    mask |= np.isin(h, list(halls))
+    if rows:
+        mask |= np.array([(a, b) in rows for a, b in zip(h, frame["row"].to_numpy())])
+    if racks:
+        mask |= frame["id"].isin(list(racks)).to_numpy()
+    return mask
 
 
 # --- cross-entity checks --------------------------------------------------------------------------
@@ -785,8 +825,13 @@ def check_existing(fac: Facility) -> list[tuple[tuple, str]]:
     return out
 
 
+def check_reserved(fac: Facility) -> list[tuple[tuple, str]]:
+    """Every reserved entry names a hall, row or rack of the facility."""
+    return [(("reserved", i), msg) for i, s in enumerate(fac.reserved) if (msg := scope_problem(fac, s))]
+
+
 CHECKS = (check_names, check_rack_type_refs, check_rack_types, check_cooling_units, check_power_tree, check_cdus,
-          check_size, check_existing)
+          check_size, check_existing, check_reserved)
 
 
 def check_facility(fac: Facility, name: str, lines: LineMap | None = None) -> None:

@@ -408,10 +408,17 @@ class Catalogue:
 
 
 def suggest(word: str, options: list[str]) -> str:
-    """``did you mean ...?`` with close matches, else the first valid ids."""
+    """``did you mean ...?`` with the ids that start with or contain ``word`` (``b200`` ->
+    ``b200-8x-air, b200-8x-dlc, gb200-nvl4, ...``), then close spellings; else the first valid ids."""
+    low = word.strip().lower()
+    if len(low) < 3:  # a letter or two is in too many ids to mean one of them
+        low = ""
+    starts = [o for o in options if low and o.lower().startswith(low)]
+    within = [o for o in options if low and low in o.lower() and o not in starts]
     close = difflib.get_close_matches(word, options, n=3, cutoff=0.5)
-    if close:
-        return "did you mean " + ", ".join(close) + "?"
+    picks = list(dict.fromkeys(starts + within + close))[:6]
+    if picks:
+        return "did you mean " + ", ".join(picks) + "?"
     shown = ", ".join(options[:12]) + (f", ... ({len(options)} in all)" if len(options) > 12 else "")
     return "valid ids: " + shown
 

@@ -22,6 +22,7 @@ Everything here is plain numpy/pandas; PuLP lives in :mod:`planner.optimize.milp
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,9 @@ import pandas as pd
 from planner import physics
 from planner.inputs.facility import Facility
 from planner.inputs.specs import NodeType
+
+if TYPE_CHECKING:
+    from planner.inputs.demand import Demand
 from planner.vocabulary import LIMIT_LABEL, RACK_LIMITS
 
 COMPAT = 1e9
@@ -320,19 +324,35 @@ def _pattern_sets(cap: np.ndarray, use: np.ndarray, runs: list[tuple[int, ...]] 
     return cap_to_set[inverse], pattern_sets
 
 
+def unavailable_racks(fac: Facility, frame: pd.DataFrame, demand: "Demand | None") -> np.ndarray:
+    """Racks no node may go into: the facility's ``reserved`` and, from the demand's placement
+    controls, its ``reserved``, its ``exclude``, and everything outside its ``only``."""
+    from planner.inputs.facility import in_scopes
+
+    off = in_scopes(frame, fac.reserved)
+    if demand is not None:
+        off |= in_scopes(frame, demand.reserved) | in_scopes(frame, demand.exclude)
+        if demand.only:
+            off |= ~in_scopes(frame, demand.only)
+    return off
+
+
 def build_problem_data(fac: Facility, types: list[NodeType], mix_varies: bool,
-                       relax: tuple[str, ...] = (), naive: bool = False) -> ProblemData:
+                       relax: tuple[str, ...] = (), naive: bool = False,
+                       demand: "Demand | None" = None) -> ProblemData:
     """Group the facility's racks into classes, enumerate each class's maximal patterns and state every
     limit above the rack.
 
     ``relax`` names single-rack limits (of :data:`RACK_LIMITS`) to switch off: diagnosis uses it to find
     which limit keeps a demand from fitting. ``naive`` makes one class per hall, row, rack type and
     distinct existing load (no merging of rows, no sharing of pattern sets): the straightforward
-    model that ``benchmarks/`` measures against.
+    model that ``benchmarks/`` measures against. ``demand`` brings its placement controls: racks it
+    may not use take nothing, and ``together: row`` keeps every row its own class.
     """
     frame = fac.racks.frame.copy()
     ffs = form_factors(types)
     cap = rack_capacity(frame, ffs)
+    cap[unavailable_racks(fac, frame, demand)] = 0.0
     for name in relax:
         cap[:, RACK_LIMITS.index(name)] = RELAXED
     use = node_usage(types)
@@ -342,7 +362,8 @@ def build_problem_data(fac: Facility, types: list[NodeType], mix_varies: bool,
     own_group = {(h.name, r.name) for h in fac.halls for r in h.rows if r.cooling_kw is not None}
     rows_of = frame["row"].to_numpy()
     halls_of = frame["hall"].to_numpy()
-    frame["row_group"] = [row if naive or (hall, row) in own_group else "" for hall, row in zip(halls_of, rows_of)]
+    per_row = naive or (demand is not None and demand.together == "row")
+    frame["row_group"] = [row if per_row or (hall, row) in own_group else "" for hall, row in zip(halls_of, rows_of)]
     frame["cap_id"] = np.unique(np.round(cap, 9), axis=0, return_inverse=True)[1].reshape(-1) if naive else 0
     new = ~frame["has_existing"].to_numpy(bool)
     frame["new"] = new

@@ -14,6 +14,7 @@ binds.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -153,7 +154,7 @@ def diagnose(data: ProblemData, demand: Demand, solver: str, seconds: float | No
     failure) and by how much, spending at most ``seconds`` (the run's time limit left) on it."""
     if demand.kind == "fill":
         # nothing fits at all: ask where a single node would go
-        one = Demand("nodes", nodes={demand.fill: 1})  # type: ignore[dict-item]
+        one = replace(demand, kind="nodes", nodes={demand.fill: 1}, fill=None)  # type: ignore[dict-item]
         return diagnose(data, one, solver, seconds)
     clock = _Budget(seconds)
     result = _elastic(data, demand, solver, clock)
@@ -167,7 +168,7 @@ def diagnose(data: ProblemData, demand: Demand, solver: str, seconds: float | No
         binding = []
         base = sum(short.values())
         for res in RACK_LIMITS:
-            relaxed = build_problem_data(data.facility, data.types, data.mix_varies, relax=(res,))
+            relaxed = build_problem_data(data.facility, data.types, data.mix_varies, relax=(res,), demand=demand)
             again = _elastic(relaxed, demand, solver, clock)
             if again is not None and sum(again[0].values()) < base - 1e-6:
                 freed = _short_text(demand, data, {k: v - again[0].get(k, 0.0) for k, v in short.items()}, of=False)

@@ -36,12 +36,13 @@ def _limits_by_rack(data: ProblemData) -> list[list[tuple[int, float]]]:
 
 
 def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None,
-              cheapest_first: bool = False) -> np.ndarray:
+              cheapest_first: bool = False, allowed: np.ndarray | None = None) -> np.ndarray:
     """An (R x T) count matrix; it may fall short of the demand when first fit runs out of room.
     With ``start`` (an (R x T) plan that keeps every limit), first fit adds to it what the demand still
     needs: the repair step of the LP-rounding start (:mod:`planner.optimize.placement`). With
     ``cheapest_first``, racks are tried in order of what one more node costs there (racks already
-    open first, then by rack and node cost) instead of in facility order."""
+    open first, then by rack and node cost) instead of in facility order. ``allowed`` (a rack mask)
+    keeps it to some racks (one hall, for a demand kept together)."""
     R, T = len(data.racks), data.T
     counts = np.zeros((R, T), dtype=np.int64) if start is None else start.astype(np.int64).copy()
     rem = data.cap - counts @ data.use
@@ -79,6 +80,8 @@ def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None
     def place(t: int, want: float, value: float) -> float:
         """Place nodes of type t until ``want`` units of ``value`` per node are met; return units placed."""
         fit = max_count(rem, data.use[t:t + 1])[:, 0]
+        if allowed is not None:
+            fit = np.where(allowed, fit, 0)
         placed = 0.0
         for r in racks_to_try(t, fit):
             if placed >= want - EPS:

@@ -54,6 +54,10 @@ class Model:
     """``('nodes', t)`` / ``('target',)`` / ``('fill',)`` -> demand not met (elastic only)."""
     rows: dict[tuple, pulp.LpConstraint] = field(default_factory=dict)
     """``(family, key)`` -> constraint, for every group limit and demand row."""
+    y: dict[tuple, pulp.LpVariable] = field(default_factory=dict)
+    """``together``: binary, 1 for the one hall (or row) the demand goes into."""
+    together: str | None = None
+    """The demand's ``together`` (``hall``, ``row``) when it has one."""
 
     def set_start(self, z0: dict[tuple[int, int], int], w0: np.ndarray) -> None:
         """Give the solver a starting solution (a warm start)."""
@@ -63,6 +67,11 @@ class Model:
             var.setInitialValue(sum(n for (kk, _p), n in z0.items() if kk == k))
         for (t, k), var in self.w.items():
             var.setInitialValue(int(w0[t, k]))
+        if self.together:
+            groups = together_groups(self.data, self.together)
+            used = {groups[k] for k in range(self.data.K) if w0[:, k].sum() > 0}
+            for g, var in self.y.items():
+                var.setInitialValue(1 if g in used else 0)
 
     def values(self) -> tuple[dict[tuple[int, int], int], np.ndarray]:
         """The solution as integer ``z`` counts and a (T x K) ``w`` matrix."""
@@ -214,6 +223,39 @@ def add_power_panel_limits(m: Model) -> None:
     """Each panel (PDU, RPP, busway) carries at most its ``kw``: normally the equal shares of the rows'
     paths on it, and after every single failure that moves load onto it."""
     _add_limits(m, "panel")
+
+
+def together_groups(data: ProblemData, together: str) -> dict[int, tuple]:
+    """Class -> the hall (``(hall,)``) or row (``(hall, row)``) it lies in, for ``together``."""
+    out = {}
+    for k, idx in enumerate(data.class_racks):
+        r = int(idx[0])
+        hall = data.racks["hall"].iat[r]
+        out[k] = (hall,) if together == "hall" else (hall, data.racks["row"].iat[r])
+    return out
+
+
+def add_together(m: Model, demand: Demand) -> None:
+    """Every node of the demand in one hall (or one row): a binary ``y[g]`` per hall or row, at most one
+    of them 1, and a class's nodes and racks only where its ``y`` is 1 (``w[t, k] <= ub x y[g(k)]``,
+    ``r[k] <= count[k] y[g(k)]``). A training cluster's network fabric spans a pod, not a campus."""
+    if not demand.together:
+        return
+    d = m.data
+    m.together = demand.together
+    group_of = together_groups(d, demand.together)
+    for g in dict.fromkeys(group_of.values()):
+        m.y[g] = m.prob.add_variable("y_" + "_".join(sanitize(x) for x in g), cat=pulp.LpBinary)
+    m._add("together", ("one",), pulp.LpConstraint(pulp.LpAffineExpression([(v, 1) for v in m.y.values()]),
+                                                   pulp.LpConstraintLE, "together_one", 1))
+    for (t, k), wv in m.w.items():
+        m._add("together", ("w", t, k), pulp.LpConstraint(
+            pulp.LpAffineExpression([(wv, 1), (m.y[group_of[k]], -float(wv.upBound))]), pulp.LpConstraintLE,
+            f"together_w__{t}_{k}", 0))
+    for k, rv in m.r.items():
+        m._add("together", ("r", k), pulp.LpConstraint(
+            pulp.LpAffineExpression([(rv, 1), (m.y[group_of[k]], -float(d.count(k)))]), pulp.LpConstraintLE,
+            f"together_r__{k}", 0))
 
 
 def _demand_row(m: Model, key: tuple, name: str, terms: list, rhs: float) -> None:
@@ -381,6 +423,7 @@ def build_problem(data: ProblemData, demand: Demand, maximize_count: bool = Fals
     add_power_source_limits(m)
     add_power_panel_limits(m)
     add_demand(m, demand, fill_count)
+    add_together(m, demand)
     if cuts and not maximize_count:
         add_cuts(m, rounding_cuts(m) + ([] if elastic else demand_rack_cuts(m, demand, fill_count)))
     elif cuts:

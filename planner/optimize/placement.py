@@ -100,6 +100,26 @@ def expand(data: ProblemData, z: dict[tuple[int, int], int], w: np.ndarray) -> n
     return counts
 
 
+def baseline(data: ProblemData, demand: Demand) -> np.ndarray:
+    """The first-fit baseline. For a demand kept ``together``, first fit in each hall (or row) alone,
+    and the best of them: the one that meets the demand (for fill, the most nodes) at the least cost."""
+    if not demand.together:
+        return first_fit(data, demand)
+    from planner.optimize.milp import together_groups
+
+    group_of = together_groups(data, demand.together)
+    cls = data.racks["cls"].to_numpy()
+    best, best_key = np.zeros((len(data.racks), data.T), dtype=np.int64), None
+    for g in dict.fromkeys(group_of.values()):
+        ks = [k for k, gg in group_of.items() if gg == g]
+        counts = first_fit(data, demand, allowed=np.isin(cls, ks))
+        key = (not meets(data, demand, counts), -int(counts.sum()) if demand.kind == "fill" else 0,
+               variable_cost(data, counts))
+        if best_key is None or key < best_key:
+            best, best_key = counts, key
+    return best
+
+
 def lp_rounding_start(data: ProblemData, m: Model, demand: Demand,
                       fill_count: int | None) -> tuple[dict[tuple[int, int], int], np.ndarray] | None:
     """A whole plan from the LP relaxation's values in ``m``: racks and nodes rounded down class by class
@@ -132,7 +152,7 @@ def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str =
     clock = time.monotonic()
     seconds: dict[str, float] = {}
     try:
-        data = build_problem_data(fac, types, mix_varies=demand.kind == "target")
+        data = build_problem_data(fac, types, mix_varies=demand.kind == "target", demand=demand)
     except TooManyPatterns as exc:
         raise InputError.one("<command line>", "candidates" if demand.kind == "target" else "nodes",
                              f"{len(types)} node types fit one rack in too many ways to enumerate ({exc}); "
@@ -141,7 +161,7 @@ def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str =
     screen(data, demand)
 
     clock = time.monotonic()
-    greedy = first_fit(data, demand)
+    greedy = baseline(data, demand)
     seconds["greedy"] = time.monotonic() - clock
     greedy_ok = meets(data, demand, greedy)
     deadline = None if time_limit is None else time.monotonic() + time_limit
@@ -173,7 +193,7 @@ def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str =
         m.set_start(*start)
     seconds["build"] = seconds.get("build", 0.0) + time.monotonic() - clock
     outcome = solve(m, solver, left(), gap_rel, progress, warm=demand.kind == "fill" or greedy_ok,
-                    start_from_lp=lambda: lp_rounding_start(data, m, demand, fill_count))
+                    start_from_lp=None if demand.together else (lambda: lp_rounding_start(data, m, demand, fill_count)))
     seconds["solve"] = seconds.get("solve", 0.0) + outcome.seconds
     if outcome.status == "infeasible":
         raise diagnose(data, demand, solver, left())

@@ -16,7 +16,7 @@ from typing import Any
 from planner.report.charts import BoxPlot, CdfChart, CostBars, Dist, Tornado, TornadoBar
 from planner.report.drawing import Bar, BarChart
 from planner.report.format import fig, fint, fnum, pct, usd, usd_short
-from planner.report.views import CANDIDATE_COLOURS, _render, assumptions_view, demand_text
+from planner.report.views import CANDIDATE_COLOURS, _render, assumptions_view, demand_text, plural
 from planner.studies.tco import VALUE_LABEL, money
 from planner.vocabulary import POINTS
 
@@ -411,10 +411,10 @@ def _winner(ok_rows: list[dict[str, Any]], doc: dict[str, Any]) -> str:
             return ""
         best = min(scored, key=lambda r: r["usd_per_pflops_year"])
         return (f"At nominal figures, {best['candidate']} gives the lowest annual cost per FP8 PFLOPS-year: "
-                f"{usd(best['usd_per_pflops_year'])}, in {fint(best.get('racks_used'))} racks.")
+                f"{usd(best['usd_per_pflops_year'])}, in {plural(best.get('racks_used'), 'rack')}.")
     best = min(nominal, key=lambda r: float(_get(r, "annual_usd.total") or math.inf))
     return (f"At nominal figures, {best['candidate']} meets the demand at the lowest annual cost: "
-            f"{usd(_get(best, 'annual_usd.total'))} in {fint(best.get('racks_used'))} racks.")
+            f"{usd(_get(best, 'annual_usd.total'))} in {plural(best.get('racks_used'), 'rack')}.")
 
 
 def render_compare(doc: dict[str, Any]) -> str:

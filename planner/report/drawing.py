@@ -7,10 +7,12 @@ writes, and returns :class:`markupsafe.Markup` so the autoescaping template inse
 
 The markup is kept lean because a campus has tens of thousands of racks: coordinates are rounded,
 fills come from CSS classes in ``report.css`` (``.rp-*``) instead of per-element styles, and the
-floor layout draws one bare ``<rect>`` per rack position, grouped by row, with no per-tile text.
-Structure the tests rely on: a node box is ``rect.node`` with ``data-node``, ``data-u0`` (lowest
-U, 1-based) and ``data-u`` (height in U); existing load is ``rect.existing``; free space is
-``rect.free``; a floor row is ``g.row`` with ``data-row`` holding one ``rect`` per rack position.
+floor layout draws one bare ``<rect>`` per rack position, grouped by row, and a bare ``<text>`` rack
+number only on the tiles that need one to be read on paper. Structure the tests rely on: a node box
+is ``rect.node`` with ``data-node``, ``data-u0`` (lowest U, 1-based) and ``data-u`` (height in U);
+existing load is ``rect.existing``; free space is ``rect.free``; a floor row is ``g.row`` with
+``data-row`` holding one ``rect`` per rack position; its rack numbers, where it has any, are the
+``text`` elements of the ``g.rn`` with the same ``data-row``.
 """
 
 from __future__ import annotations
@@ -291,7 +293,14 @@ class FloorRow:
 @dataclass
 class FloorLayout:
     """A hall seen from above: one strip of small tiles per row, rack 01 on the left. Rows longer
-    than ``PER_LINE`` racks wrap onto further lines so the drawing stays readable."""
+    than ``PER_LINE`` racks wrap onto further lines so the drawing stays readable.
+
+    Tiles carry their rack numbers (within the row) so the drawing reads on paper, where no hover
+    title shows: every tile when its number fits inside it and the hall is small enough that the
+    numbers stay a small part of the markup; otherwise racks 1, 5, 10, 15 ... of each row, plus every
+    used rack while the hall has few (:attr:`FEW_USED`) and their numbers fit. A tall hall is drawn
+    in parts (:meth:`render_parts`) of at most :attr:`PART_H` pixels, all at one scale, so a printed
+    page can break between them instead of shrinking the whole hall onto one page."""
 
     hall: str
     rows: Sequence[FloorRow]
@@ -305,6 +314,17 @@ class FloorLayout:
     PER_LINE = 64
     TILES_W = 660
     """Width the tiles of the longest row share [px]; tiles are 9 to 22 px wide."""
+    DIGIT_W = 4.4
+    """Width of one digit of a rack number at the numbers' font size (7.5 px, in report.css) [px]."""
+    NUMBER_ALL = 2500
+    """Most rack positions in a hall for which every tile is numbered (when the numbers fit)."""
+    FEW_USED = 400
+    """Most used racks in a hall for which every used rack is numbered besides every fifth."""
+    STEP = 5
+    DARK = frozenset({"u3", "u4"})
+    """Tile classes dark enough to take a white number."""
+    PART_H = 560
+    """Tallest part of a drawing [px]: about 13 cm at the width of a printed A4 or Letter page."""
 
     def __post_init__(self) -> None:
         longest = max((len(r.tiles) for r in self.rows), default=1)
@@ -313,8 +333,15 @@ class FloorLayout:
         """Tile width [px], whole pixels to keep the markup short."""
         self.tile_h = int(min(28, max(14, round(self.tile_w * 1.4))))
         self.width = self.PAD * 2 + self.LABEL_W + self.per_line * (self.tile_w + self.GAP) + self.NOTE_W
-        rows = sum(self._row_height(r) for r in self.rows)
-        self.height = self.PAD * 2 + rows + self.ROW_GAP * max(0, len(self.rows) - 1)
+        self.height = self._height(self.rows)
+        digits = len(str(longest))
+        self.numbers_fit = self.tile_w >= digits * self.DIGIT_W + 1
+        positions = sum(len(r.tiles) for r in self.rows)
+        used = sum(1 for r in self.rows for t in r.tiles if t.startswith("u"))
+        self.number_every = 1 if self.numbers_fit and positions <= self.NUMBER_ALL else self.STEP
+        """1: every tile carries its rack number; 5: racks 1, 5, 10, ... of each row do."""
+        self.number_used = self.number_every > 1 and self.numbers_fit and used <= self.FEW_USED
+        """Whether every used rack carries its number too (when only every fifth is numbered)."""
 
     def _lines(self, row: FloorRow) -> int:
         return max(1, math.ceil(len(row.tiles) / self.PER_LINE))
@@ -323,13 +350,23 @@ class FloorLayout:
         n = self._lines(row)
         return n * self.tile_h + (n - 1) * self.LINE_GAP
 
-    def background(self, c: Canvas) -> None:
-        c.rect(0, 0, self.width, self.height, cls="bg")
+    def _height(self, rows: Sequence[FloorRow]) -> float:
+        return self.PAD * 2 + sum(self._row_height(r) for r in rows) + self.ROW_GAP * max(0, len(rows) - 1)
 
-    def tiles(self, c: Canvas) -> None:
+    def numbered(self, row: FloorRow) -> list[int]:
+        """Positions (0-based) of the tiles of ``row`` that carry their rack number."""
+        if self.number_every == 1:
+            return list(range(len(row.tiles)))
+        return [i for i, cls in enumerate(row.tiles)
+                if i == 0 or (i + 1) % self.number_every == 0 or (self.number_used and cls.startswith("u"))]
+
+    def background(self, c: Canvas) -> None:
+        c.rect(0, 0, c.width, c.height, cls="bg")
+
+    def tiles(self, c: Canvas, rows: Sequence[FloorRow]) -> None:
         y = float(self.PAD)
         step = self.tile_w + self.GAP
-        for row in self.rows:
+        for row in rows:
             c.open("g", cls="row", data_row=row.name, transform=f"translate({num(self.PAD + self.LABEL_W)} {num(y)})")
             size = f'width="{self.tile_w}" height="{self.tile_h}"'
             parts = c.parts
@@ -342,11 +379,30 @@ class FloorLayout:
             c.close()
             y += self._row_height(row) + self.ROW_GAP
 
-    def labels(self, c: Canvas) -> None:
+    def numbers(self, c: Canvas, rows: Sequence[FloorRow]) -> None:
+        """Rack numbers on the tiles, centred; white (class ``d``) on the two darkest shades."""
+        y = float(self.PAD)
+        step = self.tile_w + self.GAP
+        half = self.tile_w / 2
+        base = self.tile_h / 2 + 2.6  # the baseline that centres 7.5 px digits vertically
+        for row in rows:
+            shown = self.numbered(row)
+            if shown:
+                c.open("g", cls="rn", data_row=row.name, transform=f"translate({num(self.PAD + self.LABEL_W)} {num(y)})")
+                parts = c.parts
+                for i in shown:
+                    line, col = divmod(i, self.PER_LINE)
+                    dark = ' class="d"' if row.tiles[i] in self.DARK else ""
+                    parts.append(f'<text x="{num(col * step + half)}" y="{num(line * (self.tile_h + self.LINE_GAP) + base)}"'
+                                 f"{dark}>{i + 1}</text>")
+                c.close()
+            y += self._row_height(row) + self.ROW_GAP
+
+    def labels(self, c: Canvas, rows: Sequence[FloorRow]) -> None:
         y = float(self.PAD)
         note_x = self.PAD + self.LABEL_W + self.per_line * (self.tile_w + self.GAP) + 6
         c.open("g", cls="flabels")
-        for row in self.rows:
+        for row in rows:
             base = y + self.tile_h / 2 + 3.5
             c.text(self.PAD + self.LABEL_W - 6, base, row.name, cls="row-name")
             if row.note:
@@ -354,12 +410,35 @@ class FloorLayout:
             y += self._row_height(row) + self.ROW_GAP
         c.close()
 
-    def render(self) -> Markup:
-        c = Canvas(self.width, self.height, "rp-floor", f"Floor layout of {self.hall}", data_hall=self.hall)
+    def _render(self, rows: Sequence[FloorRow], part: int | None = None) -> Markup:
+        c = Canvas(self.width, self._height(rows), "rp-floor", f"Floor layout of {self.hall}"
+                   + (f", part {part}" if part else ""), data_hall=self.hall, data_part=part)
         self.background(c)
-        self.tiles(c)
-        self.labels(c)
+        self.tiles(c, rows)
+        self.numbers(c, rows)
+        self.labels(c, rows)
         return c.markup()
+
+    def render(self) -> Markup:
+        """The whole hall as one drawing."""
+        return self._render(self.rows)
+
+    def parts(self) -> list[list[FloorRow]]:
+        """The rows split, in order, into parts at most :attr:`PART_H` tall (a part has at least one row)."""
+        out: list[list[FloorRow]] = [[]]
+        for row in self.rows:
+            if out[-1] and self._height([*out[-1], row]) > self.PART_H:
+                out.append([])
+            out[-1].append(row)
+        return out
+
+    def render_parts(self) -> list[Markup]:
+        """The hall as one drawing per part, all at the same scale (``data-part`` numbers them from 1
+        when there is more than one)."""
+        parts = self.parts()
+        if len(parts) == 1:
+            return [self.render()]
+        return [self._render(rows, k) for k, rows in enumerate(parts, start=1)]
 
 
 # --------------------------------------------------------------------------------------------------

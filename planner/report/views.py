@@ -20,6 +20,7 @@ from importlib import resources
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from planner.report.format import (binding_util, fig, fint, fnum, limit_label, nodes_text, pct,
                                     rack_number, usd)
@@ -54,8 +55,18 @@ def environment() -> jinja2.Environment:
     """Templates from the ``planner.templates`` package, autoescaped."""
     env = jinja2.Environment(loader=jinja2.FunctionLoader(_load_template), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
-    env.filters.update(fnum=fnum, fint=fint, usd=usd, pct=pct, fig=fig)
+    env.filters.update(fnum=fnum, fint=fint, usd=usd, pct=pct, fig=fig, plural=plural)
     return env
+
+
+def plural(n: Any, word: str, many: str | None = None) -> str:
+    """``1 rack``, ``24 racks``, ``1,024 racks``: a count (a number or an already formatted one) with its
+    noun in the right number."""
+    try:
+        k = int(round(float(str(n).replace(",", ""))))
+    except ValueError:
+        return f"{n} {many or word + 's'}"
+    return f"{k:,} {word if k == 1 else (many or word + 's')}"
 
 
 @functools.lru_cache(maxsize=1)
@@ -345,7 +356,7 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
                    + (f", gap {pct(gap, 2)}" if gap is not None else "")
                    + (f", {fnum(solver.get('seconds'), 1)} s" if solver.get("seconds") is not None else ""))
     by_limit = binding.get("racks_by_limit") or {}
-    binding_detail = ", ".join(f"{limit_label(k)} in {v} racks" for k, v in by_limit.items())
+    binding_detail = ", ".join(f"{limit_label(k)} in {plural(v, 'rack')}" for k, v in by_limit.items())
     if binding.get("halls_full"):
         binding_detail += ("; " if binding_detail else "") + "hall cooling full in " + ", ".join(binding["halls_full"])
     for key, what in (("rows_full", "row cooling full in"), ("sources_full", "power sources full after their worst "
@@ -414,7 +425,8 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
     for h in halls:
         name = h["name"]
         hall_racks = used_by_hall.get(name, [])
-        floor = FloorLayout(name, _floor_rows(plan, name, used_by_row, ex_by_row, titles)).render()
+        layout = FloorLayout(name, _floor_rows(plan, name, used_by_row, ex_by_row, titles))
+        floor = Markup("").join(layout.render_parts())
         row_table = [{"row": row["row"], "type": row["rack_type"], "racks": fint(row["racks"]),
                       "used": fint(row.get("racks_used")), "planned": fnum(row.get("planned_kw")),
                       "existing": fnum(row.get("existing_kw")), "heat": fnum(row.get("heat_kw")),
@@ -455,7 +467,10 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
             "usable": fnum(h.get("usable_kw")), "installed": fnum(h.get("installed_kw")),
             "units": h.get("units"), "unit_kw": fnum(h.get("unit_kw"), 0), "redundant": h.get("redundant"),
             "util": pct(h.get("utilization"), 1), "hot": (h.get("utilization") or 0) > 0.98,
-            "floor": floor, "rows": row_table, "failure": failure,
+            "floor": floor, "floor_numbers": "every" if layout.number_every == 1 else (
+                "used" if layout.number_used else "fifth"),
+            "collapsed": not hall_racks, "existing_count": len(ex_list),
+            "rows": row_table, "failure": failure,
             "elevations": elevations, "elev_total": len(hall_racks),
             "table": [_rack_row(r, plan, alive, show_nodes_usd) for r in table_racks],
             "table_total": len(hall_racks), "existing_rows": ex_rows, "existing_total": len(ex_list),
@@ -527,9 +542,9 @@ def _baseline_text(baseline: dict[str, Any], cost: dict[str, Any]) -> str:
     racks = fint(baseline.get("racks_used"))
     if not baseline.get("meets_demand", True):
         placed = nodes_text(baseline.get("nodes") or {}) or "no nodes"
-        return (f"The {method} baseline does not meet the demand ({placed} in {racks} racks, "
+        return (f"The {method} baseline does not meet the demand ({placed} in {plural(racks, 'rack')}, "
                 f"{usd(b_cost)} a year).")
-    text = f"The {method} baseline uses {racks} racks at {usd(b_cost)} a year"
+    text = f"The {method} baseline uses {plural(racks, 'rack')} at {usd(b_cost)} a year"
     excess = baseline.get("excess_over_plan")
     if excess is None or b_cost is None:
         return text + "."

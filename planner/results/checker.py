@@ -505,6 +505,34 @@ def check_power_tree(c: Recomputed) -> list[str]:
     return out
 
 
+def _covers(scope: str, rid: str) -> bool:
+    """True when ``scope`` (``HALL``, ``HALL/ROW`` or a rack id) covers rack ``rid``."""
+    return rid == scope or rid.startswith(scope + "/")
+
+
+def check_placement_controls(c: Recomputed) -> list[str]:
+    """No node in a reserved rack (the facility's or the demand's), in an excluded one, or outside the
+    demand's ``only``; with ``together``, every planned rack in one hall (or one row)."""
+    demand = c.plan.get("demand") or {}
+    reserved = list(c.fac.reserved) + list(demand.get("reserved") or [])
+    exclude, only = list(demand.get("exclude") or []), list(demand.get("only") or [])
+    out = []
+    for rid in c.planned_ids:
+        if hit := next((s for s in reserved if _covers(s, rid)), None):
+            out.append(f"rack {rid}: nodes placed in reserved {hit}")
+        if hit := next((s for s in exclude if _covers(s, rid)), None):
+            out.append(f"rack {rid}: nodes placed in excluded {hit}")
+        if only and not any(_covers(s, rid) for s in only):
+            out.append(f"rack {rid}: nodes placed outside only ({', '.join(only)})")
+    together = demand.get("together")
+    if together in ("hall", "row"):
+        groups = sorted({c.racks[rid].hall if together == "hall" else f"{c.racks[rid].hall}/{c.racks[rid].row.name}"
+                         for rid in c.planned_ids})
+        if len(groups) > 1:
+            out.append(f"demand: kept together in one {together}, but nodes are in {len(groups)}: {', '.join(groups)}")
+    return out
+
+
 def check_demand(c: Recomputed) -> list[str]:
     """The plan places exactly the nodes asked for, reaches the target with candidates only, or fills
     with the one node asked for."""
@@ -631,7 +659,8 @@ def check_power_report(c: Recomputed) -> list[str]:
 LIMIT_RULES: tuple[Rule, ...] = (
     check_structure, check_rack_power, check_rack_air_heat, check_rack_liquid_heat, check_liquid_loop,
     check_rack_space, check_rack_weight, check_form_factor, check_positions, check_row_cooling,
-    check_hall_cooling, check_hall_it, check_cdus, check_plant, check_power_tree, check_demand,
+    check_hall_cooling, check_hall_it, check_cdus, check_plant, check_power_tree, check_placement_controls,
+    check_demand,
 )
 """Rules about limits and the demand: a plan that breaks one is unsafe."""
 

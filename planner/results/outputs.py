@@ -80,11 +80,14 @@ class OutputSet:
         self._whole.append(relative)
 
     def write_text(self, relative: str, text: str) -> Path:
+        return self.write_bytes(relative, text.encode("utf-8"))
+
+    def write_bytes(self, relative: str, data: bytes) -> Path:
         target = self.directory / relative
         staged = self._stage_dir() / relative
         try:
             staged.parent.mkdir(parents=True, exist_ok=True)
-            staged.write_text(text, encoding="utf-8")
+            staged.write_bytes(data)
         except OSError as exc:
             raise _unwritable(target, exc) from None
         if not any(relative.startswith(w.rstrip("/") + "/") for w in self._whole):
