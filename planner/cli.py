@@ -590,6 +590,7 @@ class _Study:
     site: dict[str, tuple[float, float, float]]
     site_origin: str
     demand_json: dict[str, Any]
+    controls: dict[str, Any]
 
 
 def _range(text: str, flag: str) -> tuple[float, float | None, float]:
@@ -703,8 +704,14 @@ def _study(args: argparse.Namespace) -> _Study:
     metric = next(iter(targets), None)
     demand_json = {"kind": "fill", "candidates": candidates} if fill else \
         {"kind": "target", "target": dict(targets), "candidates": candidates}
+    controls = {}
+    if file is not None:  # placement controls of the demand file (only, exclude, reserved, together)
+        controls = {k: getattr(demand, k) for k in ("only", "exclude", "reserved", "together") if getattr(demand, k)}
+        if controls:
+            controls["origin"] = demand.origin
+            demand_json |= demand.controls
     return _Study(loaded, cat, candidates, targets, fill, tdp, prices, years, rate, site,
-                  ", ".join(dict.fromkeys(origins)), demand_json)
+                  ", ".join(dict.fromkeys(origins)), demand_json, controls)
 
 
 def _sweep_setup(args: argparse.Namespace, st: _Study, cat: Any, prices: dict[str, Any], samples: int, opts: dict[str, Any]):
@@ -720,7 +727,7 @@ def _sweep_setup(args: argparse.Namespace, st: _Study, cat: Any, prices: dict[st
     return make_setup(st.loaded, cat, st.candidates, next(iter(st.targets), None), float(next(iter(st.targets.values()), 0)),
                       prices, st.site, st.site_origin, seed=1 if args.seed is None else args.seed, samples=samples,
                       solver=opts["solver"], time_limit=opts["time_limit"], gap=opts["gap"], task_timeout=timeout,
-                      tdp=dict(st.tdp))
+                      tdp=dict(st.tdp), controls=dict(st.controls))
 
 
 def _run_sweep(args: argparse.Namespace, setup: Any):
@@ -751,7 +758,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     result = run_compare(st.loaded, st.cat, st.candidates, st.targets, st.fill, tdp=st.tdp, solver=opts["solver"],
                          time_limit=opts["time_limit"], gap=opts["gap"], progress=_progress(args.quiet),
                          break_even=not args.no_break_even, prices=st.prices, years=st.years,
-                         discount_rate=st.rate)
+                         discount_rate=st.rate, controls=st.controls)
     if args.samples:
         from planner.studies.sweep import sweep_doc
 

@@ -206,3 +206,18 @@ def test_old_imports_of_the_compare_report_still_work(compare_doc):
     assert views.render_compare is compare_views.render_compare
     html = views.render_compare(compare_doc)  # a document from before prices renders too
     assert "b200-8x-air" in html and 'class="verdict"' in html
+
+
+def test_placement_controls_of_the_demand_file_hold_in_compare_and_sweep(tmp_path):
+    demand = tmp_path / "d.yaml"
+    demand.write_text("target: {gpus: 512}\ncandidates: [mi400-8x, b200-8x-dlc]\nexclude: [hall-1/A]\n"
+                      "prices:\n  mi400-8x: {rent_usd_month: 25000}\n  b200-8x-dlc: {rent_usd_month: 40000}\n")
+    res = rackplan("compare", AI_HALL, "--demand", str(demand), "--no-break-even", "-q", "-o", str(tmp_path / "c"))
+    assert res.returncode == 0, res.stderr
+    for plan in (tmp_path / "c" / "plans").iterdir():
+        doc = json.loads(plan.read_text())
+        assert doc["demand"]["exclude"] == ["hall-1/A"] and all(r["row"] != "A" for r in doc["racks"])
+    res = rackplan("sweep", AI_HALL, "--demand", str(demand), "--samples", "3", "--engine", "serial", "-q",
+                   "--no-tornado", "-o", str(tmp_path / "s"))
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "s" / "sweep-meta.json").read_text())["setup"]["controls"]["exclude"] == ["hall-1/A"]

@@ -56,11 +56,13 @@ class CompareResult:
     """A spec file with the priced node profiles (``rackplan check --specs``), where prices were applied."""
 
 
-def _demand(candidate: str, targets: dict[str, float], fill: bool) -> Demand:
+def _demand(candidate: str, targets: dict[str, float], fill: bool, controls: dict[str, Any] | None = None) -> Demand:
     if fill:
-        return Demand("fill", fill=candidate)
-    (metric, amount), = targets.items()
-    return Demand("target", metric=metric, amount=float(amount), candidates=(candidate,))  # type: ignore[arg-type]
+        d = Demand("fill", fill=candidate)
+    else:
+        (metric, amount), = targets.items()
+        d = Demand("target", metric=metric, amount=float(amount), candidates=(candidate,))  # type: ignore[arg-type]
+    return d.with_controls(**(controls or {}))
 
 
 def ranking_value(row: dict[str, Any], fill: bool, metric: str | None = None) -> float:
@@ -99,7 +101,8 @@ def run_compare(loaded: LoadedFacility, cat: Catalogue, candidates: list[str], t
                 time_limit: float | None = DEFAULT_TIME_LIMIT_S, gap: float = DEFAULT_GAP,
                 progress: Progress | None = None,
                 break_even: bool = True, prices: dict[str, PriceInput] | None = None,
-                years: float = DEFAULT_YEARS, discount_rate: float = DEFAULT_DISCOUNT_RATE) -> CompareResult:
+                years: float = DEFAULT_YEARS, discount_rate: float = DEFAULT_DISCOUNT_RATE,
+                controls: dict[str, Any] | None = None) -> CompareResult:
     """Plan every candidate at every spec point, priced; find break-even TDPs where rankings straddle."""
     unknown = [c for c in candidates if c not in cat.nodes]
     if unknown:
@@ -116,7 +119,7 @@ def run_compare(loaded: LoadedFacility, cat: Catalogue, candidates: list[str], t
     metric = None if fill else next(iter(targets))
 
     def plan_one(candidate: str, point: Point, tdp_w: dict[str, float] | None) -> dict[str, Any]:
-        run = run_plan(loaded, cat, _demand(candidate, targets, fill), point=point, tdp_w=tdp_w, solver=solver,
+        run = run_plan(loaded, cat, _demand(candidate, targets, fill, controls), point=point, tdp_w=tdp_w, solver=solver,
                        time_limit=time_limit, gap=gap, progress=None)
         return run.plan
 

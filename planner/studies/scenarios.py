@@ -180,6 +180,8 @@ class Context:
     """Seconds one candidate's solve may take before it is stopped (reported as ``timeout``)."""
     tdp: dict[str, float] = field(default_factory=dict)
     """Fixed TDP what-ifs (``--tdp``); a drawn TDP replaces them for its accelerator."""
+    controls: dict[str, Any] = field(default_factory=dict)
+    """Placement controls of the demand file (``only``, ``exclude``, ``reserved``, ``together``)."""
 
     def __post_init__(self) -> None:
         fac = self.loaded.facility  # computed once here, so every scenario's copy of the facility shares them
@@ -197,8 +199,10 @@ class Context:
 
     def demand(self, candidate: str) -> Demand:
         if self.metric is None:
-            return Demand("fill", fill=candidate)
-        return Demand("target", metric=self.metric, amount=float(self.amount), candidates=(candidate,))  # type: ignore[arg-type]
+            d = Demand("fill", fill=candidate)
+        else:
+            d = Demand("target", metric=self.metric, amount=float(self.amount), candidates=(candidate,))  # type: ignore[arg-type]
+        return d.with_controls(**self.controls)
 
 
 def _fixed(fig: Figure | None, value: float) -> Figure | None:

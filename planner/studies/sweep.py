@@ -77,10 +77,12 @@ class SweepSetup:
     gap: float = 1e-4
     task_timeout: float = 60.0
     tdp: dict[str, float] = field(default_factory=dict)
+    controls: dict[str, Any] = field(default_factory=dict)
+    """Placement controls of the demand file (``only``, ``exclude``, ``reserved``, ``together``)."""
 
     def context(self) -> Context:
         return Context(self.loaded, self.cat, self.prices, self.metric, self.amount, self.factors, self.solver,
-                       self.time_limit, self.gap, self.task_timeout, dict(self.tdp))
+                       self.time_limit, self.gap, self.task_timeout, dict(self.tdp), dict(self.controls))
 
     @property
     def value_key(self) -> str:
@@ -92,7 +94,9 @@ class SweepSetup:
                 "candidates": list(self.candidates), "metric": self.metric, "amount": self.amount,
                 "prices": {c: (p.to_json() if p else None) for c, p in self.prices.items()},
                 "factors": [f.to_json() for f in self.factors], "seed": self.seed, "solver": self.solver,
-                "time_limit": self.time_limit, "gap": self.gap, "tdp": self.tdp, "nodes": nodes}
+                "time_limit": self.time_limit, "gap": self.gap, "tdp": self.tdp, "nodes": nodes,
+                **({"controls": {k: list(v) if isinstance(v, tuple) else v for k, v in self.controls.items()}}
+                   if self.controls else {})}
 
     def fingerprint(self) -> str:
         text = json.dumps(self.fingerprint_doc(), sort_keys=True, default=str)
