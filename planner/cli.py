@@ -495,21 +495,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
         demand, tdp_file = load_demand(args.demand, cat)
     if cli_demand is not None:
         if demand is not None:  # the command line overrides the file: say so, and what each gave
+            kept = [what for what, given in (("tdp what-ifs", tdp_file), ("placement controls", demand.controls))
+                    if given]
             _err(f"rackplan: note: {_demand_flag(args)} overrides the demand in {args.demand} "
                  f"({demand.describe()}); planning {cli_demand.describe()}"
-                 + ("; the file's tdp what-ifs still apply" if tdp_file else ""))
+                 + (f"; the file's {' and '.join(kept)} still apply" if kept else ""))
+            cli_demand = cli_demand.with_controls(only=demand.only, exclude=demand.exclude, reserved=demand.reserved,
+                                                  together=demand.together, origin=demand.origin)
         demand = cli_demand
     if demand is None:
         raise InputError.one(CLI_FILE, "", "no demand: give --demand FILE, --nodes, --gpus/--fp8-pflops/"
                                                    "--hbm-tb with --candidates, or --fill")
-    if args.demand and cli_demand is not None and not args.quiet:
-        _err(f"rackplan: the demand on the command line replaces the one in {args.demand} "
-             "(its placement controls and TDP what-ifs still apply)")
-    if args.demand and cli_demand is not None:
-        file_demand = load_demand(args.demand, cat)[0]
-        demand = demand.with_controls(only=file_demand.only, exclude=file_demand.exclude,
-                                      reserved=file_demand.reserved, together=file_demand.together,
-                                      origin=file_demand.origin)
     split = lambda text: tuple(s.strip() for s in (text or "").split(",") if s.strip())  # noqa: E731
     if args.only or args.exclude or args.together:
         demand = demand.with_controls(only=split(args.only), exclude=split(args.exclude), together=args.together,
