@@ -774,9 +774,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     plans = [p for p in paths if p.parent.name == "plans"]
     others = [p for p in paths if p.parent.name != "plans"]
     print("wrote " + ", ".join(str(p) for p in others) + f" and {_n(len(plans), 'plan')} in {Path(args.out) / 'plans'}")
-    if result.priced_specs:
-        print(f"  re-check a plan with its prices: rackplan check {Path(args.out) / 'plans'}/ID@POINT.json "
-              f"{args.facility} --specs {Path(args.out) / 'priced-specs.yaml'}")
     return 0
 
 

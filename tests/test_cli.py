@@ -181,9 +181,7 @@ def test_compare_writes_every_point_and_checked_plans(tmp_path):
                    "-o", str(tmp_path / "c"))
     assert out.returncode == 0, out.stderr
     c = tmp_path / "c"
-    # priced-specs.yaml: the node profiles with the prices the plans were made with (issue 10)
-    assert {p.name for p in c.iterdir()} - {"priced-specs.yaml"} == {"compare.json", "compare.csv", "compare.html", "plans"}
-    priced = ["--specs", str(c / "priced-specs.yaml")] if (c / "priced-specs.yaml").exists() else []
+    assert {p.name for p in c.iterdir()} == {"compare.json", "compare.csv", "compare.html", "plans"}
     assert sorted(p.name for p in (c / "plans").iterdir()) == [
         "b200-8x-air@nominal.json", "mi400-8x@high.json", "mi400-8x@low.json", "mi400-8x@nominal.json"]
     doc = json.loads((c / "compare.json").read_text())
@@ -193,7 +191,7 @@ def test_compare_writes_every_point_and_checked_plans(tmp_path):
         assert row["gpus"] >= 1024
         plan = json.loads((c / row["plan_file"]).read_text())
         assert plan["checks"]["passed"] and plan["totals"]["gpus"] == row["gpus"]
-        checked = rackplan("check", str(c / row["plan_file"]), AI_HALL, *priced)
+        checked = rackplan("check", str(c / row["plan_file"]), AI_HALL)
         assert checked.returncode == 0, checked.stdout
     lows = {r["point"]: r["node"]["max_kw"] for r in doc["rows"] if r["candidate"] == "mi400-8x"}
     assert lows == {"low": pytest.approx(9.6), "nominal": pytest.approx(11.0), "high": pytest.approx(12.4)}

@@ -119,12 +119,21 @@ def test_compare_prints_the_verdict_first_and_prices_the_nodes(priced_compare):
     assert doc["ranking"].startswith("annual cost per GPU-hour")
 
 
-def test_priced_plans_recheck_with_the_priced_spec_file(priced_compare):
-    out, res = priced_compare
-    assert "--specs" in res.stdout and (out / "priced-specs.yaml").exists()
-    for plan in sorted((out / "plans").iterdir()):
-        ok = rackplan("check", str(plan), AI_HALL, "--specs", str(out / "priced-specs.yaml"))
+def test_priced_plans_recheck_against_the_library_alone(priced_compare):
+    out, _ = priced_compare
+    assert not (out / "priced-specs.yaml").exists()
+    doc = json.loads((out / "compare.json").read_text())
+    for row in doc["rows"]:
+        ok = rackplan("check", str(out / row["plan_file"]), AI_HALL)
         assert ok.returncode == 0, ok.stdout
+        plan = json.loads((out / row["plan_file"]).read_text())
+        # the same placement; the row adds the price of its nodes
+        assert plan["totals"]["racks_used"] == row["racks_used"]
+        assert row["annual_usd"]["total"] == pytest.approx(
+            plan["totals"]["annual_usd"]["total"] - plan["totals"]["annual_usd"]["nodes"] + row["annual_usd"]["nodes"],
+            abs=0.02)
+    prices = [a for a in doc["assumptions"] if a["figure"] in ("price_usd", "rent_usd_month")]
+    assert {a["node"] for a in prices} == {"mi400-8x", "b200-8x-dlc"}
 
 
 def test_compare_html_leads_with_the_verdict_and_draws_the_costs(priced_compare):

@@ -50,10 +50,8 @@ class CompareResult:
     plans: dict[str, dict[str, Any]] = field(default_factory=dict)
     """``ID@POINT`` -> plan.json document."""
     cat: Catalogue | None = None
-    """The priced catalogue the plans were made with."""
+    """The priced catalogue (node profiles carrying the chosen annual cost), for a sweep."""
     prices: dict[str, PriceChoice | None] = field(default_factory=dict)
-    priced_specs: str | None = None
-    """A spec file with the priced node profiles (``rackplan check --specs``), where prices were applied."""
 
 
 def _demand(candidate: str, targets: dict[str, float], fill: bool, controls: dict[str, Any] | None = None) -> Demand:
@@ -119,9 +117,14 @@ def run_compare(loaded: LoadedFacility, cat: Catalogue, candidates: list[str], t
     metric = None if fill else next(iter(targets))
 
     def plan_one(candidate: str, point: Point, tdp_w: dict[str, float] | None) -> dict[str, Any]:
-        run = run_plan(loaded, cat, _demand(candidate, targets, fill, controls), point=point, tdp_w=tdp_w, solver=solver,
-                       time_limit=time_limit, gap=gap, progress=None)
+        # the plan is made and checked with the library's own figures, so `rackplan check` re-checks it
+        # against the library alone; the node price is added to its row (see priced_row)
+        run = run_plan(loaded, base_cat, _demand(candidate, targets, fill, controls), point=point, tdp_w=tdp_w,
+                       solver=solver, time_limit=time_limit, gap=gap, progress=None)
         return run.plan
+
+    def row_of(candidate: str, point: Point, plan: dict[str, Any]) -> dict[str, Any]:
+        return priced_row(compare_row(candidate, point, plan), choices.get(candidate), point)
 
     for candidate in candidates:
         for point in cat.points(candidate):
@@ -137,16 +140,18 @@ def run_compare(loaded: LoadedFacility, cat: Catalogue, candidates: list[str], t
                              "node": node, "cooling": cat.nodes[candidate].cooling})
                 continue
             result.plans[f"{candidate}@{point}"] = plan
-            rows.append(compare_row(candidate, point, plan) | {"cooling": cat.nodes[candidate].cooling})
+            rows.append(row_of(candidate, point, plan) | {"cooling": cat.nodes[candidate].cooling})
             for a in plan["assumptions"]:
                 assumptions.setdefault((a["node"], a["figure"], a["value"]), a | {"point": point})
+            if (price := price_assumption(cat, choices.get(candidate), point)) is not None:
+                assumptions.setdefault((candidate, price["figure"], price["value"]), price)
 
     if not result.plans:
         lines = [f"{r['candidate']}@{r['point']}: {r['message']}" for r in rows]
         raise NoPlanError("no candidate can meet the demand: " + lines[0], lines)
     findings = []
     if break_even:
-        findings = _break_even(cat, candidates, rows, fill, tdp or {}, plan_one, progress, metric)
+        findings = _break_even(cat, candidates, rows, fill, tdp or {}, plan_one, progress, metric, row_of)
 
     cooling = {c: cat.nodes[c].cooling for c in candidates}
     from planner.report.compare_views import cooling_note
@@ -173,9 +178,49 @@ def run_compare(loaded: LoadedFacility, cat: Catalogue, candidates: list[str], t
         "spec_disputes": spec_disputes(cat, [resolve(cat, c) for c in candidates]),
     }
     result.doc["verdict"] = nominal_verdict(result.doc)
-    if any(ch is not None and ch.basis != "annual" for ch in choices.values()):
-        result.priced_specs = priced_spec_file(base_cat, cat, [c for c, ch in choices.items() if ch is not None])
     return result
+
+
+def priced_row(row: dict[str, Any], choice: PriceChoice | None, point: str) -> dict[str, Any]:
+    """A row with its nodes priced: ``nodes`` = node count x the chosen annual cost at the spec point
+    (rent x 12, or the price x the capital recovery factor), in the annual cost, its total and every
+    cost per unit. A single candidate's node count does not depend on its price (a target takes the
+    fewest nodes that reach it, a fill the most that fit), so this is the cost of the same plan with
+    the price in the optimizer's objective. A library annual cost is already in the plan."""
+    if choice is None or choice.basis == "annual" or row.get("status") == "no_plan":
+        return row
+    from planner.studies.tco import unit_costs
+
+    annual = choice.annual(choice.figure.at(point))  # type: ignore[arg-type]
+    usd = dict(row["annual_usd"])
+    old = float(usd.get("nodes") or 0.0)
+    usd["nodes"] = round(row["nodes"] * annual, 2)
+    usd["total"] = round(float(usd["total"]) - old + usd["nodes"], 2)
+    out = dict(row)
+    out["annual_usd"] = usd
+    out["node_annual_usd"] = round(annual, 2)
+    out["usd_per_pflops_year"] = round(usd["total"] / row["fp8_pflops"], 2) if row.get("fp8_pflops") else None
+    t = dict(row.get("tco") or {})
+    t["annual_usd"] = usd
+    t.update(unit_costs(usd["total"], row["gpus"], row.get("fp8_pflops") or 0.0, row.get("hbm_tb") or 0.0))
+    out["tco"] = t
+    return out
+
+
+def price_assumption(cat: Catalogue, choice: PriceChoice | None, point: str) -> dict[str, Any] | None:
+    """The price a comparison used, as an entry of its assumptions (value, range, sources)."""
+    if choice is None or choice.basis == "annual":
+        return None
+    f = choice.figure
+    sources = []
+    for sid in cat.nodes[choice.node].annual_cost_usd.sources if cat.nodes[choice.node].annual_cost_usd else []:
+        if sid in cat.sources:
+            src = cat.sources[sid]
+            sources.append({"id": sid, "title": src.title, "url": src.url, "kind": src.kind})
+    unit = {"buy": "price_usd", "rent": "rent_usd_month"}[choice.basis]
+    return {"node": choice.node, "figure": unit, "value": f.at(point), "status": f.status, "confidence": f.confidence,  # type: ignore[arg-type]
+            "low": f.low, "nominal": f.nominal, "high": f.high, "basis": choice.describe(), "note": f.note,
+            "sources": sources, "point": point}
 
 
 def node_unit_ranges(cat: Catalogue, assumptions: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -193,26 +238,6 @@ def node_unit_ranges(cat: Catalogue, assumptions: list[dict[str, Any]]) -> list[
             a.update({"low": round(ends["low"], 6), "nominal": round(ends["nominal"], 6), "high": round(ends["high"], 6)})
         out.append(a)
     return out
-
-
-def priced_spec_file(base: Catalogue, priced: Catalogue, nodes: list[str]) -> str:
-    """A spec file (``--specs``) holding the priced node profiles and their price sources, so that
-    ``rackplan check plans/ID@POINT.json --specs priced-specs.yaml`` re-checks the nodes cost too."""
-    import yaml
-
-    sources = {}
-    profiles = {}
-    for nid in nodes:
-        prof = priced.nodes[nid]
-        profiles[nid] = prof.model_dump(exclude_none=True, by_alias=True, mode="json")
-        for sid in prof.annual_cost_usd.sources if prof.annual_cost_usd else []:
-            if sid not in base.sources:
-                sources[sid] = priced.sources[sid].model_dump(exclude_none=True, mode="json")
-    head = ("# Node profiles with the prices a comparison used (annual_cost_usd = rent x 12, or the purchase\n"
-            "# price x the capital recovery factor). Re-check a plan with its nodes cost:\n"
-            "#   rackplan check plans/ID@POINT.json FACILITY --specs priced-specs.yaml\n")
-    return head + yaml.safe_dump({"schema": "rackplan.specs/1", "sources": sources, "nodes": profiles},
-                                 sort_keys=False, allow_unicode=True, width=110)
 
 
 def nominal_verdict(doc: dict[str, Any]) -> dict[str, Any]:
@@ -280,7 +305,7 @@ def tdp_search_range(cat: Catalogue, acc_id: str) -> tuple[float, float, str]:
 
 def _break_even(cat: Catalogue, candidates: list[str], rows: list[dict[str, Any]], fill: bool,
                 tdp: dict[str, float], plan_one: Any, progress: Progress | None,
-                metric: str | None = None) -> list[dict[str, Any]]:
+                metric: str | None = None, row_of: Any = None) -> list[dict[str, Any]]:
     """For each candidate on a projected accelerator, against each other candidate's nominal result:
     the TDP at which the two rank equal, searched by solving plans at what-if TDPs over the whole
     disputed range (:func:`tdp_search_range`); where there is none, why not."""
@@ -302,7 +327,8 @@ def _break_even(cat: Catalogue, candidates: list[str], rows: list[dict[str, Any]
                     progress(f"break-even {a}: trying {acc_id} at {watts:,.0f} W")
                 try:
                     plan = plan_one(a, "nominal", {acc_id: watts})
-                    cache[watts] = (ranking_value(compare_row(a, "nominal", plan), fill, metric), None)
+                    row = (row_of or compare_row)(a, "nominal", plan)
+                    cache[watts] = (ranking_value(row, fill, metric), None)
                 except NoPlanError as exc:
                     cache[watts] = (math.inf, (exc.shortfalls[0] if exc.shortfalls else str(exc)).removeprefix("no plan: "))
             return cache[watts]
@@ -410,8 +436,6 @@ def write_compare(result: CompareResult, out_dir: str | Path) -> list[Path]:
     with atomic_outputs(out_dir) as out:
         paths = [out.write_json("compare.json", _clean(result.doc)),
                  out.write_text("compare.csv", compare_csv(result.doc)), out.write_text("compare.html", html)]
-        if result.priced_specs:
-            paths.append(out.write_text("priced-specs.yaml", result.priced_specs))
         out.replace_dir("plans")  # no plan from an earlier comparison lingers beside these
         for name, plan in result.plans.items():
             paths.append(out.write_json(f"plans/{name}.json", plan))

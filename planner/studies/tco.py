@@ -12,10 +12,12 @@ block, then ``--price ID=USD[/month]``. Rent or buy is chosen per candidate: the
 else the only one known, else the cheaper of the two at nominal; the other is recorded beside it so a
 report can show both.
 
-A price override reaches the plan through the catalogue (:func:`priced_catalogue`): the node profile's
-``annual_cost_usd`` figure is replaced, with its range and its source, so the optimizer, the plan's
-assumptions and the independent checker (which re-resolves every node figure from the catalogue) all
-read the same number.
+In a sweep the price reaches each scenario's plan through the catalogue (:func:`priced_catalogue`):
+the node profile's ``annual_cost_usd`` figure is replaced, so the optimizer and the independent
+checker (which re-resolves every node figure from the catalogue) read the same number. ``compare``
+writes its plans with the library's own figures, so ``rackplan check`` re-checks them against the
+library alone, and adds the price to each candidate's row (a single candidate's node count does not
+depend on its price: :func:`planner.studies.compare.priced_row`).
 
 Physics and cost stay plain functions (STYLE.md item 5): :func:`capital_recovery_factor`,
 :func:`annual_cost_usd`, :func:`unit_costs`.
