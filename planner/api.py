@@ -6,7 +6,7 @@ command-line flags. Flags default to ``None`` so only what the user typed overri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +105,8 @@ def most_that_fits(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, po
     lines = []
     for nid in demand.node_ids:
         try:
-            run = run_plan(loaded, cat, Demand("fill", fill=nid), point=point, tdp_w=tdp_w, solver=solver,
-                           time_limit=time_limit)
+            fill = replace(demand, kind="fill", fill=nid, nodes={}, metric=None, amount=0.0, candidates=())
+            run = run_plan(loaded, cat, fill, point=point, tdp_w=tdp_w, solver=solver, time_limit=time_limit)
         except NoPlanError:
             lines.append(f"at most 0 {nid} fit{' on their own' if len(demand.node_ids) > 1 else ''}")
             continue
