@@ -57,6 +57,8 @@ def run_plan(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, point: P
                          progress=progress)
     options = {"time_limit_s": time_limit, "gap_tolerance": gap, "point": point,
                "tdp_overrides_w": dict(tdp_w or {}), "spec_files": list(spec_files or [])}
+    if placement.striping:  # rows with panels: auto now have their chosen lineups and panels
+        loaded = LoadedFacility(loaded.facility.with_striping(placement.striping), loaded.path, loaded.sha256)
     figures = rack_figures(loaded.facility, types, placement.counts)
     plan = build_plan(loaded, cat, types, demand, placement, options, figures)
     report = check_plan(loaded.facility, plan, cat)
@@ -64,6 +66,19 @@ def run_plan(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, point: P
         raise PlanCheckError(report.violations)
     plan["checks"] = report.to_json()
     return PlanRun(loaded, types, demand, placement, plan, report, figures)
+
+
+def striped_facility_yaml(run: PlanRun) -> str:
+    """The facility with the striping the plan chose written in: every ``panels: auto`` row now names
+    the panels rackplan added on its chosen lineups. It validates and plans like any facility file."""
+    import yaml
+
+    head = (f"# {run.loaded.path} with the striping rackplan chose for its 'panels: auto' rows\n"
+            f"# (plan made {run.plan.get('made_at', '')}); each such row now names the panels added on its lineups:\n")
+    head += "".join(f"#   {s['row']}: {', '.join(s['sources'])}\n" for s in run.plan.get("striping", []))
+    body = yaml.safe_dump(run.loaded.facility.model_dump(mode="json", exclude_none=True), sort_keys=False,
+                          allow_unicode=True, width=110)
+    return head + body
 
 
 def write_plan(run: PlanRun, out_dir: str | Path) -> list[Path]:
@@ -82,6 +97,8 @@ def write_plan(run: PlanRun, out_dir: str | Path) -> list[Path]:
                  out.write_bytes("racks.xlsx", workbook)]
         if power is not None:
             paths.append(out.write_text("power.csv", power))
+        if run.placement.striping:
+            paths.append(out.write_text("facility.striped.yaml", striped_facility_yaml(run)))
         paths.append(out.write_text("report.html", html))
     return paths
 

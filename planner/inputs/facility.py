@@ -200,11 +200,27 @@ class Row(StrictModel):
     """Number of racks; they are numbered 01, 02, ... (three digits where a row has more than 99)."""
     cooling_kw: float | None = Field(None, gt=0)
     """Optional limit on the row's total heat [kW] (in-row coolers, a row CDU)."""
-    panels: list[Name] | None = Field(None, min_length=1, max_length=32)
+    panels: list[Name] | Literal["auto"] | None = None
     """With a ``power`` section: the panel feeding each of the rack type's feed paths, in path order
-    (2N: A then B)."""
+    (2N: A then B); or ``auto``: rackplan chooses which of ``lineups`` feed the row's paths (one each)
+    so that the facility carries the most under every single failure, and adds a panel per path."""
+    lineups: list[Name] | None = Field(None, min_length=1, max_length=32)
+    """With ``panels: auto``: the sources (UPS lineups) the row's paths may be fed from."""
+    panel_kw: float | None = Field(None, gt=0)
+    """With ``panels: auto``: the rating of each panel (busway) rackplan adds for the row [kW]; default:
+    the row's whole design capacity (never binding)."""
     description: str | None = Field(None, max_length=500)
     """Free text for people."""
+
+    @property
+    def path_panels(self) -> list[str]:
+        """The row's panels, one per feed path (empty without a power tree or with ``panels: auto``)."""
+        return self.panels if isinstance(self.panels, list) else []
+
+    @property
+    def striped(self) -> bool:
+        """True when rackplan chooses the row's lineups (``panels: auto``)."""
+        return self.panels == "auto"
 
 
 class CduGroup(StrictModel):
@@ -285,8 +301,9 @@ class PowerTree(StrictModel):
 
     sources: dict[Name, PowerSource] = Field(min_length=1)
     """Sources by name."""
-    panels: dict[Name, Panel] = Field(min_length=1)
-    """Panels by name; rows name them in ``panels``."""
+    panels: dict[Name, Panel] = Field(default_factory=dict)
+    """Panels by name; rows name them in ``panels`` (rows with ``panels: auto`` get theirs from
+    rackplan)."""
 
 
 class Facility(StrictModel):
@@ -350,7 +367,7 @@ class Facility(StrictModel):
     def surviving_paths(self, row: Row) -> int:
         """Fewest feed paths a rack of the row has left after any loss it must survive."""
         return physics.surviving_paths(self.redundancy(row.rack_type), self.rack_types[row.rack_type].feeds,
-                                       row.panels, self.panel_source)
+                                       row.path_panels, self.panel_source)
 
     @cached_property
     def panel_source(self) -> dict[str, str]:
@@ -362,13 +379,13 @@ class Facility(StrictModel):
         tree, what every surviving path can carry after any single failure upstream."""
         rt = self.rack_types[row.rack_type]
         return physics.rack_power_capacity_kw(self.one_feed_kw(row.rack_type), rt.feeds, self.redundancy(row.rack_type),
-                                              row.panels, self.panel_source)
+                                              row.path_panels, self.panel_source)
 
     def path_share(self, row: Row, element: str, failed: str | None = None) -> float:
         """Share of a row's load that ``element`` (a panel, or a source: all its panels) carries with
         ``failed`` lost (None: normal operation). A rack's load divides equally among its surviving
         paths (CONTRACT.md); with every path lost the row is dropped and nothing carries it."""
-        panels = row.panels or []
+        panels = row.path_panels
         paths = len(panels)
         lost = 0 if failed is None else physics.paths_lost(panels, self.panel_source, failed)
         if lost >= paths:
@@ -383,10 +400,42 @@ class Facility(StrictModel):
         out: dict[str, list[tuple[str, Row]]] = {name: [] for name, _, _ in self.power_elements()}
         for hall in self.halls:
             for row in hall.rows:
-                for name in dict.fromkeys([p for p in row.panels or []]
-                                          + [self.panel_source[p] for p in row.panels or []]):
+                for name in dict.fromkeys(row.path_panels + [self.panel_source[p] for p in row.path_panels]):
                     out[name].append((hall.name, row))
         return out
+
+    def striped_rows(self) -> list[tuple[str, Row]]:
+        """(hall, row) of every row with ``panels: auto``."""
+        return [(hall.name, row) for hall in self.halls for row in hall.rows if row.striped]
+
+    def stripe_choices(self, row: Row) -> list[tuple[str, ...]]:
+        """Which lineups can feed a ``panels: auto`` row: one distinct lineup per feed path (the
+        order of paths does not matter, so each set once)."""
+        import itertools
+
+        return list(itertools.combinations(row.lineups or [], self.paths(row.rack_type)))
+
+    def with_striping(self, choice: dict[tuple[str, str], tuple[str, ...]]) -> "Facility":
+        """This facility with each ``panels: auto`` row fed as chosen: a new panel per path, named
+        ``HALL-ROW-P1``..., on the chosen lineup, rated ``panel_kw`` or the row's design capacity."""
+        data = self.model_dump(mode="python", exclude_none=True)
+        panels = data["power"]["panels"]
+        for h, hall in enumerate(self.halls):
+            for r, row in enumerate(hall.rows):
+                if not row.striped:
+                    continue
+                kw = row.panel_kw or row.racks * self.row_power_capacity_kw(row)
+                names = []
+                for i, source in enumerate(choice[(hall.name, row.name)], start=1):
+                    name = f"{hall.name}-{row.name}-P{i}"
+                    panels[name] = {"source": source, "kw": kw,
+                                    "description": f"added by rackplan for row {hall.name}/{row.name}"}
+                    names.append(name)
+                rd = data["halls"][h]["rows"][r]
+                rd["panels"] = names
+                for key in ("lineups", "panel_kw"):
+                    rd.pop(key, None)
+        return Facility.model_validate(data)
 
     def power_elements(self) -> list[tuple[str, str, float]]:
         """(name, ``source`` | ``panel``, kW) of every element of the power tree, sources first."""
@@ -473,7 +522,7 @@ class RackTable:
                 cols["row"].extend([row.name] * n)
                 cols["rack_type"].extend([row.rack_type] * n)
                 cols["power_kw"].extend([fac.row_power_capacity_kw(row)] * n)
-                cols["panels"].extend(["+".join(row.panels or [])] * n)
+                cols["panels"].extend([f"auto:{hall.name}/{row.name}" if row.striped else "+".join(row.path_panels)] * n)
                 cols["cdu"].extend([cdu_of.get(row.name, "")] * n)
         df = pd.DataFrame(cols)
         rt = pd.DataFrame(
@@ -632,6 +681,11 @@ def check_power_tree(fac: Facility) -> list[tuple[tuple, str]]:
     every row names one existing panel per feed path, and no redundant row has all its paths on one
     panel or one source (a single failure would drop it); without a tree, no row names panels."""
     out = []
+    for h, hall in enumerate(fac.halls):
+        for r, row in enumerate(hall.rows):
+            for key in ("lineups", "panel_kw"):
+                if getattr(row, key) is not None and not row.striped:
+                    out.append((("halls", h, "rows", r, key), f"{key} goes with panels: auto"))
     if fac.power is None:
         for h, hall in enumerate(fac.halls):
             for r, row in enumerate(hall.rows):
@@ -658,7 +712,20 @@ def check_power_tree(fac: Facility) -> list[tuple[tuple, str]]:
                 continue  # reported by check_rack_types
             if not row.panels:
                 out.append((loc, f"the facility has a power section: name {need} panel{'s' if need > 1 else ''}, "
-                                 f"one per feed path of rack type '{row.rack_type}' ({red})"))
+                                 f"one per feed path of rack type '{row.rack_type}' ({red}), or panels: auto"))
+                continue
+            if row.striped:
+                lineups = row.lineups or []
+                where = ("halls", h, "rows", r, "lineups")
+                if not lineups:
+                    out.append((loc, "panels: auto needs lineups: the sources rackplan may feed the row from"))
+                for s in [s for s in lineups if s not in sources]:
+                    out.append((where, f"unknown source '{s}'; {_close(s, sorted(sources))}"))
+                if len(set(lineups)) != len(lineups):
+                    out.append((where, "a lineup is listed twice"))
+                elif lineups and len(lineups) < need:
+                    out.append((where, f"{len(lineups)} lineup{'s' if len(lineups) != 1 else ''} for {need} feed paths: "
+                                       "each path needs its own lineup"))
                 continue
             unknown = [p for p in row.panels if p not in panels]
             for p in unknown:

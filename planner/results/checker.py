@@ -239,8 +239,11 @@ Rule = Callable[[Recomputed], list[str]]
 
 def check_structure(c: Recomputed) -> list[str]:
     """Every rack entry names a rack of the facility, once, with its hall, row and type, and positive
-    whole counts of known node types."""
-    return list(c.structure)
+    whole counts of known node types; the facility has no ``panels: auto`` row left (a plan is checked
+    against the facility with its striping written in: the plan's own ``facility.descriptor``)."""
+    auto = [f"{h}/{row.name}" for h, row in c.fac.striped_rows()]
+    return list(c.structure) + ([f"facility: rows {', '.join(auto)} have panels: auto; check the plan against "
+                                 "the facility it records (with the striping it chose)"] if auto else [])
 
 
 def _planned(c: Recomputed) -> list[RackLoad]:
@@ -263,8 +266,8 @@ def _simulate_row_failures(c: Recomputed, row: Row) -> list[tuple[str, int]]:
     k = physics.scheme_losses(red)
     if k:
         out.append(("one feed side" if red == "2N" else f"{k} of its {paths} feed paths", k))
-    for failed in dict.fromkeys(list(row.panels or []) + [fac.panel_source[p] for p in row.panels or []]):
-        lost = physics.paths_lost(row.panels or [], fac.panel_source, failed)
+    for failed in dict.fromkeys(list(row.path_panels) + [fac.panel_source[p] for p in row.path_panels]):
+        lost = physics.paths_lost(row.path_panels, fac.panel_source, failed)
         if 0 < lost < paths:
             out.append((failed, lost))
     return out
@@ -467,7 +470,7 @@ def element_loads(c: Recomputed, failed: str | None) -> dict[str, float]:
     def add(load: dict[str, float], rows, lost: str | None, sign: float) -> None:
         for hall, row in rows:
             kw = c.row_kw(hall, row.name)
-            alive = [p for p in row.panels or [] if lost not in (p, source_of[p])]
+            alive = [p for p in row.path_panels if lost not in (p, source_of[p])]
             if not alive or kw == 0:
                 continue
             share = sign * kw / len(alive)

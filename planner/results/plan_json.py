@@ -260,7 +260,7 @@ def _rows_and_halls(fac: Facility, df: pd.DataFrame) -> tuple[list[dict], list[d
             rows.append({"hall": hall.name, "row": row.name, "rack_type": row.rack_type, "racks": row.racks,
                          "racks_used": int(g["racks_used"]), "planned_kw": _r(g["planned_kw"]),
                          "existing_kw": _r(g["existing_kw"]), "heat_kw": _r(g["heat_kw"]),
-                         "cooling_kw": row.cooling_kw, "panels": list(row.panels or []),
+                         "cooling_kw": row.cooling_kw, "panels": list(row.path_panels),
                          "surviving_paths": fac.surviving_paths(row), "cdu": fac.cdu_of_row(hall).get(row.name),
                          "utilization": _r(g["heat_kw"] / row.cooling_kw, 4) if row.cooling_kw else None})
         cu = hall.cooling_units
@@ -298,7 +298,7 @@ def power_section(fac: Facility, df: pd.DataFrame) -> dict[str, Any] | None:
         affected = fac.rows_on[failed]
         after: dict[str, float] = {}
         for h, row in affected:
-            for x in dict.fromkeys(list(row.panels or []) + [fac.panel_source[p] for p in row.panels or []]):
+            for x in dict.fromkeys(list(row.path_panels) + [fac.panel_source[p] for p in row.path_panels]):
                 if x in lost:
                     continue
                 delta = (fac.path_share(row, x, failed) - fac.path_share(row, x)) * row_kw[(h, row.name)]
@@ -313,7 +313,7 @@ def power_section(fac: Facility, df: pd.DataFrame) -> dict[str, Any] | None:
         else:
             top_kw = after[top] if top else 0.0
         lost_rows = [(h, row) for h, row in affected
-                     if physics.paths_lost(row.panels or [], fac.panel_source, failed) == len(row.panels or [])]
+                     if physics.paths_lost(row.path_panels, fac.panel_source, failed) == len(row.path_panels)]
         lost_kw = sum(row_kw[(h, row.name)] for h, row in lost_rows)
         if lost_kw > 0:
             dropped.append({"failure": failed, "kw": _r(lost_kw), "rows": [f"{h}/{row.name}" for h, row in lost_rows]})
@@ -339,8 +339,12 @@ def cdu_section(fac: Facility, df: pd.DataFrame) -> list[dict[str, Any]] | None:
 
 def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], demand: Demand,
                placement: Placement, solver_options: dict[str, Any], df: pd.DataFrame | None = None) -> dict[str, Any]:
-    """The ``plan.json`` document for a placement (``df``: its :func:`rack_figures`, if already made)."""
+    """The ``plan.json`` document for a placement (``df``: its :func:`rack_figures`, if already made).
+    ``loaded`` is the facility the plan is for: with ``panels: auto`` rows, the one with the placement's
+    striping written in (:meth:`~planner.inputs.facility.Facility.with_striping`)."""
     fac = loaded.facility
+    if fac.striped_rows():
+        raise ValueError("build the plan against the facility with its striping (Facility.with_striping)")
     counts = placement.counts
     df = rack_figures(fac, types, counts) if df is None else df
     used = df["nodes_planned"].to_numpy() > 0
@@ -426,6 +430,10 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
         "totals": totals,
         "baseline": baseline,
     }
+    if placement.striping:
+        plan["striping"] = [{"row": f"{hall}/{row}", "sources": list(sources),
+                             "panels": [f"{hall}-{row}-P{i}" for i in range(1, len(sources) + 1)]}
+                            for (hall, row), sources in placement.striping.items()]
     if (power := power_section(fac, df)) is not None:
         plan["power"] = power
     if (cdus := cdu_section(fac, df)) is not None:
