@@ -403,6 +403,8 @@ def _solve_and_check(ctx: Context, candidate: str, values: dict[str, float]) -> 
             "totals": {"nodes": {candidate: n} if n else {}, "gpus": n * t.gpus, "racks_used": len(entries),
                        "it_kw": it_kw, "fp8_pflops": n * t.fp8_pflops, "hbm_tb": n * t.hbm_tb,
                        "annual_usd": usd}}
+    if getattr(placement, "striping", None):  # rows with panels: auto are checked with the lineups chosen
+        fac = fac.with_striping(placement.striping)
     report = check_plan(fac, plan, cat)
     if not report.passed:
         from planner.errors import PlanCheckError
