@@ -81,20 +81,21 @@ def striped_facility_yaml(run: PlanRun) -> str:
     return head + body
 
 
-def write_plan(run: PlanRun, out_dir: str | Path) -> list[Path]:
-    """Write ``plan.json``, ``racks.csv``, ``racks.xlsx``, ``power.csv`` (with a power tree) and
-    ``report.html`` into ``out_dir``, all or nothing."""
+def write_plan(run: PlanRun, out_dir: str | Path, xlsx: bool = True) -> list[Path]:
+    """Write ``plan.json``, ``racks.csv``, ``racks.xlsx`` (unless ``xlsx`` is false), ``power.csv``
+    (with a power tree) and ``report.html`` into ``out_dir``, all or nothing."""
     from planner.report.views import render_plan
     from planner.results.excel import racks_xlsx
     from planner.results.outputs import atomic_outputs
 
     html = render_plan(run.plan)
     power = power_csv(run.plan)
-    workbook = racks_xlsx(run.plan)
+    workbook = racks_xlsx(run.plan) if xlsx else None
     with atomic_outputs(out_dir) as out:
         paths = [out.write_json("plan.json", run.plan),
-                 out.write_text("racks.csv", racks_csv(run.loaded.facility, run.types, run.placement.counts, run.figures)),
-                 out.write_bytes("racks.xlsx", workbook)]
+                 out.write_text("racks.csv", racks_csv(run.loaded.facility, run.types, run.placement.counts, run.figures))]
+        if workbook is not None:
+            paths.append(out.write_bytes("racks.xlsx", workbook))
         if power is not None:
             paths.append(out.write_text("power.csv", power))
         if run.placement.striping:

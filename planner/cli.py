@@ -219,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude", metavar="SCOPE[,SCOPE...]", help="never place in these halls, rows or racks")
     p.add_argument("--together", choices=("hall", "row"),
                    help="keep every node in one hall (or row): a training cluster's fabric spans a pod")
+    p.add_argument("--no-xlsx", action="store_true",
+                   help="skip racks.xlsx (for a campus of 10,000+ used racks the workbook takes several seconds; "
+                        "racks.csv has the same figures)")
     p.add_argument("--point", choices=POINTS, default="nominal",
                    help="spec point for projected figures (default nominal)")
     p.add_argument("-o", "--out", metavar="DIR", default=DEFAULT_PLAN_DIR,
@@ -530,7 +533,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
                        time_limit=opts["time_limit"], gap=opts["gap"], progress=progress, spec_files=args.specs)
     except NoPlanError as exc:
         return _no_plan(exc, loaded, cat, demand, args, tdp, opts, progress)
-    paths = write_plan(run, args.out)
+    paths = write_plan(run, args.out, xlsx=not args.no_xlsx)
     if not args.quiet:
         for line in _summary(run.plan):
             _err(line)

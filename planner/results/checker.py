@@ -351,7 +351,7 @@ def check_positions(c: Recomputed) -> list[str]:
             continue
         ld = c.racks[rid]
         top = c.fac.rack_types[ld.rack_type].u - ld.overhead_u
-        taken = list(ld.existing_units)
+        spans = [(a, b, "existing") for a, b in ld.existing_units]
         counted: dict[str, int] = {}
         for pos in positions:
             nid, low = pos.get("node"), pos.get("u")
@@ -363,10 +363,18 @@ def check_positions(c: Recomputed) -> list[str]:
             if low < 1 or high > top:
                 out.append(f"rack {rid}: {nid} at units {low}-{high} is outside units 1-{top}"
                            + (" (the overhead takes the top)" if ld.overhead_u else ""))
-            clash = next(((a, b) for a, b in taken if low <= b and a <= high), None)
-            if clash:
-                out.append(f"rack {rid}: {nid} at units {low}-{high} overlaps units {clash[0]}-{clash[1]}")
-            taken.append((low, high))
+            spans.append((low, high, nid))
+        # sorted by lowest unit, a span overlaps another exactly when it starts at or below the highest
+        # unit any earlier span reaches
+        spans.sort(key=lambda s: (s[0], s[1]))
+        reach = None
+        for low, high, what in spans:
+            if reach is not None and low <= reach[1] and what != "existing":
+                out.append(f"rack {rid}: {what} at units {low}-{high} overlaps units {reach[0]}-{reach[1]}")
+            elif reach is not None and low <= reach[1] and reach[2] != "existing":
+                out.append(f"rack {rid}: {reach[2]} at units {reach[0]}-{reach[1]} overlaps units {low}-{high}")
+            if reach is None or high > reach[1]:
+                reach = (low, high, what)
         if counted != ld.nodes:
             out.append(f"rack {rid}: positions place {counted} but the rack holds {ld.nodes}")
     return out

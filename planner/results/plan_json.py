@@ -12,6 +12,7 @@ independently with plain loops.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from typing import Any
 
 import numpy as np
@@ -185,11 +186,18 @@ def rack_positions(u_total: int, overhead_u: int, existing: list[tuple[int, int 
     """``racks[].positions`` (CONTRACT.md "Rack positions"): the lowest unit of each planned node, in the
     free runs left by the overhead (top units) and existing equipment, tallest node first, bottom up.
     None if they do not fit as whole blocks (the optimizer's patterns make sure they do)."""
-    runs = physics.free_runs(u_total, physics.rack_taken_units(u_total, overhead_u, existing))
+    placed = _positions(u_total, overhead_u, tuple(existing), tuple(nodes))
+    return None if placed is None else [{"node": nid, "u": low} for nid, low in placed]
+
+
+@functools.lru_cache(maxsize=4096)
+def _positions(u_total: int, overhead_u: int, existing: tuple, nodes: tuple) -> tuple | None:
+    """:func:`rack_positions`, once per distinct rack and fill (a campus has few of each)."""
+    runs = physics.free_runs(u_total, physics.rack_taken_units(u_total, overhead_u, list(existing)))
     lows = physics.place_in_runs([h for _, h in nodes], runs)
     if lows is None:
         return None
-    return sorted(({"node": nid, "u": low} for (nid, _), low in zip(nodes, lows)), key=lambda p: p["u"])
+    return tuple(sorted(((nid, low) for (nid, _), low in zip(nodes, lows)), key=lambda p: p[1]))
 
 
 def _rack_entries(df: pd.DataFrame, counts: np.ndarray, types: list[NodeType]) -> list[dict[str, Any]]:
