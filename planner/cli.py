@@ -400,7 +400,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"  hall {hall.name}: {_n(sum(r.racks for r in hall.rows), 'rack')} in {_n(len(hall.rows), 'row')}, {what} "
               f"{fac.hall_usable_kw(hall):,.0f} kW usable ({cu.count} x {cu.unit_kw:g} kW, N+{cu.redundant}){extra}")
         for g in hall.cdus or []:
-            print(f"    CDU group {g.name}: {'row' if len(g.rows) == 1 else 'rows'} {', '.join(g.rows)}, {fac.cdu_usable_kw(g):,.0f} kW usable "
+            print(f"    CDU group {g.name}: {'row' if len(g.rows) == 1 else 'rows'} {', '.join(g.rows)}, {fac.usable_kw(g):,.0f} kW usable "
                   f"({g.count} x {g.unit_kw:g} kW, N+{g.redundant})")
     if fac.power is not None:
         names = list(fac.power.sources)

@@ -223,19 +223,14 @@ class Row(StrictModel):
         return self.panels == "auto"
 
 
-class CduGroup(StrictModel):
-    """Coolant distribution units serving the liquid loops of some rows of a hall (N+k)."""
+class CduGroup(CoolingUnits):
+    """Coolant distribution units serving the liquid loops of some rows of a hall: N+k units like any
+    other, usable ``(count - redundant) x unit_kw`` of liquid heat."""
 
     name: Name
     """Group name, unique in its hall."""
     rows: list[Name] = Field(min_length=1, max_length=1000)
     """Rows (of this hall) whose liquid heat the group takes."""
-    count: int = Field(gt=0, le=1000)
-    """Installed units."""
-    unit_kw: float = Field(gt=0)
-    """Heat each unit moves [kW]."""
-    redundant: int = Field(0, ge=0)
-    """Units held in reserve: usable ``(count - redundant) x unit_kw``."""
 
 
 class Hall(StrictModel):
@@ -450,9 +445,6 @@ class Facility(StrictModel):
 
     def hall_usable_kw(self, hall: Hall) -> float:
         return self.usable_kw(hall.cooling_units)
-
-    def cdu_usable_kw(self, group: CduGroup) -> float:
-        return physics.usable_units_kw(group.count, group.unit_kw, group.redundant)
 
     def cdu_of_row(self, hall: Hall) -> dict[str, str]:
         """Row name -> CDU group name, for the rows of a hall that are in a group."""
@@ -880,10 +872,10 @@ def check_existing(fac: Facility) -> list[tuple[tuple, str]]:
                         f"existing load of {hall_heat[hall.name]:g} kW already exceeds the hall's it_kw {hall.it_kw:g}"))
         for g, group in enumerate(hall.cdus or []):
             liquid = sum(liquid_row.get((hall.name, r), 0.0) for r in group.rows)
-            if group.redundant < group.count and liquid > fac.cdu_usable_kw(group) + 1e-9:
+            if group.redundant < group.count and liquid > fac.usable_kw(group) + 1e-9:
                 out.append((("halls", h, "cdus", g),
                             f"existing liquid load of {liquid:g} kW already exceeds the group's usable "
-                            f"{fac.cdu_usable_kw(group):g} kW"))
+                            f"{fac.usable_kw(group):g} kW"))
     if fac.plant is not None and fac.plant.redundant < fac.plant.count:
         heat = sum(hall_heat.values())
         if heat > fac.usable_kw(fac.plant) + 1e-9:

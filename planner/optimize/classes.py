@@ -520,7 +520,7 @@ def group_limits(fac: Facility, frame: pd.DataFrame, class_racks: list[np.ndarra
         for group in hall.cdus or []:
             ks = {k: 1.0 for r in group.rows for k in by_row.get((hall.name, r), [])}
             out.append(_limit("cdu", (hall.name, group.name), f"CDU group {hall.name}/{group.name}",
-                              fac.cdu_usable_kw(group), ex(hall.name, group.rows, "liquid"), "liquid", ks))
+                              fac.usable_kw(group), ex(hall.name, group.rows, "liquid"), "liquid", ks))
     if fac.plant is not None:
         every = {k: 1.0 for k in range(len(class_racks))}
         out.append(_limit("plant", ("plant",), "heat rejection plant", fac.usable_kw(fac.plant),

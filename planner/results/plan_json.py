@@ -340,41 +340,26 @@ def cdu_section(fac: Facility, df: pd.DataFrame) -> list[dict[str, Any]] | None:
         return None
     liquid = df.groupby(["hall", "row"], sort=False)["liquid_heat_kw"].sum().to_dict()
     return [{"hall": hall.name, "name": g.name, "rows": list(g.rows),
-             "liquid_kw": _r(sum(liquid[(hall.name, r)] for r in g.rows)), "usable_kw": _r(fac.cdu_usable_kw(g)),
+             "liquid_kw": _r(sum(liquid[(hall.name, r)] for r in g.rows)), "usable_kw": _r(fac.usable_kw(g)),
              "units": g.count, "unit_kw": g.unit_kw, "redundant": g.redundant}
             for hall in fac.halls for g in hall.cdus or []]
 
 
-def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], demand: Demand,
-               placement: Placement, solver_options: dict[str, Any], df: pd.DataFrame | None = None) -> dict[str, Any]:
-    """The ``plan.json`` document for a placement (``df``: its :func:`rack_figures`, if already made).
-    ``loaded`` is the facility the plan is for: with ``panels: auto`` rows, the one with the placement's
-    striping written in (:meth:`~planner.inputs.facility.Facility.with_striping`)."""
-    fac = loaded.facility
-    if fac.striped_rows():
-        raise ValueError("build the plan against the facility with its striping (Facility.with_striping)")
-    counts = placement.counts
-    df = rack_figures(fac, types, counts) if df is None else df
+def _totals(fac: Facility, types: list[NodeType], counts: np.ndarray, df: pd.DataFrame) -> dict[str, Any]:
+    """``totals``: nodes, GPUs, racks, what the plan adds in kW (nodes and overhead), FP8, HBM, energy,
+    carbon, provisioned and stranded power, and the annual cost by kind."""
     used = df["nodes_planned"].to_numpy() > 0
-    ids = [t.id for t in types]
-    rows, halls = _rows_and_halls(fac, df)
-    existing_only = [
-        {"id": r["id"], "hall": r["hall"], "row": r["row"], "rack_type": r["rack_type"],
-         "kw": _r(r["existing_kw"]), "liquid_kw": _r(r["existing_liquid_kw"]), "u": int(r["existing_u"]),
-         "weight_kg": _r(r["existing_weight_kg"])}
-        for r in df[df["has_existing"] & ~used].to_dict("records")
-    ]
-
     planned = df[used]
-    totals_nodes = {ids[t]: int(counts[:, t].sum()) for t in range(len(ids)) if counts[:, t].sum()}
-    fp8 = float(sum(counts[:, t].sum() * types[t].fp8_pflops for t in range(len(types))))
-    hbm = float(sum(counts[:, t].sum() * types[t].hbm_tb for t in range(len(types))))
+    ids = [t.id for t in types]
+    per_type = counts.sum(axis=0)
+    fp8 = float(sum(per_type[t] * types[t].fp8_pflops for t in range(len(types))))
+    hbm = float(sum(per_type[t] * types[t].hbm_tb for t in range(len(types))))
     costs = _costs(df)
     kwh = float(df["kwh"].sum())
     cooling_kwh = costs["cooling"] / fac.site.electricity_usd_per_kwh
     added_kw = float(df["planned_kw"].sum() + df["overhead_kw_used"].sum())
-    totals = {
-        "nodes": totals_nodes,
+    return {
+        "nodes": {ids[t]: int(per_type[t]) for t in range(len(ids)) if per_type[t]},
         "gpus": int(df["gpus"].sum()),
         "racks_used": int(used.sum()),
         "racks_new": int(df["new"].sum()),
@@ -391,16 +376,45 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
         "annual_usd": costs,
         "usd_per_pflops_year": _r(costs["total"] / fp8, 2) if fp8 > 0 else None,
     }
-    g = placement.greedy
-    # for fill, "meets the demand" means fitting as many nodes as the plan does
-    meets_demand = bool(meets(placement.data, demand, g)) and (demand.kind != "fill" or g.sum() >= counts.sum())
+
+
+def _baseline(placement: Placement, demand: Demand, types: list[NodeType], fac: Facility,
+              costs: dict[str, float]) -> dict[str, Any]:
+    """``baseline``: the first-fit plan, whether it meets the demand (for fill: fits as many nodes as the
+    plan), its racks and cost, and how much more it costs than the plan."""
+    g, ids = placement.greedy, [t.id for t in types]
+    meets_demand = bool(meets(placement.data, demand, g)) and (demand.kind != "fill" or g.sum() >= placement.counts.sum())
     baseline = {"method": "first-fit decreasing (facility order, largest node first)",
                 "meets_demand": meets_demand,
                 "nodes": {ids[t]: int(g[:, t].sum()) for t in range(len(ids)) if g[:, t].sum()},
                 "racks_used": int((g.sum(axis=1) > 0).sum()),
                 "annual_usd": _costs(rack_figures(fac, types, g))}
-    if baseline["meets_demand"] and costs["total"] > 0:
+    if meets_demand and costs["total"] > 0:
         baseline["excess_over_plan"] = _r(baseline["annual_usd"]["total"] / costs["total"] - 1.0, 6)
+    return baseline
+
+
+def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], demand: Demand,
+               placement: Placement, solver_options: dict[str, Any], df: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The ``plan.json`` document for a placement (``df``: its :func:`rack_figures`, if already made).
+    ``loaded`` is the facility the plan is for: with ``panels: auto`` rows, the one with the placement's
+    striping written in (:meth:`~planner.inputs.facility.Facility.with_striping`)."""
+    fac = loaded.facility
+    if fac.striped_rows():
+        raise ValueError("build the plan against the facility with its striping (Facility.with_striping)")
+    counts = placement.counts
+    df = rack_figures(fac, types, counts) if df is None else df
+    used = df["nodes_planned"].to_numpy() > 0
+    rows, halls = _rows_and_halls(fac, df)
+    existing_only = [
+        {"id": r["id"], "hall": r["hall"], "row": r["row"], "rack_type": r["rack_type"],
+         "kw": _r(r["existing_kw"]), "liquid_kw": _r(r["existing_liquid_kw"]), "u": int(r["existing_u"]),
+         "weight_kg": _r(r["existing_weight_kg"])}
+        for r in df[df["has_existing"] & ~used].to_dict("records")
+    ]
+
+    totals = _totals(fac, types, counts, df)
+    baseline = _baseline(placement, demand, types, fac, totals["annual_usd"])
 
     plan: dict[str, Any] = {
         "schema": SCHEMA_PLAN,
