@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/rackplan plan facilities/ai-building.yaml --demand examples/ai-building-demand.yaml -o $(OUT)
-	$(BIN)/rackplan compare facilities/ai-hall.yaml --candidates mi400-8x,b200-8x-air --gpus 1024 -o $(OUT)/compare
+	$(BIN)/rackplan compare facilities/ai-hall.yaml --demand examples/ai-hall-compare.yaml --samples 200 -o $(OUT)/compare
 	@echo
 	@echo "Report:     $(OUT)/report.html"
 	@echo "Comparison: $(OUT)/compare/compare.html"

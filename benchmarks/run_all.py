@@ -12,6 +12,7 @@ SCRIPTS = [
     ["bench_facilities.py", "--straightforward"],
     ["bench_small.py", "--seeds", "3"],
     ["bench_report.py"],
+    ["bench_sweep.py"],
     ["bench_waves.py"],
 ]
 

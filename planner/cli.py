@@ -11,6 +11,8 @@ import argparse
 import json
 import os
 import sys
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +60,18 @@ COMMAND_EXAMPLES = {
               "rackplan specs --specs my-nodes.yaml           # with your own profiles"],
     "schema": ["rackplan schema > facility.schema.json        # point your editor's YAML plugin at it",
                "rackplan schema demand", "rackplan schema --markdown   # the reference in docs/reference.md"],
-    "compare": ["rackplan compare facilities/ai-hall.yaml --candidates mi400-8x,b200-8x-air --gpus 1024",
-                "rackplan compare facilities/ai-hall.yaml --candidates mi400-8x,mi455x-4x,b200-8x-air --fill",
+    "compare": ["rackplan compare facilities/ai-hall.yaml --candidates mi400-8x,b200-8x-dlc --gpus 1024",
+                "rackplan compare facilities/ai-hall.yaml --demand examples/ai-hall-compare.yaml --samples 300",
+                "rackplan compare facilities/ai-hall.yaml --candidates mi400-8x,b200-8x-dlc --gpus 1024 \\\n"
+                "      --price mi400-8x=20000:25000:30000/month --price b200-8x-dlc=515000 --years 4 --discount-rate 0.08",
                 "rackplan compare facilities/campus.yaml --candidates b200-8x-dlc,mi355x-8x-dlc --fp8-pflops 50000"],
+    "sweep": ["rackplan sweep facilities/ai-hall.yaml --demand examples/ai-hall-compare.yaml --samples 1000",
+              "rackplan sweep facilities/ai-hall.yaml --candidates mi400-8x,b200-8x-dlc --gpus 1024 \\\n"
+              "      --price mi400-8x=20000:25000:30000/month --price b200-8x-dlc=30000:40000:50000/month \\\n"
+              "      --electricity 0.06:0.12 --load-factor 0.6:0.9 --samples 1000 --seed 7",
+              "rackplan sweep ... --engine ray --workers 2            # a local Ray (pip install 'rackplan[ray]')",
+              "rackplan sweep ... --engine ray --address ray://head:10001   # an existing Ray cluster",
+              "rackplan sweep ... -o DIR       # run it again after an interruption: it resumes where it stopped"],
     "report": ["rackplan report rackplan-out/plan.json -o plan.html      # re-checks the plan first",
                "rackplan report edited-plan.json --allow-failed        # render a failing plan, with a red banner",
                "rackplan report rackplan-compare/compare.json"],
@@ -115,6 +126,46 @@ def _add_solver(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gap", type=float, default=None, metavar="FRACTION",
                    help=f"stop when proven within this relative gap of the optimum (default {DEFAULT_GAP:g})")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary on stderr")
+
+
+def _add_study(p: argparse.ArgumentParser) -> None:
+    """What ``compare`` and ``sweep`` compare, and at what prices."""
+    p.add_argument("--demand", metavar="FILE",
+                   help="demand file: target + candidates, and optionally prices, years, discount_rate, "
+                        "uncertainty (electricity and load factor ranges) and tdp")
+    p.add_argument("--candidates", metavar="ID,ID[,...]", help="node ids to compare")
+    _add_targets(p, "each candidate must reach")
+    p.add_argument("--fill", action="store_true", help="fit as many of each candidate as possible")
+    p.add_argument("--price", action="append", metavar="ID=USD[/month]", default=None,
+                   help="a node's price: purchase per node (ID=515000), rent per node-month (ID=25000/month), a "
+                        "range LOW:NOMINAL:HIGH or LOW:HIGH, or just the basis (ID=buy, ID=rent) with the library's "
+                        "figure; may be repeated")
+    p.add_argument("--years", type=float, default=None, metavar="N",
+                   help="years over which a purchase is recovered (default 4)")
+    p.add_argument("--discount-rate", type=float, default=None, metavar="R",
+                   help="discount rate of the capital recovery factor r(1+r)^n/((1+r)^n-1) (default 0: "
+                        "straight line, price / years)")
+    p.add_argument("--electricity", metavar="LOW:HIGH", default=None,
+                   help="electricity price range [USD/kWh] for scenarios (LOW:HIGH or LOW:NOMINAL:HIGH; "
+                        "nominal defaults to the facility's)")
+    p.add_argument("--load-factor", metavar="LOW:HIGH", default=None,
+                   help="load factor range (average / maximum draw) for scenarios")
+
+
+def _add_engine(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=None, metavar="N", help="random seed of the scenarios (default 1)")
+    p.add_argument("--engine", choices=("local", "ray", "serial"), default="local",
+                   help="where scenarios run: local process pool (default), ray, or serial (in this process)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes (default: the machine's cores; with --address, the cluster's CPUs)")
+    p.add_argument("--address", metavar="ADDRESS", default=None,
+                   help="an existing Ray cluster to run on (with --engine ray), e.g. ray://head:10001 or auto")
+    p.add_argument("--task-timeout", type=float, default=None, metavar="SECONDS",
+                   help="seconds one candidate's solve in one scenario may take before it is stopped and "
+                        "counted as a timeout (default 60)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start the scenarios over instead of resuming DIR/scenarios.csv")
+    p.add_argument("--no-tornado", action="store_true", help="skip the one-at-a-time tornado")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -182,16 +233,41 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", epilog=_examples("compare"), help="plan each candidate alone at each spec point and compare them",
                        formatter_class=_Formatter,
                        description="Plan each candidate on its own against the same facility and demand, and "
-                                   "for projected\nfigures at the low, nominal and high spec points. Writes "
-                                   "DIR/compare.json, DIR/compare.csv,\nDIR/compare.html and one checked plan "
-                                   "per candidate and point in DIR/plans/ID@POINT.json.")
+                                   "for projected\nfigures at the low, nominal and high spec points, with node "
+                                   "prices (rent, or purchase\nrecovered over --years). Ranks by annual cost per "
+                                   "unit of demand (per GPU-hour for --gpus) and\nprints the verdict first. "
+                                   "Writes DIR/compare.json, DIR/compare.csv, DIR/compare.html and one\nchecked "
+                                   "plan per candidate and point in DIR/plans/ID@POINT.json. With --samples N it also "
+                                   "draws\nN scenarios from every range (as 'rackplan sweep') and leads with the "
+                                   "odds.")
     p.add_argument("facility", metavar="FACILITY")
-    p.add_argument("--candidates", required=True, metavar="ID,ID[,...]", help="node ids to compare")
-    _add_targets(p, "each candidate must reach")
-    p.add_argument("--fill", action="store_true", help="fit as many of each candidate as possible")
+    _add_study(p)
     p.add_argument("--no-break-even", action="store_true", help="skip the break-even TDP search")
+    p.add_argument("--samples", type=int, metavar="N", default=None,
+                   help="also draw N scenarios from every range and solve them all (default: none)")
+    _add_engine(p)
     p.add_argument("-o", "--out", metavar="DIR", default=DEFAULT_COMPARE_DIR,
                    help=f"output directory (default {DEFAULT_COMPARE_DIR})")
+    _add_solver(p)
+    _add_specs(p)
+    _add_common(p)
+
+    p = sub.add_parser("sweep", epilog=_examples("sweep"), help="solve many scenarios drawn from every uncertain figure; the odds of each candidate",
+                       formatter_class=_Formatter,
+                       description="Draw N scenarios: every projected spec figure (TDP, with the node power "
+                                   "that follows it;\nFP8, HBM, platform overhead, weight), every price with a "
+                                   "range, and the site ranges you\ngive (--electricity, --load-factor), each "
+                                   "from a triangular distribution on low, nominal,\nhigh. Plan every candidate in "
+                                   "every scenario (each plan re-checked by the independent checker),\nthen report "
+                                   "P10/P50/P90 of racks, IT kW, TCO and cost per unit of demand, the probability\n"
+                                   "that each candidate is the cheapest, and a tornado of what moves the verdict "
+                                   "most.\nResults stream to DIR/scenarios.csv; the same command resumes an "
+                                   "interrupted sweep. Writes\nDIR/sweep.json, DIR/summary.csv and DIR/sweep.html.")
+    p.add_argument("facility", metavar="FACILITY")
+    _add_study(p)
+    p.add_argument("--samples", type=int, metavar="N", default=1000, help="scenarios to draw (default 1000)")
+    _add_engine(p)
+    p.add_argument("-o", "--out", metavar="DIR", default="rackplan-sweep", help="output directory (default rackplan-sweep)")
     _add_solver(p)
     _add_specs(p)
     _add_common(p)
@@ -500,27 +576,233 @@ def _no_plan(exc: NoPlanError, loaded, cat, demand, args: argparse.Namespace, td
     return Exit.NO_PLAN
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    from planner.studies.compare import run_compare, write_compare
-    from planner.inputs.facility import load_facility
+@dataclass
+class _Study:
+    """The inputs of ``compare`` and ``sweep``, flags over the demand file."""
 
-    opts = _solver_opts(args)
+    loaded: Any
+    cat: Any
+    candidates: list[str]
+    targets: dict[str, float]
+    fill: bool
+    tdp: dict[str, float]
+    prices: dict[str, Any]
+    years: float
+    rate: float
+    site: dict[str, tuple[float, float, float]]
+    site_origin: str
+    demand_json: dict[str, Any]
+    controls: dict[str, Any]
+
+
+def _range(text: str, flag: str) -> tuple[float, float | None, float]:
+    """``LOW:HIGH`` or ``LOW:NOMINAL:HIGH`` (or one number) -> (low, nominal or None, high)."""
+    parts = [x.strip() for x in text.split(":")]
+    try:
+        nums = [float(x) for x in parts]
+    except ValueError:
+        raise InputError.one(CLI_FILE, flag, f"expected a number, LOW:HIGH or LOW:NOMINAL:HIGH, got '{text}'") from None
+    if not all(n == n and abs(n) != float("inf") and n >= 0 for n in nums) or len(nums) not in (1, 2, 3):
+        raise InputError.one(CLI_FILE, flag, f"expected non-negative numbers LOW:HIGH or LOW:NOMINAL:HIGH, got '{text}'")
+    if len(nums) == 1:
+        return nums[0], nums[0], nums[0]
+    lo, hi = nums[0], nums[-1]
+    nominal = nums[1] if len(nums) == 3 else None
+    if not (lo <= hi and (nominal is None or lo <= nominal <= hi)):
+        raise InputError.one(CLI_FILE, flag, f"expected LOW <= NOMINAL <= HIGH, got '{text}'")
+    return lo, nominal, hi
+
+
+def _price_flags(values: list[str] | None, cat: Any) -> dict[str, Any]:
+    """``--price ID=USD[/month]`` (or a range, or ``ID=buy|rent``) -> price inputs by node id."""
+    from planner.inputs.specs import Figure, suggest
+    from planner.studies.tco import PriceInput
+
+    out: dict[str, PriceInput] = {}
+    for text in values or []:
+        for part in [x.strip() for x in text.split(",") if x.strip()]:
+            nid, sep, value = part.partition("=")
+            nid, value = nid.strip(), value.strip().lower()
+            if not sep or not nid or not value:
+                raise InputError.one(CLI_FILE, "--price", f"expected ID=USD or ID=USD/month, got '{part}'")
+            if nid not in cat.nodes:
+                raise InputError.one(CLI_FILE, "--price", f"unknown node id '{nid}'; {suggest(nid, sorted(cat.nodes))}")
+            if value in ("buy", "rent"):
+                out[nid] = PriceInput(basis=value, origin="--price")  # type: ignore[arg-type]
+                continue
+            rent = value.endswith("/month")
+            lo, nominal, hi = _range(value.removesuffix("/month").replace(",", "").replace("$", ""), "--price")
+            fig = Figure(nominal=nominal if nominal is not None else (lo + hi) / 2, low=lo if hi > lo else None,
+                         high=hi if hi > lo else None)
+            out[nid] = PriceInput(rent_usd_month=fig, basis="rent", origin="--price") if rent else \
+                PriceInput(price_usd=fig, basis="buy", origin="--price")
+    return out
+
+
+def _study(args: argparse.Namespace) -> _Study:
+    from planner.inputs.demand import read_demand
+    from planner.inputs.facility import load_facility
+    from planner.studies.tco import DEFAULT_DISCOUNT_RATE, DEFAULT_YEARS, PriceInput, merge_inputs
+
     loaded = load_facility(args.facility)
     cat = _catalogue(args)
+    file = None
+    if args.demand:
+        demand, file = read_demand(args.demand, cat)
+        if demand.kind == "nodes":
+            raise InputError.one(args.demand, "nodes", "a comparison needs a target with candidates (or --fill), "
+                                                       "not exact node counts")
     targets = {k: v for k, v in (("gpus", args.gpus), ("fp8_pflops", args.fp8_pflops), ("hbm_tb", args.hbm_tb))
                if v is not None}
-    if len(targets) + bool(args.fill) != 1:
+    fill = bool(args.fill)
+    if len(targets) + fill > 1:
         raise InputError.one(CLI_FILE, "", "give exactly one of --gpus, --fp8-pflops, --hbm-tb or --fill")
-    candidates = [c.strip() for c in args.candidates.split(",") if c.strip()]
-    tdp = _tdp(args, cat, {})
+    candidates = [c.strip() for c in (args.candidates or "").split(",") if c.strip()]
+    if file is not None:
+        if not targets and not fill:
+            if demand.kind == "target":
+                targets = {demand.metric: demand.amount}
+            else:
+                fill = True
+        if not candidates:
+            candidates = list(demand.candidates) if demand.kind == "target" else [demand.fill]
+    if len(targets) + fill != 1:
+        raise InputError.one(CLI_FILE, "", "give exactly one of --gpus, --fp8-pflops, --hbm-tb or --fill "
+                                           "(or a demand file with a target)")
+    if not candidates:
+        raise InputError.one(CLI_FILE, "--candidates", "give the node ids to compare (--candidates ID,ID)")
+    tdp = _tdp(args, cat, dict(file.tdp or {}) if file else {})
+    from_file: dict[str, PriceInput] = {}
+    for nid, p in ((file.prices or {}) if file else {}).items():
+        from_file[nid] = PriceInput(p.price_usd, p.rent_usd_month, p.basis,
+                                    f"demand file {args.demand}" + (f" ({p.source})" if p.source else ""), p.source)
+    prices = merge_inputs(from_file, _price_flags(args.price, cat))
+    years = args.years if args.years is not None else (file.years if file and file.years else DEFAULT_YEARS)
+    rate = args.discount_rate if args.discount_rate is not None else (
+        file.discount_rate if file and file.discount_rate is not None else DEFAULT_DISCOUNT_RATE)
+    if not 0 < years <= 30:
+        raise InputError.one(CLI_FILE, "--years", f"must be within (0, 30], got {years:g}")
+    if not 0 <= rate < 1:
+        raise InputError.one(CLI_FILE, "--discount-rate", f"must be within [0, 1), got {rate:g}")
+    ranges: dict[str, dict[str, Any]] = {}
+    origins = []
+    if file and file.uncertainty:
+        for name in ("electricity_usd_per_kwh", "load_factor"):
+            r = getattr(file.uncertainty, name)
+            if r is not None:
+                ranges[name] = r.model_dump()
+                origins.append(f"demand file {args.demand}")
+    for text, name, flag in ((args.electricity, "electricity_usd_per_kwh", "--electricity"),
+                             (args.load_factor, "load_factor", "--load-factor")):
+        if text:
+            lo, nominal, hi = _range(text, flag)
+            if name == "load_factor" and not (0 < lo and hi <= 1):
+                raise InputError.one(CLI_FILE, flag, f"must lie within (0, 1], got '{text}'")
+            ranges[name] = {"low": lo, "high": hi, "nominal": nominal}
+            origins.append(flag)
+    from planner.studies.sweep import site_ranges
+
+    site = site_ranges(loaded.facility.site, ranges)
+    metric = next(iter(targets), None)
+    demand_json = {"kind": "fill", "candidates": candidates} if fill else \
+        {"kind": "target", "target": dict(targets), "candidates": candidates}
+    controls = {}
+    if file is not None:  # placement controls of the demand file (only, exclude, reserved, together)
+        controls = {k: getattr(demand, k) for k in ("only", "exclude", "reserved", "together") if getattr(demand, k)}
+        if controls:
+            controls["origin"] = demand.origin
+            demand_json |= demand.controls
+    return _Study(loaded, cat, candidates, targets, fill, tdp, prices, years, rate, site,
+                  ", ".join(dict.fromkeys(origins)), demand_json, controls)
+
+
+def _sweep_setup(args: argparse.Namespace, st: _Study, cat: Any, prices: dict[str, Any], samples: int, opts: dict[str, Any]):
+    from planner.studies.sweep import make_setup
+
+    if samples < 1 or samples > 10_000_000:
+        raise InputError.one(CLI_FILE, "--samples", f"must be a positive number of scenarios, got {samples}")
+    timeout = 60.0 if args.task_timeout is None else args.task_timeout
+    if not 0 < timeout < 1e6:
+        raise InputError.one(CLI_FILE, "--task-timeout", f"must be a positive number of seconds, got {timeout:g}")
+    if args.workers is not None and args.workers < 1:
+        raise InputError.one(CLI_FILE, "--workers", f"must be at least 1, got {args.workers}")
+    return make_setup(st.loaded, cat, st.candidates, next(iter(st.targets), None), float(next(iter(st.targets.values()), 0)),
+                      prices, st.site, st.site_origin, seed=1 if args.seed is None else args.seed, samples=samples,
+                      solver=opts["solver"], time_limit=opts["time_limit"], gap=opts["gap"], task_timeout=timeout,
+                      tdp=dict(st.tdp), controls=dict(st.controls))
+
+
+def _run_sweep(args: argparse.Namespace, setup: Any):
+    from planner.studies.engines import make_engine
+    from planner.studies.sweep import run_sweep
+
+    engine = make_engine(args.engine, args.workers, args.address)
+    if not args.quiet:
+        _err(f"rackplan: {setup.samples:,} scenarios x {len(setup.candidates)} candidates on {engine.describe()}; "
+             f"{len(setup.factors)} uncertain input(s): " + (", ".join(f.label for f in setup.factors) or "none"))
+    try:
+        return run_sweep(setup, engine, args.out, fresh=args.fresh, tornado=not args.no_tornado,
+                         progress=not args.quiet, log=_progress(args.quiet))
+    except KeyboardInterrupt:
+        _err(f"rackplan: interrupted; the scenarios solved so far are in {Path(args.out) / 'scenarios.csv'}: "
+             "run the same command again to resume")
+        raise SystemExit(Exit.INTERRUPTED) from None
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from planner.studies.compare import add_sweep, run_compare, write_compare
+
+    opts = _solver_opts(args)
+    st = _study(args)
     from planner.results.outputs import check_out_dir
 
     check_out_dir(args.out)
-    result = run_compare(loaded, cat, candidates, targets, bool(args.fill), tdp=tdp, solver=opts["solver"],
+    result = run_compare(st.loaded, st.cat, st.candidates, st.targets, st.fill, tdp=st.tdp, solver=opts["solver"],
                          time_limit=opts["time_limit"], gap=opts["gap"], progress=_progress(args.quiet),
-                         break_even=not args.no_break_even)
+                         break_even=not args.no_break_even, prices=st.prices, years=st.years,
+                         discount_rate=st.rate, controls=st.controls)
+    if args.samples:
+        from planner.studies.sweep import sweep_doc
+
+        setup = _sweep_setup(args, st, result.cat, result.prices, args.samples, opts)
+        run = _run_sweep(args, setup)
+        add_sweep(result, sweep_doc(run, st.demand_json))
+    elif args.fresh or args.engine != "local" or args.workers or args.address or args.seed is not None:
+        raise InputError.one(CLI_FILE, "--samples", "--seed, --engine, --workers, --address and --fresh go with --samples N")
     paths = write_compare(result, args.out)
-    print("wrote " + ", ".join(str(p) for p in paths[:3]) + f" and {_n(len(paths) - 3, 'plan')} in {Path(args.out) / 'plans'}")
+    v = result.doc["verdict"]
+    print(v["text"])
+    for note in v.get("notes") or []:
+        print(textwrap.fill(note, width=100, initial_indent="  ", subsequent_indent="    "))
+    for f in result.doc["break_even"]:
+        print(textwrap.fill(f"break-even {f['candidate']} vs {f['versus']}: {f['note']}", width=100,
+                            initial_indent="  ", subsequent_indent="    "))
+    plans = [p for p in paths if p.parent.name == "plans"]
+    others = [p for p in paths if p.parent.name != "plans"]
+    print("wrote " + ", ".join(str(p) for p in others) + f" and {_n(len(plans), 'plan')} in {Path(args.out) / 'plans'}")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from planner.studies.sweep import sweep_doc, terminal_lines, write_sweep
+    from planner.studies.tco import choose_prices, priced_catalogue
+
+    opts = _solver_opts(args)
+    st = _study(args)
+    if len(st.candidates) != len(set(st.candidates)):
+        raise InputError.one(CLI_FILE, "--candidates", "a node id is listed twice")
+    from planner.results.outputs import check_out_dir
+
+    check_out_dir(args.out)
+    choices = choose_prices(st.cat, st.candidates, st.prices, st.years, st.rate)
+    setup = _sweep_setup(args, st, priced_catalogue(st.cat, choices), choices, args.samples, opts)
+    run = _run_sweep(args, setup)
+    doc = sweep_doc(run, st.demand_json)
+    paths = write_sweep(run, doc, args.out)
+    for line in terminal_lines(doc):
+        print(line)
+    print(f"wrote {', '.join(str(p) for p in paths)} and {run.results_file} ({run.solved:,} scenarios solved by this "
+          f"run in {run.seconds:.1f} s on {run.engine})")
     return 0
 
 
@@ -773,7 +1055,8 @@ def _netbox_export(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"validate": cmd_validate, "specs": cmd_specs, "schema": cmd_schema, "plan": cmd_plan,
-            "compare": cmd_compare, "report": cmd_report, "check": cmd_check, "netbox": cmd_netbox}
+            "compare": cmd_compare, "sweep": cmd_sweep, "report": cmd_report, "check": cmd_check,
+            "netbox": cmd_netbox}
 
 
 # --- rackplan phases ------------------------------------------------------------------------------

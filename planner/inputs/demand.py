@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 from planner.errors import InputError, Problem
 from planner.vocabulary import CLI_FILE
 from planner.inputs.facility import StrictModel
-from planner.inputs.specs import Catalogue, suggest
+from planner.inputs.specs import Catalogue, Figure, suggest
 from planner.inputs.yamlio import LineMap, format_path, line_for, load_yaml, validate
 
 CLI = CLI_FILE
@@ -42,6 +42,66 @@ class Target(StrictModel):
         return self
 
 
+class PriceEntry(StrictModel):
+    """What one node costs: a purchase price and/or a rent, each a number or a figure with a range.
+
+    A range (``{nominal, low, high}``) is drawn from in sweeps."""
+
+    price_usd: Figure | None = None
+    """Purchase price per node [USD]; turned into an annual cost over ``years`` at ``discount_rate``."""
+    rent_usd_month: Figure | None = None
+    """Rent per node-month [USD] (730 hours)."""
+    basis: Literal["buy", "rent"] | None = None
+    """Buy or rent this node; default: the one given, or the cheaper at nominal when both are known."""
+    source: str | None = None
+    """Where the price comes from (a quote, a price list); shown beside it in reports."""
+
+    @model_validator(mode="after")
+    def _some(self) -> "PriceEntry":
+        if self.price_usd is None and self.rent_usd_month is None and self.basis is None:
+            raise ValueError("give price_usd, rent_usd_month or basis")
+        for name in ("price_usd", "rent_usd_month"):
+            fig = getattr(self, name)
+            if fig is not None and min(x for x in (fig.low, fig.nominal, fig.high) if x is not None) < 0:
+                raise ValueError(f"{name} must be at least 0")
+        return self
+
+
+class Range(StrictModel):
+    """A site figure's range, drawn from a triangular distribution on low, nominal, high in sweeps."""
+
+    low: float = Field(ge=0)
+    """Lowest value."""
+    high: float = Field(ge=0)
+    """Highest value."""
+    nominal: float | None = Field(None, ge=0)
+    """Most likely value; default: the facility's own (or the middle of the range, if outside it)."""
+
+    @model_validator(mode="after")
+    def _order(self) -> "Range":
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high:g}) is below low ({self.low:g})")
+        if self.nominal is not None and not self.low <= self.nominal <= self.high:
+            raise ValueError(f"nominal {self.nominal:g} is outside {self.low:g}..{self.high:g}")
+        return self
+
+
+class Uncertainty(StrictModel):
+    """Site figures the user is unsure of, drawn in sweeps (``rackplan sweep``, ``compare --samples``)."""
+
+    electricity_usd_per_kwh: Range | None = None
+    """Electricity price range [USD/kWh]."""
+    load_factor: Range | None = None
+    """Average draw / maximum draw range [0..1]."""
+
+    @model_validator(mode="after")
+    def _load_factor(self) -> "Uncertainty":
+        lf = self.load_factor
+        if lf is not None and (lf.high > 1 or lf.low <= 0):
+            raise ValueError("load_factor must lie within (0, 1]")
+        return self
+
+
 class DemandFile(StrictModel):
     """A demand file: exactly one of ``nodes``, ``target`` (with ``candidates``) or ``fill``."""
 
@@ -55,6 +115,15 @@ class DemandFile(StrictModel):
     """Place as many nodes of this id as fit, then at least cost."""
     tdp: dict[str, float] | None = None
     """What-if accelerator power: accelerator id -> watts (like ``--tdp``)."""
+    prices: dict[str, PriceEntry] | None = None
+    """Node prices: node id -> purchase price and/or rent (like ``--price``); read by ``compare`` and
+    ``sweep``, overriding the spec library's."""
+    years: float | None = Field(None, gt=0, le=30)
+    """Years over which a purchase is recovered (default 4; like ``--years``)."""
+    discount_rate: float | None = Field(None, ge=0, lt=1)
+    """Discount rate of the capital recovery factor (default 0, straight line; like ``--discount-rate``)."""
+    uncertainty: Uncertainty | None = None
+    """Site figures to draw in sweeps (electricity price, load factor)."""
     only: list[str] | None = Field(None, min_length=1, max_length=10_000)
     """Place only in these halls, rows or racks: ``HALL``, ``HALL/ROW`` or a rack id ``HALL/ROW/NN``
     (like ``--only``)."""
@@ -226,6 +295,16 @@ def load_demand(path: str, cat: Catalogue) -> tuple[Demand, dict[str, float]]:
     tdp = dict(model.tdp or {})
     check_tdp(tdp, cat, path, lines)
     return demand, tdp
+
+
+def read_demand(path: str, cat: Catalogue) -> tuple[Demand, DemandFile]:
+    """Read a demand file with everything in it (prices, years, uncertainty), checking node ids."""
+    data, lines = load_yaml(path, path)
+    model = validate(DemandFile, data, path, lines)
+    demand = from_model(model, cat, path, lines)
+    check_tdp(dict(model.tdp or {}), cat, path, lines)
+    check_ids([(k, ("prices", k)) for k in model.prices or {}], cat, path, lines)
+    return demand, model
 
 
 def check_tdp(tdp: dict[str, float], cat: Catalogue, name: str, lines: LineMap | None = None) -> None:

@@ -18,7 +18,7 @@ import typing
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from planner.inputs.demand import DemandFile, Target
+from planner.inputs.demand import DemandFile, PriceEntry, Range, Target, Uncertainty
 from planner.inputs.facility import (CduGroup, CoolingOverrides, CoolingSettings, CoolingUnits, Existing, Facility,
                                      Feed, Hall, Overhead, Panel, PowerSource, PowerTree, RackType, Row, Site)
 from planner.inputs.specs import Accelerator, Availability, Figure, NodePower, NodeProfile, Source, SpecFile
@@ -29,7 +29,7 @@ SECTIONS: list[tuple[str, str, list[type[BaseModel]]]] = [
      [Facility, Site, CoolingOverrides, CoolingSettings, RackType, Feed, Overhead, Hall, CoolingUnits, CduGroup, Row,
       Existing, PowerTree, PowerSource, Panel]),
     ("Demand file", "A demand file (`--demand FILE`): exactly one of `nodes`, `target` with `candidates`, "
-                    "or `fill`.", [DemandFile, Target]),
+                    "or `fill`.", [DemandFile, Target, PriceEntry, Uncertainty, Range]),
     ("Spec file", "The bundled library (`gpu_specs/*.yaml`) and a user's `--specs FILE` share this shape.",
      [SpecFile, Source, Accelerator, NodeProfile, NodePower, Figure, Availability]),
     ("Waves file", "A waves file (`rackplan phases FACILITY --waves FILE`): the waves of a deployment over "

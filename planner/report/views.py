@@ -15,7 +15,6 @@ position (one bare tile each); rack elevations are drawn for at most :data:`MAX_
 from __future__ import annotations
 
 import functools
-import math
 from collections import defaultdict
 from importlib import resources
 from typing import Any
@@ -23,11 +22,9 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from planner.vocabulary import POINTS
-
 from planner.report.format import (binding_util, fig, fint, fnum, limit_label, nodes_text, pct,
-                                    rack_number, usd, usd_short)
-from planner.report.drawing import (UTIL_BINS, Bar, BarChart, Block, FloorLayout, FloorRow, PowerTreeDrawing, RackElevation,
+                                    rack_number, usd)
+from planner.report.drawing import (UTIL_BINS, Block, FloorLayout, FloorRow, PowerTreeDrawing, RackElevation,
                                      StackedBar, TreeElement, TreeRow, swatch, util_class)
 
 MAX_ELEVATIONS = 200
@@ -575,141 +572,12 @@ def render_plan(plan: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------
-# compare
-
-METRICS: tuple[tuple[str, str, Any, str | None], ...] = (
-    # (label, key, formatter, better: "min" | "max" | None)
-    ("Status", "status", lambda v: str(v).replace("_", " "), None),
-    ("Nodes", "nodes", fint, None),
-    ("GPUs", "gpus", fint, "max"),
-    ("Racks used", "racks_used", fint, "min"),
-    ("GPUs per rack", "gpus_per_rack", lambda v: fnum(v, 1), "max"),
-    ("IT kW per rack", "kw_per_rack", lambda v: fnum(v, 1), None),
-    ("FP8 PFLOPS", "fp8_pflops", lambda v: fnum(v, 0), "max"),
-    ("FP8 PFLOPS per rack", "fp8_pflops_per_rack", lambda v: fnum(v, 1), "max"),
-    ("HBM TB", "hbm_tb", lambda v: fnum(v, 1), "max"),
-    ("HBM TB per rack", "hbm_tb_per_rack", lambda v: fnum(v, 2), "max"),
-    ("IT kW", "it_kw", lambda v: fnum(v, 0), "min"),
-    ("Facility kW", "facility_kw", lambda v: fnum(v, 0), "min"),
-    ("Provisioned kW", "provisioned_kw", lambda v: fnum(v, 0), None),
-    ("Stranded kW", "stranded_kw", lambda v: fnum(v, 0), "min"),
-    ("Annual cost: energy", "annual_usd.energy", usd, "min"),
-    ("Annual cost: cooling", "annual_usd.cooling", usd, "min"),
-    ("Annual cost: racks", "annual_usd.racks", usd, "min"),
-    ("Annual cost: nodes", "annual_usd.nodes", usd, "min"),
-    ("Annual cost: total", "annual_usd.total", usd, "min"),
-    ("Cost per PFLOPS-year", "usd_per_pflops_year", usd, "min"),
-    ("Binding limit", "binding.label", str, None),
-    ("Solver gap", "gap", lambda v: pct(v, 2), None),
-)
+# compare: planner.report.compare_views (imported on first use, so that module may import this one)
 
 
-def _get(row: dict[str, Any], key: str) -> Any:
-    v: Any = row
-    for part in key.split("."):
-        if not isinstance(v, dict):
-            return None
-        v = v.get(part)
-    return v
+def __getattr__(name: str):  # noqa: ANN201 - the old names, re-exported lazily
+    if name in ("render_compare", "compare_view", "METRICS"):
+        from planner.report.compare_views import METRICS, compare_view, render_compare  # noqa: F401
 
-
-def compare_view(doc: dict[str, Any]) -> dict[str, Any]:
-    """Everything the compare template shows, from ``compare.json`` alone."""
-    fac = doc.get("facility", {})
-    rows = list(doc.get("rows") or [])
-    order = {c: i for i, c in enumerate(doc.get("candidates") or [])}
-    rows.sort(key=lambda r: (order.get(r.get("candidate"), len(order)),
-                             POINTS.index(r["point"]) if r.get("point") in POINTS else 9))
-    columns = [{"candidate": r.get("candidate", "?"), "point": r.get("point", ""),
-                "ok": r.get("status") != "no_plan", "message": r.get("message") or "",
-                "shortfalls": [str(x) for x in r.get("shortfalls") or []],
-                "name": (r.get("node") or {}).get("name", ""),
-                "plan_file": r.get("plan_file") or ""} for r in rows]
-    ok_rows = [r for r in rows if r.get("status") != "no_plan"]
-    table = []
-    for label, key, f, better in METRICS:
-        values = [_get(r, key) if r.get("status") != "no_plan" or key == "status" else None for r in rows]
-        if key in ("annual_usd.nodes", "provisioned_kw") and not any(values):
-            continue
-        best = None
-        nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        if better and len(nums) > 1 and len(set(nums)) > 1:
-            best = min(nums) if better == "min" else max(nums)
-        cells = []
-        for v in values:
-            cells.append({"text": f(v) if v is not None else "–", "best": best is not None and v == best})
-        table.append({"label": label, "cells": cells})
-
-    def chart(title: str, key: str, fmt: Any, tick: Any = "{:,.0f}") -> Any:
-        bars = []
-        for i, r in enumerate(rows):
-            v = _get(r, key) if r.get("status") != "no_plan" else None
-            label = f"{r.get('candidate')} @ {r.get('point')}"
-            bars.append(Bar(label, float(v) if isinstance(v, (int, float)) else None,
-                            fmt(v) if v is not None else "no plan",
-                            CANDIDATE_COLOURS[order.get(r.get("candidate"), i) % len(CANDIDATE_COLOURS)]))
-        return BarChart(title, bars, tick).render()
-
-    charts = [] if not ok_rows else [
-        chart("Racks used", "racks_used", fint),
-        chart("Annual cost (USD)", "annual_usd.total", usd, usd_short),
-        chart("Annual cost per FP8 PFLOPS-year (USD)", "usd_per_pflops_year", usd, usd_short),
-        chart("IT kW per rack", "kw_per_rack", lambda v: f"{fnum(v, 1)} kW"),
-        chart("GPUs per rack", "gpus_per_rack", lambda v: fnum(v, 1)),
-    ]
-    findings = []
-    for b in doc.get("break_even") or []:
-        rng = b.get("range_w") or []
-        findings.append({"candidate": b.get("candidate", ""), "versus": b.get("versus", ""),
-                         "metric": b.get("metric", ""), "found": bool(b.get("found")),
-                         "tdp": f"{fint(b.get('tdp_w'))} W" if b.get("tdp_w") is not None else "–",
-                         "range": f"{fint(rng[0])} – {fint(rng[1])} W" if len(rng) == 2 else "–",
-                         "note": b.get("note") or ""})
-    nodes = []
-    seen = set()
-    for r in rows:
-        n = r.get("node") or {}
-        key = (r.get("candidate"), r.get("point"))
-        if n and key not in seen:
-            seen.add(key)
-            nodes.append({"id": r.get("candidate"), "point": r.get("point"), "name": n.get("name", ""),
-                          "gpus": n.get("gpus"), "u": n.get("u"), "max_kw": fnum(n.get("max_kw"), 2),
-                          "tdp": fint(n.get("tdp_w")), "liquid": pct(n.get("liquid_fraction")),
-                          "weight": fnum(n.get("weight_kg")), "fp8": fnum(n.get("fp8_pflops"), 1),
-                          "hbm": fnum(n.get("hbm_tb"), 3), "status": n.get("status", "")})
-    winners = _winner(ok_rows, doc)
-    return {
-        "kind": "compare",
-        "title": f"Node comparison: {fac.get('name', 'facility')}",
-        "facility": fac, "tool": doc.get("tool") or {}, "schema": doc.get("schema", ""),
-        "made_at": doc.get("made_at") or "",
-        "demand": demand_text(doc.get("demand") or {}), "ranking": doc.get("ranking") or "",
-        "candidates": doc.get("candidates") or [],
-        "tdp_overrides": ", ".join(f"{k} {fig(v)} W" for k, v in (doc.get("tdp_overrides_w") or {}).items()),
-        "columns": columns, "table": table, "charts": charts, "findings": findings, "nodes": nodes,
-        "winner": winners, "no_plan": [c for c in columns if not c["ok"]],
-        "assumptions": assumptions_view(doc.get("assumptions") or []),
-        "disputes": doc.get("spec_disputes") or [],
-    }
-
-
-def _winner(ok_rows: list[dict[str, Any]], doc: dict[str, Any]) -> str:
-    nominal = [r for r in ok_rows if r.get("point") == "nominal"] or ok_rows
-    if not nominal:
-        return "No candidate has a plan that meets the demand."
-    fill = (doc.get("demand") or {}).get("kind") == "fill"
-    if fill:
-        scored = [r for r in nominal if r.get("usd_per_pflops_year") is not None]
-        if not scored:
-            return ""
-        best = min(scored, key=lambda r: r["usd_per_pflops_year"])
-        return (f"At nominal figures, {best['candidate']} gives the lowest annual cost per FP8 PFLOPS-year: "
-                f"{usd(best['usd_per_pflops_year'])}, in {plural(best.get('racks_used'), 'rack')}.")
-    best = min(nominal, key=lambda r: float(_get(r, "annual_usd.total") or math.inf))
-    return (f"At nominal figures, {best['candidate']} meets the demand at the lowest annual cost: "
-            f"{usd(_get(best, 'annual_usd.total'))} in {plural(best.get('racks_used'), 'rack')}.")
-
-
-def render_compare(doc: dict[str, Any]) -> str:
-    """The HTML report of a ``rackplan.compare/1`` document (self-contained, no JavaScript)."""
-    return _render("compare.html.j2", **compare_view(doc))
+        return {"render_compare": render_compare, "compare_view": compare_view, "METRICS": METRICS}[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
