@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import time
 import xml.etree.ElementTree as ET
 from importlib import resources
 
@@ -33,11 +32,6 @@ def classes(el: ET.Element) -> set[str]:
 
 def blocks(svg: ET.Element, cls: str) -> list[ET.Element]:
     return [r for r in svg.iter(f"{SVG}rect") if cls in classes(r)]
-
-
-@pytest.fixture(scope="module")
-def rendered(plans) -> dict[str, str]:
-    return {name: render_plan(plan) for name, plan in plans.items()}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -287,11 +281,8 @@ def test_report_command_renders_plan_and_compare(tmp_path, plans, compare_doc):
 # scale
 
 
-def test_campus_scale_plan_is_summarised_and_paginated(big_plan):
-    started = time.perf_counter()
-    html = render_plan(big_plan)
-    seconds = time.perf_counter() - started
-    assert seconds < 30, f"render_plan took {seconds:.1f} s"  # loose: speed figures belong in benchmarks
+def test_campus_scale_plan_is_summarised_and_paginated(big_plan, big_html):
+    html = big_html  # how long rendering takes is a benchmark's figure (benchmarks/bench_report.py)
     assert len(html) < 8_000_000
     used = len(big_plan["racks"])
     assert used > 5000
