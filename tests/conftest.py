@@ -14,6 +14,17 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_terminal_summary(terminalreporter):
+    """The short summary (``-ra``) in test-id order, however the tests were spread over workers
+    (``make test`` runs pytest-xdist): the same run prints the same summary."""
+    for key in ("failed", "error", "xfailed", "xpassed", "skipped"):
+        reports = terminalreporter.stats.get(key)
+        if reports:
+            reports.sort(key=lambda r: getattr(r, "nodeid", "") or "")
+    yield
+
+
 @dataclass
 class Ran:
     """What one ``rackplan`` command gave: named like :class:`subprocess.CompletedProcess`."""
