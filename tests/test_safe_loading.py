@@ -300,6 +300,8 @@ YAMLISH = st.text(
 )
 SETTINGS = settings(max_examples=2000 if FUZZ else 150, deadline=None, derandomize=not FUZZ, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+"""150 derandomized examples per loader in ``make test`` (a second or two each); ``make fuzz``
+(``RACKPLAN_FUZZ=1``) runs 2,000, randomized."""
 
 
 @SETTINGS
