@@ -6,7 +6,7 @@ command-line flags. Flags default to ``None`` so only what the user typed overri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,8 @@ def run_plan(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, point: P
                          progress=progress)
     options = {"time_limit_s": time_limit, "gap_tolerance": gap, "point": point,
                "tdp_overrides_w": dict(tdp_w or {}), "spec_files": list(spec_files or [])}
+    if placement.striping:  # rows with panels: auto now have their chosen lineups and panels
+        loaded = LoadedFacility(loaded.facility.with_striping(placement.striping), loaded.path, loaded.sha256)
     figures = rack_figures(loaded.facility, types, placement.counts)
     plan = build_plan(loaded, cat, types, demand, placement, options, figures)
     report = check_plan(loaded.facility, plan, cat)
@@ -66,22 +68,38 @@ def run_plan(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, point: P
     return PlanRun(loaded, types, demand, placement, plan, report, figures)
 
 
-def write_plan(run: PlanRun, out_dir: str | Path) -> list[Path]:
-    """Write ``plan.json``, ``racks.csv``, ``racks.xlsx``, ``power.csv`` (with a power tree) and
-    ``report.html`` into ``out_dir``, all or nothing."""
+def striped_facility_yaml(run: PlanRun) -> str:
+    """The facility with the striping the plan chose written in: every ``panels: auto`` row now names
+    the panels rackplan added on its chosen lineups. It validates and plans like any facility file."""
+    import yaml
+
+    head = (f"# {run.loaded.path} with the striping rackplan chose for its 'panels: auto' rows\n"
+            f"# (plan made {run.plan.get('made_at', '')}); each such row now names the panels added on its lineups:\n")
+    head += "".join(f"#   {s['row']}: {', '.join(s['sources'])}\n" for s in run.plan.get("striping", []))
+    body = yaml.safe_dump(run.loaded.facility.model_dump(mode="json", exclude_none=True), sort_keys=False,
+                          allow_unicode=True, width=110)
+    return head + body
+
+
+def write_plan(run: PlanRun, out_dir: str | Path, xlsx: bool = True) -> list[Path]:
+    """Write ``plan.json``, ``racks.csv``, ``racks.xlsx`` (unless ``xlsx`` is false), ``power.csv``
+    (with a power tree) and ``report.html`` into ``out_dir``, all or nothing."""
     from planner.report.views import render_plan
     from planner.results.excel import racks_xlsx
     from planner.results.outputs import atomic_outputs
 
     html = render_plan(run.plan)
     power = power_csv(run.plan)
-    workbook = racks_xlsx(run.plan)
+    workbook = racks_xlsx(run.plan) if xlsx else None
     with atomic_outputs(out_dir) as out:
         paths = [out.write_json("plan.json", run.plan),
-                 out.write_text("racks.csv", racks_csv(run.loaded.facility, run.types, run.placement.counts, run.figures)),
-                 out.write_bytes("racks.xlsx", workbook)]
+                 out.write_text("racks.csv", racks_csv(run.loaded.facility, run.types, run.placement.counts, run.figures))]
+        if workbook is not None:
+            paths.append(out.write_bytes("racks.xlsx", workbook))
         if power is not None:
             paths.append(out.write_text("power.csv", power))
+        if run.placement.striping:
+            paths.append(out.write_text("facility.striped.yaml", striped_facility_yaml(run)))
         paths.append(out.write_text("report.html", html))
     return paths
 
@@ -105,8 +123,8 @@ def most_that_fits(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, po
     lines = []
     for nid in demand.node_ids:
         try:
-            run = run_plan(loaded, cat, Demand("fill", fill=nid), point=point, tdp_w=tdp_w, solver=solver,
-                           time_limit=time_limit)
+            fill = replace(demand, kind="fill", fill=nid, nodes={}, metric=None, amount=0.0, candidates=())
+            run = run_plan(loaded, cat, fill, point=point, tdp_w=tdp_w, solver=solver, time_limit=time_limit)
         except NoPlanError:
             lines.append(f"at most 0 {nid} fit{' on their own' if len(demand.node_ids) > 1 else ''}")
             continue

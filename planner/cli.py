@@ -168,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude", metavar="SCOPE[,SCOPE...]", help="never place in these halls, rows or racks")
     p.add_argument("--together", choices=("hall", "row"),
                    help="keep every node in one hall (or row): a training cluster's fabric spans a pod")
+    p.add_argument("--no-xlsx", action="store_true",
+                   help="skip racks.xlsx (for a campus of 10,000+ used racks the workbook takes several seconds; "
+                        "racks.csv has the same figures)")
     p.add_argument("--point", choices=POINTS, default="nominal",
                    help="spec point for projected figures (default nominal)")
     p.add_argument("-o", "--out", metavar="DIR", default=DEFAULT_PLAN_DIR,
@@ -219,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("facility", metavar="FACILITY", nargs="?", help="facility file (default: the one in the plan)")
     _add_specs(p)
     _add_common(p)
+
+    _add_netbox(sub)
     return parser
 
 
@@ -321,7 +326,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"  hall {hall.name}: {_n(sum(r.racks for r in hall.rows), 'rack')} in {_n(len(hall.rows), 'row')}, {what} "
               f"{fac.hall_usable_kw(hall):,.0f} kW usable ({cu.count} x {cu.unit_kw:g} kW, N+{cu.redundant}){extra}")
         for g in hall.cdus or []:
-            print(f"    CDU group {g.name}: {'row' if len(g.rows) == 1 else 'rows'} {', '.join(g.rows)}, {fac.cdu_usable_kw(g):,.0f} kW usable "
+            print(f"    CDU group {g.name}: {'row' if len(g.rows) == 1 else 'rows'} {', '.join(g.rows)}, {fac.usable_kw(g):,.0f} kW usable "
                   f"({g.count} x {g.unit_kw:g} kW, N+{g.redundant})")
     if fac.power is not None:
         names = list(fac.power.sources)
@@ -454,7 +459,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
                        time_limit=opts["time_limit"], gap=opts["gap"], progress=progress, spec_files=args.specs)
     except NoPlanError as exc:
         return _no_plan(exc, loaded, cat, demand, args, tdp, opts, progress)
-    paths = write_plan(run, args.out)
+    paths = write_plan(run, args.out, xlsx=not args.no_xlsx)
     if not args.quiet:
         for line in _summary(run.plan):
             _err(line)
@@ -610,8 +615,164 @@ def cmd_check(args: argparse.Namespace) -> int:
     return Exit.NO_PLAN
 
 
+# --- rackplan netbox import|export|fields ------------------------------------------------------------
+
+NETBOX_HELP = """\
+Round trip with NetBox (4.7; docs/netbox.md): import a site as a facility file, plan it, and export the
+plan back as planned devices (or rack reservations, or NetBox bulk-import CSV).
+
+  import   read a site (locations -> halls, rack groups -> rows, feeds, panels, cooling, devices) and
+           write FACILITY.yaml and its rack map FACILITY.netbox.json
+  export   write a plan's nodes into NetBox as devices with status 'planned' at the plan's positions
+  fields   create the custom fields rackplan reads (rackplan_kw, rackplan_source, ...)
+
+--url and --token default to $NETBOX_URL and $NETBOX_TOKEN (a v2 token nbt_KEY.SECRET). Bad answers
+from NetBox (refused token, unreachable URL, a rack without feeds, ...) are one line each, exit code 2,
+and nothing is written.
+"""
+
+NETBOX_EXAMPLES = {
+    "import": ["rackplan netbox import --url https://netbox.example.com --token $TOKEN --site dc1 -o dc1.yaml",
+               "rackplan plan dc1.yaml --fill b200-8x-air -o dc1-plan"],
+    "export": ["rackplan netbox export dc1-plan/plan.json --dry-run      # what would change",
+               "rackplan netbox export dc1-plan/plan.json                # planned devices, tagged with the plan",
+               "rackplan netbox export dc1-plan/plan.json --as reservations",
+               "rackplan netbox export dc1-plan/plan.json --csv dc1-csv  # bulk-import files, no API needed"],
+    "fields": ["rackplan netbox fields --url https://netbox.example.com --token $TOKEN"],
+}
+
+
+def _add_netbox_conn(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", default=os.environ.get("NETBOX_URL"), metavar="URL",
+                   help="NetBox URL, e.g. https://netbox.example.com (default $NETBOX_URL)")
+    p.add_argument("--token", default=os.environ.get("NETBOX_TOKEN"), metavar="TOKEN",
+                   help="API token (default $NETBOX_TOKEN)")
+    p.add_argument("--page-size", type=int, default=None, metavar="N", help=argparse.SUPPRESS)
+
+
+def _add_netbox(sub: Any) -> None:
+    p = sub.add_parser("netbox", help="import a NetBox site as a facility; export a plan to NetBox",
+                       formatter_class=_Formatter, description=NETBOX_HELP)
+    nb = p.add_subparsers(dest="netbox_command", metavar="ACTION")
+    q = nb.add_parser("import", help="write a facility file (and its rack map) from a NetBox site",
+                      formatter_class=_Formatter, epilog=_nb_examples("import"),
+                      description="Read a NetBox site and write a facility file that validates, and beside it the "
+                                  "map from\nrackplan rack ids to NetBox racks (FACILITY.netbox.json). What cannot "
+                                  "be mapped is one\nwarning line naming the NetBox object; see docs/netbox.md.")
+    _add_netbox_conn(q)
+    q.add_argument("--site", required=True, metavar="SLUG", help="the NetBox site's slug")
+    q.add_argument("-o", "--out", metavar="FACILITY.yaml", help="output file (default SLUG.yaml)")
+    q.add_argument("--default-air-kw", type=float, metavar="KW",
+                   help="air cooling of racks without cooling_capacity (default: such racks are not imported)")
+    _add_common(q)
+    q = nb.add_parser("export", help="write a plan's nodes into NetBox as planned devices",
+                      formatter_class=_Formatter, epilog=_nb_examples("export"),
+                      description="Create each planned node as a device with status 'planned' in its rack at the "
+                                  "plan's position,\ntagged with the plan's id (rackplan-<first 12 hex digits of the "
+                                  "sha256 of PLAN.json>).\nA missing device type is created, with power ports whose "
+                                  "maximum_draw add up to the node's\nmax_kw. A second run updates instead of "
+                                  "duplicating. Everything is checked before the first\nwrite, and on any API error "
+                                  "what was done is undone.")
+    q.add_argument("plan", metavar="PLAN.json")
+    _add_netbox_conn(q)
+    q.add_argument("--map", metavar="FILE", help="the rack map written by import (default: FACILITY.netbox.json "
+                                                  "beside the facility file the plan names)")
+    q.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    q.add_argument("--as", dest="as_", choices=("devices", "reservations"), default="devices",
+                   help="devices (default) or rack reservations of the planned units")
+    q.add_argument("--csv", metavar="DIR", help="write NetBox bulk-import files to DIR instead of calling the API")
+    q.add_argument("--face", choices=("front", "rear"), default="front", help="rack face of the devices (default front)")
+    q.add_argument("--role", metavar="SLUG", default="gpu-node",
+                   help="device role (created if missing; default gpu-node)")
+    q.add_argument("--device-type", action="append", metavar="NODE=SLUG", default=None,
+                   help="use this existing NetBox device type for a node id (default: the type whose slug is the "
+                        "node id, created if missing)")
+    q.add_argument("--user", metavar="USERNAME", help="owner of rack reservations (default: the token's user)")
+    q.add_argument("-q", "--quiet", action="store_true", help="only the summary line")
+    _add_common(q)
+    q = nb.add_parser("fields", help="create the custom fields rackplan reads", formatter_class=_Formatter,
+                      epilog=_nb_examples("fields"),
+                      description="Create the custom fields rackplan reads (on power panels, locations, rack "
+                                  "groups, racks\nand device types) where they are missing; see docs/netbox.md.")
+    _add_netbox_conn(q)
+    _add_common(q)
+
+
+def _nb_examples(command: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in NETBOX_EXAMPLES[command])
+
+
+def _netbox_client(args: argparse.Namespace):
+    from planner.netbox.client import DEFAULT_PAGE_SIZE, NetBoxClient
+
+    if not args.url:
+        raise InputError.one(CLI_FILE, "--url", "no NetBox URL: give --url or set $NETBOX_URL")
+    return NetBoxClient(args.url, args.token or "", page_size=args.page_size or DEFAULT_PAGE_SIZE)
+
+
+def cmd_netbox(args: argparse.Namespace) -> int:
+    action = getattr(args, "netbox_command", None)
+    if action == "import":
+        return _netbox_import(args)
+    if action == "export":
+        return _netbox_export(args)
+    if action == "fields":
+        from planner.netbox.fields import ensure_custom_fields
+
+        done = ensure_custom_fields(_netbox_client(args))
+        for line in done:
+            print(line)
+        print(f"custom fields: {len(done)} change(s)" if done else "custom fields: all present")
+        return Exit.OK
+    raise InputError.one(CLI_FILE, "netbox", "give an action: import, export or fields (see 'rackplan netbox --help')")
+
+
+def _netbox_import(args: argparse.Namespace) -> int:
+    from planner.netbox.importer import import_site, map_path
+    from planner.results.outputs import write_atomic
+
+    out = Path(args.out or f"{args.site}.yaml")
+    if args.default_air_kw is not None and not 0 < args.default_air_kw <= 500:
+        raise InputError.one(CLI_FILE, "--default-air-kw", f"must be within 0..500 kW, got {args.default_air_kw:g}")
+    client = _netbox_client(args)
+    result = import_site(client, args.site, default_air_kw=args.default_air_kw, out_name=str(out))
+    for w in result.warnings:
+        _err(f"rackplan: warning: {w}")
+    sidecar = map_path(out)
+    write_atomic(out, result.yaml_text())
+    write_atomic(sidecar, json.dumps(result.mapping, indent=2) + "\n")
+    fac = result.facility
+    racks = sum(r["racks"] for h in fac["halls"] for r in h["rows"])
+    print(f"wrote {out} ({len(fac['halls'])} hall(s), {sum(len(h['rows']) for h in fac['halls'])} row(s), {racks} "
+          f"racks, {len(fac.get('existing', []))} with existing load, {len(fac['rack_types'])} rack type(s)"
+          f"{', power section' if 'power' in fac else ''}; {len(result.warnings)} warning(s)) and {sidecar}")
+    return Exit.OK
+
+
+def _netbox_export(args: argparse.Namespace) -> int:
+    from planner.netbox import exporter
+
+    plan = _read_json(args.plan)
+    job = exporter.ExportJob.from_args(args, plan)
+    if args.csv:
+        paths = exporter.write_csv(job, args.csv)
+        print(f"wrote {len(paths)} NetBox bulk-import file(s) to {args.csv}: " + ", ".join(p.name for p in paths))
+        return Exit.OK
+    client = _netbox_client(args)
+    changes = exporter.prepare(client, job)
+    if not args.quiet or args.dry_run:
+        for line in changes.lines():
+            print(line)
+    if args.dry_run:
+        print(changes.summary(dry_run=True))
+        return Exit.OK
+    exporter.apply(client, changes)
+    print(changes.summary(dry_run=False))
+    return Exit.OK
+
+
 COMMANDS = {"validate": cmd_validate, "specs": cmd_specs, "schema": cmd_schema, "plan": cmd_plan,
-            "compare": cmd_compare, "report": cmd_report, "check": cmd_check}
+            "compare": cmd_compare, "report": cmd_report, "check": cmd_check, "netbox": cmd_netbox}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,8 +68,8 @@ EXPECTED: dict[str, tuple[int, list[str]]] = {
     "facility-existing-unknown-rack.yaml": (1, ["existing[0].rack", "no rack 'hall-1/A/05'",
                                                 "hall-1/A/01 to hall-1/A/04"]),
     "facility-existing-unknown-row.yaml": (1, ["existing[0].rack", "no rack 'hall-1/Z/01'", "no row 'Z'"]),
-    "facility-existing-twice.yaml": (1, ["existing[1].rack", "'hall-1/A/01' already has existing load",
-                                         "existing[0]"]),
+    "facility-existing-overlap.yaml": (1, ["existing[1].position", "units 5-6 overlap existing[0]",
+                                          "units 1-6"]),
     # --- existing load over a limit, impossible redundancy, liquid on air ---------------------------
     "facility-existing-over-power.yaml": (1, ["existing[0].kw", "18 kW", "power capacity 17.5 kW"]),
     "facility-existing-over-air.yaml": (1, ["existing[0].kw", "25 kW", "air_kw 20"]),

@@ -42,7 +42,6 @@ PDFTOPPM = shutil.which("pdftoppm")
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.xdist_group("browser"),  # one Chromium and one set of pages, in one worker (make test: -n 2)
     pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)"),
 ]
 
@@ -421,7 +420,6 @@ def test_prints_on_a4_and_letter_without_blank_pages(browser, pages, name, paper
 
 
 @pytest.mark.skipif(PDFTOPPM is None, reason="pdftoppm not installed (apt-get install poppler-utils)")
-@pytest.mark.xdist_group("browser-campus")  # the longest print: beside the other browser tests, in its own Chromium
 def test_campus_scale_prints_without_blank_pages(browser, big_html, tmp_path):
     """About 30,000 rack positions in six halls: the floor layouts come in parts that the pages break
     between, and the capped tables fill their pages."""

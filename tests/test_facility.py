@@ -71,15 +71,30 @@ def test_existing_load_on_a_missing_rack_and_over_every_limit_all_reported():
     msgs = problems(existing=[
         {"rack": "h1/A/04", "kw": 1},                                   # no such rack
         {"rack": "h1/A/01", "kw": 33, "u": 43, "weight_kg": 1500},      # power 32.78, U 42, 1,400 kg
-        {"rack": "h1/A/01", "kw": 1},                                   # twice
+        {"rack": "h1/A/02", "kw": 1},
     ])
     text = "\n".join(msgs)
     assert "existing[0].rack: no rack 'h1/A/04' in the facility" in text
     assert "existing[1].kw: 33 kW exceeds the rack's power capacity 32.8 kW" in text
     assert "existing[1].u: 43 U exceeds the rack's 42 U" in text
     assert "existing[1].weight_kg: 1500 kg exceeds the rack's max_weight_kg 1400" in text
-    assert "existing[2].rack: rack 'h1/A/01' already has existing load (existing[1])" in text
-    assert len(msgs) == 5
+    assert len(msgs) == 4
+
+
+def test_several_existing_entries_in_a_rack_add_up():
+    """Two devices in h1/A/01 at units 1-10 and 20-29: 30 kW, 20 U, 600 kg together (the rack: 32.78 kW,
+    42 U, 1,400 kg); a third entry overlapping the first, and the three over power together."""
+    fac = facility(existing=[{"rack": "h1/A/01", "kw": 10, "u": 10, "position": 1, "weight_kg": 300},
+                             {"rack": "h1/A/01", "kw": 20, "u": 10, "position": 20, "weight_kg": 300}])
+    row = fac.racks.frame.iloc[0]
+    assert (row["existing_kw"], row["existing_u"], row["existing_weight_kg"]) == (30, 20, 600)
+    assert row["existing_parts"] == ((10, 1), (10, 20))
+    msgs = problems(existing=[{"rack": "h1/A/01", "kw": 10, "u": 10, "position": 1},
+                              {"rack": "h1/A/01", "kw": 20, "u": 10, "position": 20},
+                              {"rack": "h1/A/01", "kw": 5, "u": 4, "position": 8}])
+    assert msgs == ["tiny.yaml: existing[2].position: units 8-11 overlap existing[0] (units 1-10)",
+                    "tiny.yaml: existing[2].kw: 35 kW exceeds the rack's power capacity 32.8 kW "
+                    "(existing[0, 1, 2] together)"]
 
 
 def test_existing_air_heat_over_air_kw():

@@ -22,6 +22,8 @@ FOUR = node("four", u=2, max_kw=4.0, weight_kg=20.0)
 
 def plan(lf, types, demand, solver="highs"):
     placement = optimize(lf.facility, types, demand, solver=solver, gap_rel=0.0)
+    if placement.striping:  # as run_plan does: the plan is for the facility with its striping
+        lf = type(lf)(lf.facility.with_striping(placement.striping), lf.path, lf.sha256)
     doc = build_plan(lf, Catalogue(), types, demand, placement, {})
     report = check_plan(lf.facility, doc)
     assert report.passed, report.violations
@@ -309,3 +311,104 @@ def test_scattered_free_units_hold_fewer_nodes():
     _, doc2 = plan(lf2, [tall], Demand("fill", fill="tall"))
     assert doc2["racks"][0]["nodes"] == {"tall": 3}
     assert [p["u"] for p in doc2["racks"][0]["positions"]] == [1, 11, 21]
+
+
+# --- striping: rackplan chooses the lineups -----------------------------------------------------------
+
+AUTO_ROWS = [{"name": n, "rack_type": "r", "racks": 2, "panels": "auto", "lineups": ["U1", "U2", "U3"]}
+             for n in "ABC"]
+THREE_UPS = {"sources": {"U1": {"kw": 150}, "U2": {"kw": 150}, "U3": {"kw": 150}}, "panels": {}}
+
+
+def test_striping_chooses_three_different_pairs():
+    """Rows A, B, C with panels: auto on lineups U1-U3 (150 kW each), 2N. Put on one pair, say (U1, U2),
+    every row's load lands on U1 when U2 fails: 150 kW in all, 15 ten-kW nodes. Striped over the three
+    pairs (the three-lineup case above) they carry 300 kW: rackplan must find that striping, and 30
+    nodes."""
+    lf = loaded(rack_types={"r": big_rack()}, power=THREE_UPS, halls=hall(AUTO_ROWS))
+    placement, doc = plan(lf, [TEN], Demand("fill", fill="ten"))
+    assert doc["totals"]["nodes"] == {"ten": 30}
+    pairs = sorted(tuple(sorted(s["sources"])) for s in doc["striping"])
+    assert pairs == [("U1", "U2"), ("U1", "U3"), ("U2", "U3")]
+    assert {(h, r): tuple(sorted(c)) for (h, r), c in placement.striping.items()} == \
+        {("h1", s["row"].split("/")[1]): tuple(sorted(s["sources"])) for s in doc["striping"]}
+    # the plan's own facility names the panels it added, and the checker verified every failure on them
+    rows = {r["name"]: r for r in doc["facility"]["descriptor"]["halls"][0]["rows"]}
+    assert rows["A"]["panels"] == ["h1-A-P1", "h1-A-P2"]
+    e = elements(doc)
+    assert {e[u]["worst_kw"] for u in ("U1", "U2", "U3")} == {150.0}
+
+
+def test_fixed_striping_on_one_pair_carries_half():
+    """The same rows all on (U1, U2), fixed: 15 nodes (the hand computation above)."""
+    power = {"sources": THREE_UPS["sources"],
+             "panels": {f"{r}{i}": {"source": f"U{i}", "kw": 1000} for r in "ABC" for i in (1, 2)}}
+    rows = [{"name": r, "rack_type": "r", "racks": 2, "panels": [f"{r}1", f"{r}2"]} for r in "ABC"]
+    lf = loaded(rack_types={"r": big_rack()}, power=power, halls=hall(rows))
+    _, doc = plan(lf, [TEN], Demand("fill", fill="ten"))
+    assert doc["totals"]["nodes"] == {"ten": 15}
+
+
+def test_striped_facility_is_written_and_plans_the_same(tmp_path):
+    """`rackplan plan` writes facility.striped.yaml; planned again, it gives the same 30 nodes."""
+    import yaml
+
+    from planner.cli import main
+    from tests.helpers import facility_dict
+
+    f = tmp_path / "auto.yaml"
+    d = facility_dict(rack_types={"r": big_rack()}, power=THREE_UPS, halls=hall(AUTO_ROWS))
+    f.write_text(yaml.safe_dump(d))
+    spec = tmp_path / "ten.yaml"
+    spec.write_text(yaml.safe_dump({"schema": "rackplan.specs/1",
+                                    "accelerators": {"x10": {"name": "x", "vendor": "x", "status": "shipping",
+                                                             "confidence": "C", "tdp_w": 1000, "hbm_gb": 80}},
+                                    "nodes": {"ten": {"name": "ten", "vendor": "x", "accelerator": "x10", "gpus": 8,
+                                                      "u": 2, "cooling": "air", "liquid_fraction": 0,
+                                                      "power": {"basis": "vendor_max", "max_kw": 10},
+                                                      "weight_kg": 20, "status": "shipping", "confidence": "C"}}}))
+    assert main(["plan", str(f), "--fill", "ten", "--specs", str(spec), "-q", "-o", str(tmp_path / "o")]) == 0
+    striped = tmp_path / "o" / "facility.striped.yaml"
+    rows = yaml.safe_load(striped.read_text())["halls"][0]["rows"]
+    assert [r["panels"] for r in rows] == [[f"h1-{r}-P1", f"h1-{r}-P2"] for r in "ABC"]
+    assert main(["plan", str(striped), "--fill", "ten", "--specs", str(spec), "-q", "-o", str(tmp_path / "p")]) == 0
+    import json
+
+    assert json.loads((tmp_path / "p" / "plan.json").read_text())["totals"]["nodes"] == {"ten": 30}
+
+
+def test_auto_panels_need_lineups_and_a_power_section():
+    msgs = problems(rack_types={"r": big_rack()}, power=THREE_UPS,
+                    halls=hall([{"name": "A", "rack_type": "r", "racks": 1, "panels": "auto", "lineups": ["U1"]},
+                                {"name": "B", "rack_type": "r", "racks": 1, "panels": "auto", "lineups": ["U1", "U9"]},
+                                {"name": "C", "rack_type": "r", "racks": 1, "lineups": ["U1", "U2"],
+                                 "panels": "auto", "panel_kw": 5},
+                                {"name": "D", "rack_type": "r", "racks": 1, "panels": "auto"}]))
+    assert msgs == ["1 lineup for 2 feed paths: each path needs its own lineup",
+                    "unknown source 'U9'; valid: U1, U2, U3",
+                    "panels: auto needs lineups: the sources rackplan may feed the row from"]
+
+
+def test_a_plan_is_not_checked_against_auto_rows():
+    """Checked against the facility with panels: auto still in it, the checker cannot see which lineups
+    carry the rows, and says so instead of passing."""
+    lf = loaded(rack_types={"r": big_rack()}, power=THREE_UPS, halls=hall(AUTO_ROWS))
+    _, doc = plan(lf, [TEN], Demand("nodes", nodes={"ten": 3}))
+    report = check_plan(lf.facility, doc)
+    assert report.by_rule["check_structure"] == [
+        "facility: rows h1/A, h1/B, h1/C have panels: auto; check the plan against the facility it records "
+        "(with the striping it chose)"]
+
+
+def test_several_positioned_existing_entries_split_the_rack():
+    """Two devices at units 1-4 and 20-23 of a 42U rack leave runs of 15U (5-19) and 19U (24-42): one 10U
+    node in each, two in all, though 34 units are free. They go at units 5 and 24."""
+    tall = node("tall", u=10, max_kw=10.0, weight_kg=20.0)
+    lf = loaded(rack_types={"r": big_rack(feed={"kw": 200})}, halls=hall([{"name": "A", "rack_type": "r", "racks": 1}]),
+                existing=[{"rack": "h1/A/01", "kw": 1, "u": 4, "position": 1},
+                          {"rack": "h1/A/01", "kw": 1, "u": 4, "position": 20}])
+    _, doc = plan(lf, [tall], Demand("fill", fill="tall"))
+    rack = doc["racks"][0]
+    assert rack["nodes"] == {"tall": 2} and [p["u"] for p in rack["positions"]] == [5, 24]
+    assert rack["existing"]["parts"] == [{"u": 4, "position": 1}, {"u": 4, "position": 20}]
+    assert rack["it_kw"] == 22.0 and rack["u_used"] == 28

@@ -200,26 +200,37 @@ class Row(StrictModel):
     """Number of racks; they are numbered 01, 02, ... (three digits where a row has more than 99)."""
     cooling_kw: float | None = Field(None, gt=0)
     """Optional limit on the row's total heat [kW] (in-row coolers, a row CDU)."""
-    panels: list[Name] | None = Field(None, min_length=1, max_length=32)
+    panels: list[Name] | Literal["auto"] | None = None
     """With a ``power`` section: the panel feeding each of the rack type's feed paths, in path order
-    (2N: A then B)."""
+    (2N: A then B); or ``auto``: rackplan chooses which of ``lineups`` feed the row's paths (one each)
+    so that the facility carries the most under every single failure, and adds a panel per path."""
+    lineups: list[Name] | None = Field(None, min_length=1, max_length=32)
+    """With ``panels: auto``: the sources (UPS lineups) the row's paths may be fed from."""
+    panel_kw: float | None = Field(None, gt=0)
+    """With ``panels: auto``: the rating of each panel (busway) rackplan adds for the row [kW]; default:
+    the row's whole design capacity (never binding)."""
     description: str | None = Field(None, max_length=500)
     """Free text for people."""
 
+    @property
+    def path_panels(self) -> list[str]:
+        """The row's panels, one per feed path (empty without a power tree or with ``panels: auto``)."""
+        return self.panels if isinstance(self.panels, list) else []
 
-class CduGroup(StrictModel):
-    """Coolant distribution units serving the liquid loops of some rows of a hall (N+k)."""
+    @property
+    def striped(self) -> bool:
+        """True when rackplan chooses the row's lineups (``panels: auto``)."""
+        return self.panels == "auto"
+
+
+class CduGroup(CoolingUnits):
+    """Coolant distribution units serving the liquid loops of some rows of a hall: N+k units like any
+    other, usable ``(count - redundant) x unit_kw`` of liquid heat."""
 
     name: Name
     """Group name, unique in its hall."""
     rows: list[Name] = Field(min_length=1, max_length=1000)
     """Rows (of this hall) whose liquid heat the group takes."""
-    count: int = Field(gt=0, le=1000)
-    """Installed units."""
-    unit_kw: float = Field(gt=0)
-    """Heat each unit moves [kW]."""
-    redundant: int = Field(0, ge=0)
-    """Units held in reserve: usable ``(count - redundant) x unit_kw``."""
 
 
 class Hall(StrictModel):
@@ -241,7 +252,8 @@ class Hall(StrictModel):
 
 
 class Existing(StrictModel):
-    """Load already installed in a rack (brownfield). Its heat goes to air, except ``liquid_kw``."""
+    """Load already installed in a rack (brownfield). Its heat goes to air, except ``liquid_kw``. A rack
+    may have several entries (one per device or block of devices); they add up."""
 
     rack: str = Field(min_length=1, max_length=200)
     """Rack id ``HALL/ROW/NN``."""
@@ -285,8 +297,9 @@ class PowerTree(StrictModel):
 
     sources: dict[Name, PowerSource] = Field(min_length=1)
     """Sources by name."""
-    panels: dict[Name, Panel] = Field(min_length=1)
-    """Panels by name; rows name them in ``panels``."""
+    panels: dict[Name, Panel] = Field(default_factory=dict)
+    """Panels by name; rows name them in ``panels`` (rows with ``panels: auto`` get theirs from
+    rackplan)."""
 
 
 class Facility(StrictModel):
@@ -350,7 +363,7 @@ class Facility(StrictModel):
     def surviving_paths(self, row: Row) -> int:
         """Fewest feed paths a rack of the row has left after any loss it must survive."""
         return physics.surviving_paths(self.redundancy(row.rack_type), self.rack_types[row.rack_type].feeds,
-                                       row.panels, self.panel_source)
+                                       row.path_panels, self.panel_source)
 
     @cached_property
     def panel_source(self) -> dict[str, str]:
@@ -362,13 +375,13 @@ class Facility(StrictModel):
         tree, what every surviving path can carry after any single failure upstream."""
         rt = self.rack_types[row.rack_type]
         return physics.rack_power_capacity_kw(self.one_feed_kw(row.rack_type), rt.feeds, self.redundancy(row.rack_type),
-                                              row.panels, self.panel_source)
+                                              row.path_panels, self.panel_source)
 
     def path_share(self, row: Row, element: str, failed: str | None = None) -> float:
         """Share of a row's load that ``element`` (a panel, or a source: all its panels) carries with
         ``failed`` lost (None: normal operation). A rack's load divides equally among its surviving
         paths (CONTRACT.md); with every path lost the row is dropped and nothing carries it."""
-        panels = row.panels or []
+        panels = row.path_panels
         paths = len(panels)
         lost = 0 if failed is None else physics.paths_lost(panels, self.panel_source, failed)
         if lost >= paths:
@@ -383,10 +396,42 @@ class Facility(StrictModel):
         out: dict[str, list[tuple[str, Row]]] = {name: [] for name, _, _ in self.power_elements()}
         for hall in self.halls:
             for row in hall.rows:
-                for name in dict.fromkeys([p for p in row.panels or []]
-                                          + [self.panel_source[p] for p in row.panels or []]):
+                for name in dict.fromkeys(row.path_panels + [self.panel_source[p] for p in row.path_panels]):
                     out[name].append((hall.name, row))
         return out
+
+    def striped_rows(self) -> list[tuple[str, Row]]:
+        """(hall, row) of every row with ``panels: auto``."""
+        return [(hall.name, row) for hall in self.halls for row in hall.rows if row.striped]
+
+    def stripe_choices(self, row: Row) -> list[tuple[str, ...]]:
+        """Which lineups can feed a ``panels: auto`` row: one distinct lineup per feed path (the
+        order of paths does not matter, so each set once)."""
+        import itertools
+
+        return list(itertools.combinations(row.lineups or [], self.paths(row.rack_type)))
+
+    def with_striping(self, choice: dict[tuple[str, str], tuple[str, ...]]) -> "Facility":
+        """This facility with each ``panels: auto`` row fed as chosen: a new panel per path, named
+        ``HALL-ROW-P1``..., on the chosen lineup, rated ``panel_kw`` or the row's design capacity."""
+        data = self.model_dump(mode="python", exclude_none=True)
+        panels = data["power"]["panels"]
+        for h, hall in enumerate(self.halls):
+            for r, row in enumerate(hall.rows):
+                if not row.striped:
+                    continue
+                kw = row.panel_kw or row.racks * self.row_power_capacity_kw(row)
+                names = []
+                for i, source in enumerate(choice[(hall.name, row.name)], start=1):
+                    name = f"{hall.name}-{row.name}-P{i}"
+                    panels[name] = {"source": source, "kw": kw,
+                                    "description": f"added by rackplan for row {hall.name}/{row.name}"}
+                    names.append(name)
+                rd = data["halls"][h]["rows"][r]
+                rd["panels"] = names
+                for key in ("lineups", "panel_kw"):
+                    rd.pop(key, None)
+        return Facility.model_validate(data)
 
     def power_elements(self) -> list[tuple[str, str, float]]:
         """(name, ``source`` | ``panel``, kW) of every element of the power tree, sources first."""
@@ -401,9 +446,6 @@ class Facility(StrictModel):
 
     def hall_usable_kw(self, hall: Hall) -> float:
         return self.usable_kw(hall.cooling_units)
-
-    def cdu_usable_kw(self, group: CduGroup) -> float:
-        return physics.usable_units_kw(group.count, group.unit_kw, group.redundant)
 
     def cdu_of_row(self, hall: Hall) -> dict[str, str]:
         """Row name -> CDU group name, for the rows of a hall that are in a group."""
@@ -452,7 +494,8 @@ class RackTable:
     (``+``-joined, empty without a tree), ``cdu`` (CDU group, empty if none), ``overhead_u,
     overhead_kw, overhead_weight_kg`` (what the rack carries if the plan newly occupies it: 0 where
     existing load is), ``existing_kw, existing_liquid_kw, existing_u, existing_weight_kg,
-    existing_position`` (0 when none), ``has_existing``.
+    existing_position`` (the lowest position given, 0 when none), ``existing_parts`` (each entry's (u,
+    position or None)), ``has_existing``. A rack's existing entries are added up.
     """
 
     frame: pd.DataFrame
@@ -473,7 +516,7 @@ class RackTable:
                 cols["row"].extend([row.name] * n)
                 cols["rack_type"].extend([row.rack_type] * n)
                 cols["power_kw"].extend([fac.row_power_capacity_kw(row)] * n)
-                cols["panels"].extend(["+".join(row.panels or [])] * n)
+                cols["panels"].extend([f"auto:{hall.name}/{row.name}" if row.striped else "+".join(row.path_panels)] * n)
                 cols["cdu"].extend([cdu_of.get(row.name, "")] * n)
         df = pd.DataFrame(cols)
         rt = pd.DataFrame(
@@ -486,14 +529,22 @@ class RackTable:
             ]
         )
         df = df.merge(rt, on="rack_type", how="left", sort=False)
-        ex = {e.rack: e for e in fac.existing}
+        ex: dict[str, list[Existing]] = {}
+        for e in fac.existing:
+            ex.setdefault(e.rack, []).append(e)
         ids = cols["id"]
         has = np.array([i in ex for i in ids], dtype=bool)
-        df["existing_kw"] = np.array([ex[i].kw if i in ex else 0.0 for i in ids], dtype=float)
-        df["existing_liquid_kw"] = np.array([ex[i].liquid_kw if i in ex else 0.0 for i in ids], dtype=float)
-        df["existing_u"] = np.array([ex[i].u if i in ex else 0 for i in ids], dtype=np.int64)
-        df["existing_weight_kg"] = np.array([ex[i].weight_kg if i in ex else 0.0 for i in ids], dtype=float)
-        df["existing_position"] = np.array([(ex[i].position or 0) if i in ex else 0 for i in ids], dtype=np.int64)
+
+        def total(key: str, rid: str) -> float:
+            return sum(getattr(e, key) for e in ex[rid]) if rid in ex else 0.0
+
+        df["existing_kw"] = np.array([total("kw", i) for i in ids], dtype=float)
+        df["existing_liquid_kw"] = np.array([total("liquid_kw", i) for i in ids], dtype=float)
+        df["existing_u"] = np.array([total("u", i) for i in ids], dtype=np.int64)
+        df["existing_weight_kg"] = np.array([total("weight_kg", i) for i in ids], dtype=float)
+        df["existing_position"] = np.array([min((e.position for e in ex[i] if e.position), default=0) if i in ex
+                                            else 0 for i in ids], dtype=np.int64)
+        df["existing_parts"] = [tuple((e.u, e.position) for e in ex[i]) if i in ex else () for i in ids]
         df["has_existing"] = has
         for col in ("overhead_u", "overhead_kw", "overhead_weight_kg"):
             df[col] = np.where(has, 0, df[col].to_numpy())  # a rack with existing load has its own
@@ -632,6 +683,11 @@ def check_power_tree(fac: Facility) -> list[tuple[tuple, str]]:
     every row names one existing panel per feed path, and no redundant row has all its paths on one
     panel or one source (a single failure would drop it); without a tree, no row names panels."""
     out = []
+    for h, hall in enumerate(fac.halls):
+        for r, row in enumerate(hall.rows):
+            for key in ("lineups", "panel_kw"):
+                if getattr(row, key) is not None and not row.striped:
+                    out.append((("halls", h, "rows", r, key), f"{key} goes with panels: auto"))
     if fac.power is None:
         for h, hall in enumerate(fac.halls):
             for r, row in enumerate(hall.rows):
@@ -658,7 +714,20 @@ def check_power_tree(fac: Facility) -> list[tuple[tuple, str]]:
                 continue  # reported by check_rack_types
             if not row.panels:
                 out.append((loc, f"the facility has a power section: name {need} panel{'s' if need > 1 else ''}, "
-                                 f"one per feed path of rack type '{row.rack_type}' ({red})"))
+                                 f"one per feed path of rack type '{row.rack_type}' ({red}), or panels: auto"))
+                continue
+            if row.striped:
+                lineups = row.lineups or []
+                where = ("halls", h, "rows", r, "lineups")
+                if not lineups:
+                    out.append((loc, "panels: auto needs lineups: the sources rackplan may feed the row from"))
+                for s in [s for s in lineups if s not in sources]:
+                    out.append((where, f"unknown source '{s}'; {_close(s, sorted(sources))}"))
+                if len(set(lineups)) != len(lineups):
+                    out.append((where, "a lineup is listed twice"))
+                elif lineups and len(lineups) < need:
+                    out.append((where, f"{len(lineups)} lineup{'s' if len(lineups) != 1 else ''} for {need} feed paths: "
+                                       "each path needs its own lineup"))
                 continue
             unknown = [p for p in row.panels if p not in panels]
             for p in unknown:
@@ -740,14 +809,15 @@ def _rack_hint(rid: str, rows: dict[str, dict[str, int]]) -> str:
 
 
 def check_existing(fac: Facility) -> list[tuple[tuple, str]]:
-    """Existing load names a rack that exists, once, and fits that rack (power, air and liquid heat,
-    U and its position, weight), and its row's, hall's, CDU group's and plant's limits."""
+    """Existing load names a rack that exists and fits it: each entry its own liquid share and
+    position; a rack's entries together its power, air and liquid heat, U and weight, without two
+    positioned entries overlapping; and its row's, hall's, CDU group's and plant's limits."""
     layout: dict[str, dict[str, int]] = {}
     for hall in fac.halls:
         for row in hall.rows:
             layout.setdefault(hall.name, {}).setdefault(row.name, row.racks)
     out = []
-    seen: dict[str, int] = {}
+    by_rack: dict[str, list[int]] = {}
     row_heat: dict[tuple[str, str], float] = {}
     hall_heat: dict[str, float] = {}
     hall_air: dict[str, float] = {}
@@ -757,43 +827,55 @@ def check_existing(fac: Facility) -> list[tuple[tuple, str]]:
         if where is None:
             out.append((("existing", k, "rack"), f"no rack '{e.rack}' in the facility; {_rack_hint(e.rack, layout)}"))
             continue
-        if e.rack in seen:
-            out.append((("existing", k, "rack"), f"rack '{e.rack}' already has existing load (existing[{seen[e.rack]}])"))
-            continue
-        seen[e.rack] = k
         hall, row = where
         if row.rack_type not in fac.rack_types:
             continue  # reported by check_rack_type_refs
         t = fac.rack_types[row.rack_type]
-        try:
-            power = fac.row_power_capacity_kw(row)
-        except (ValueError, KeyError):
-            power = float("inf")  # a broken redundancy or tree is reported by its own check
-        air = e.kw - e.liquid_kw
-        if e.kw > power + 1e-9:
-            out.append((("existing", k, "kw"), f"{e.kw:g} kW exceeds the rack's power capacity {power:.1f} kW"))
         if e.liquid_kw > e.kw + 1e-9:
             out.append((("existing", k, "liquid_kw"), f"{e.liquid_kw:g} kW is more than its kw ({e.kw:g})"))
         elif e.liquid_kw > 0 and not physics.has_liquid_loop(t.cooling, t.liquid_kw):
             out.append((("existing", k, "liquid_kw"), f"rack type '{row.rack_type}' has no liquid loop"))
-        elif e.liquid_kw > t.liquid_kw + 1e-9:
-            out.append((("existing", k, "liquid_kw"),
-                        f"{e.liquid_kw:g} kW exceeds the rack's liquid_kw {t.liquid_kw:g}"))
-        if air > t.air_kw + 1e-9:
-            out.append((("existing", k, "kw"), f"{air:g} kW of air heat exceeds the rack's air_kw {t.air_kw:g}"))
-        if e.u > t.u:
-            out.append((("existing", k, "u"), f"{e.u} U exceeds the rack's {t.u} U"))
-        elif e.position is not None and e.position + e.u - 1 > t.u:
+        if e.position is not None and e.u <= t.u and e.position + e.u - 1 > t.u:
             out.append((("existing", k, "position"),
                         f"units {e.position}-{e.position + e.u - 1} run past the rack's top unit {t.u}"))
-        if e.weight_kg > t.max_weight_kg + 1e-9:
-            out.append((("existing", k, "weight_kg"),
-                        f"{e.weight_kg:g} kg exceeds the rack's max_weight_kg {t.max_weight_kg:g}"))
+        for j in by_rack.get(e.rack, []):
+            o = fac.existing[j]
+            if e.position is not None and o.position is not None and e.u and o.u and \
+                    e.position <= o.position + o.u - 1 and o.position <= e.position + e.u - 1:
+                out.append((("existing", k, "position"), f"units {e.position}-{e.position + e.u - 1} overlap "
+                                                         f"existing[{j}] (units {o.position}-{o.position + o.u - 1})"))
+        by_rack.setdefault(e.rack, []).append(k)
         key = (hall.name, row.name)
         row_heat[key] = row_heat.get(key, 0.0) + e.kw
         hall_heat[hall.name] = hall_heat.get(hall.name, 0.0) + e.kw
-        hall_air[hall.name] = hall_air.get(hall.name, 0.0) + air
+        hall_air[hall.name] = hall_air.get(hall.name, 0.0) + e.kw - e.liquid_kw
         liquid_row[key] = liquid_row.get(key, 0.0) + e.liquid_kw
+    for rid, ks in by_rack.items():
+        hall, row = locate_rack(fac, rid)  # type: ignore[misc]
+        t = fac.rack_types[row.rack_type]
+        k = ks[-1]
+        together = "" if len(ks) == 1 else f" (existing[{', '.join(str(j) for j in ks)}] together)"
+        kw = sum(fac.existing[j].kw for j in ks)
+        liquid = sum(fac.existing[j].liquid_kw for j in ks)
+        u = sum(fac.existing[j].u for j in ks)
+        weight = sum(fac.existing[j].weight_kg for j in ks)
+        try:
+            power = fac.row_power_capacity_kw(row)
+        except (ValueError, KeyError):
+            power = float("inf")  # a broken redundancy or tree is reported by its own check
+        if kw > power + 1e-9:
+            out.append((("existing", k, "kw"), f"{kw:g} kW exceeds the rack's power capacity {power:.1f} kW{together}"))
+        if physics.has_liquid_loop(t.cooling, t.liquid_kw) and liquid > t.liquid_kw + 1e-9:
+            out.append((("existing", k, "liquid_kw"),
+                        f"{liquid:g} kW exceeds the rack's liquid_kw {t.liquid_kw:g}{together}"))
+        if kw - liquid > t.air_kw + 1e-9:
+            out.append((("existing", k, "kw"),
+                        f"{kw - liquid:g} kW of air heat exceeds the rack's air_kw {t.air_kw:g}{together}"))
+        if u > t.u:
+            out.append((("existing", k, "u"), f"{u} U exceeds the rack's {t.u} U{together}"))
+        if weight > t.max_weight_kg + 1e-9:
+            out.append((("existing", k, "weight_kg"),
+                        f"{weight:g} kg exceeds the rack's max_weight_kg {t.max_weight_kg:g}{together}"))
     for h, hall in enumerate(fac.halls):
         for r, row in enumerate(hall.rows):
             heat = row_heat.get((hall.name, row.name), 0.0)
@@ -813,10 +895,10 @@ def check_existing(fac: Facility) -> list[tuple[tuple, str]]:
                         f"existing load of {hall_heat[hall.name]:g} kW already exceeds the hall's it_kw {hall.it_kw:g}"))
         for g, group in enumerate(hall.cdus or []):
             liquid = sum(liquid_row.get((hall.name, r), 0.0) for r in group.rows)
-            if group.redundant < group.count and liquid > fac.cdu_usable_kw(group) + 1e-9:
+            if group.redundant < group.count and liquid > fac.usable_kw(group) + 1e-9:
                 out.append((("halls", h, "cdus", g),
                             f"existing liquid load of {liquid:g} kW already exceeds the group's usable "
-                            f"{fac.cdu_usable_kw(group):g} kW"))
+                            f"{fac.usable_kw(group):g} kW"))
     if fac.plant is not None and fac.plant.redundant < fac.plant.count:
         heat = sum(hall_heat.values())
         if heat > fac.usable_kw(fac.plant) + 1e-9:

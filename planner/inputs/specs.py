@@ -585,13 +585,18 @@ def load_library() -> Catalogue:
 
 
 def load_catalogue(user_files: list[str | Path] | None = None) -> Catalogue:
-    """The bundled library plus the user's spec files (which may add ids or replace them)."""
+    """The bundled library plus the user's spec files (which may add ids or replace them): rackplan
+    spec files, or NetBox devicetype-library files (:mod:`planner.netbox.devicetype`)."""
     from planner.inputs.yamlio import read_text
 
     cat = load_library()
     for path in user_files or []:
+        from planner.netbox.devicetype import parse_devicetype
+
         name = str(path)
-        spec, lines = _parse_spec_file(read_text(path, name), name)
+        text = read_text(path, name)
+        # a NetBox devicetype-library file (with a `rackplan:` key for its GPUs) is read as one node
+        spec, lines = parse_devicetype(text, name) or _parse_spec_file(text, name)
         merge_file(cat, spec, name, lines, user=True)
     return cat
 

@@ -13,13 +13,9 @@ interrupted run leaves either the old file or the new one, never half of one.
 from __future__ import annotations
 
 import difflib
-import json
 import os
-import shutil
-import tempfile
 import typing
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 

@@ -164,6 +164,11 @@ class GroupLimit:
     """Class indices in the sum."""
     weight: np.ndarray
     """Multiplier per class (1, or the share of a row's load a panel carries)."""
+    aux: list[tuple[tuple[str, str], int, float]] = field(default_factory=list)
+    """For a source, the rows with ``panels: auto``: (row, choice, share): the share of the row's load
+    the source carries if the row takes that choice of lineups (the MILP's ``y`` variables)."""
+    default: dict[int, float] = field(default_factory=dict)
+    """Class -> weight of those rows under their default choice (what first fit plans with)."""
 
     @property
     def budget(self) -> float:
@@ -173,6 +178,23 @@ class GroupLimit:
     @property
     def uniform(self) -> bool:
         return bool(len(self.weight) == 0 or np.all(np.abs(self.weight - 1.0) < 1e-12))
+
+
+@dataclass
+class Stripe:
+    """A row whose lineups rackplan chooses (``panels: auto``)."""
+
+    hall: str
+    row: str
+    choices: list[tuple[str, ...]]
+    """Possible sets of lineups, one per feed path."""
+    classes: list[int]
+    """Classes of the row's racks."""
+    existing_kw: float
+    most_kw: float
+    """The most the row could draw [kW]: every rack at its design capacity."""
+    default: int
+    """The choice first fit plans with (the rows take the choices in turn)."""
 
 
 @dataclass
@@ -203,6 +225,8 @@ class ProblemData:
     """True for a target, where the solver chooses the node mix and so energy and price vary."""
     limits: list[GroupLimit] = field(default_factory=list)
     """Every limit above the rack."""
+    stripes: list[Stripe] = field(default_factory=list)
+    """Rows whose lineups the optimizer chooses."""
 
     @property
     def T(self) -> int:
@@ -264,9 +288,10 @@ def rack_runs(frame: pd.DataFrame) -> list[tuple[int, ...]]:
     run (the usual case: overhead and unpositioned existing load sit at the top)."""
     out: list[tuple[int, ...]] = [()] * len(frame)
     pos = frame["existing_position"].to_numpy()
+    parts = frame["existing_parts"].to_numpy()
     for i in np.flatnonzero(pos > 0):
         u = int(frame["u"].iat[i])
-        runs = physics.free_runs(u, physics.rack_taken_units(u, 0, [(int(frame["existing_u"].iat[i]), int(pos[i]))]))
+        runs = physics.free_runs(u, physics.rack_taken_units(u, 0, list(parts[i])))
         if len(runs) > 1:
             out[i] = tuple(sorted(n for _, n in runs))
     return out
@@ -402,9 +427,10 @@ def build_problem_data(fac: Facility, types: list[NodeType], mix_varies: bool,
     node_cost = np.array([[node_class_cost(fac, t, c, mix_varies) for c in classes["cooling"]] for t in types],
                          dtype=float).reshape(len(types), K)
     energy = np.array([physics.energy_usd(physics.annual_kwh(t.max_kw, fac.site.load_factor), usd) for t in types])
-    limits = group_limits(fac, frame, class_racks)
+    stripes = stripe_rows(fac, frame, class_racks)
+    limits = group_limits(fac, frame, class_racks, stripes)
     return ProblemData(fac, list(types), frame, cap, use, classes, class_racks, pattern_sets, node_cost,
-                       energy, mix_varies, limits)
+                       energy, mix_varies, limits, stripes)
 
 
 # --- limits above the rack --------------------------------------------------------------------------
@@ -426,7 +452,32 @@ def _limit(family: str, key: tuple, label: str, limit_kw: float, existing_kw: fl
                       np.array(ks, dtype=np.int64), np.array([weights[k] for k in ks], dtype=float))
 
 
-def group_limits(fac: Facility, frame: pd.DataFrame, class_racks: list[np.ndarray]) -> list[GroupLimit]:
+def stripe_rows(fac: Facility, frame: pd.DataFrame, class_racks: list[np.ndarray]) -> list[Stripe]:
+    """The ``panels: auto`` rows, with the lineup choices each may take."""
+    if not fac.striped_rows():
+        return []
+    by_row = _rows_of_classes(frame, class_racks)
+    out = []
+    for i, (hall, row) in enumerate(fac.striped_rows()):
+        sel = (frame["hall"].to_numpy() == hall) & (frame["row"].to_numpy() == row.name)
+        choices = fac.stripe_choices(row)
+        out.append(Stripe(hall, row.name, choices, by_row.get((hall, row.name), []),
+                          float(frame["existing_kw"].to_numpy(float)[sel].sum()),
+                          float(frame["power_kw"].to_numpy(float)[sel].sum()), i % len(choices)))
+    return out
+
+
+def stripe_share(choice: tuple[str, ...], source: str, failed: str | None) -> float:
+    """Share of a striped row's load ``source`` carries when the row takes ``choice`` (one lineup per
+    path) and ``failed`` is lost: each surviving path ``1 / surviving``."""
+    lost = sum(1 for s in choice if s == failed)
+    if lost >= len(choice):
+        return 0.0
+    return sum(1 for s in choice if s == source and s != failed) / (len(choice) - lost)
+
+
+def group_limits(fac: Facility, frame: pd.DataFrame, class_racks: list[np.ndarray],
+                 stripes: list[Stripe] | None = None) -> list[GroupLimit]:
     """Every limit above the rack, in the order the model states them (CONTRACT.md):
 
     * ``row``: a row with ``cooling_kw`` rejects at most that much heat;
@@ -470,48 +521,63 @@ def group_limits(fac: Facility, frame: pd.DataFrame, class_racks: list[np.ndarra
         for group in hall.cdus or []:
             ks = {k: 1.0 for r in group.rows for k in by_row.get((hall.name, r), [])}
             out.append(_limit("cdu", (hall.name, group.name), f"CDU group {hall.name}/{group.name}",
-                              fac.cdu_usable_kw(group), ex(hall.name, group.rows, "liquid"), "liquid", ks))
+                              fac.usable_kw(group), ex(hall.name, group.rows, "liquid"), "liquid", ks))
     if fac.plant is not None:
         every = {k: 1.0 for k in range(len(class_racks))}
         out.append(_limit("plant", ("plant",), "heat rejection plant", fac.usable_kw(fac.plant),
                           float(frame["existing_kw"].sum()), "power", every))
-    out += power_limits(fac, by_row, ex_row)
+    out += power_limits(fac, by_row, ex_row, stripes or [])
     return out
 
 
 def power_limits(fac: Facility, by_row: dict[tuple[str, str], list[int]],
-                 ex_row: dict[tuple[str, str], tuple[float, float]]) -> list[GroupLimit]:
+                 ex_row: dict[tuple[str, str], tuple[float, float]], stripes: list[Stripe]) -> list[GroupLimit]:
     """Each source and panel within its ``kw`` in normal operation, and after each single failure of
     another source or panel that moves load onto it: a failure can only move load onto an element
     through a row with paths on both, so only those failures are looked at, and a pair where no row's
     share on the element grows is implied by the normal-operation limit and left out. Sources first,
-    then panels."""
+    then panels. A source also carries the rows with ``panels: auto``, through the share each choice of
+    lineups would give it (the MILP chooses one); their own panels are the row's alone."""
     if fac.power is None:
         return []
     out = []
     for name, kind, kw in fac.power_elements():
         rows = fac.rows_on[name]
         normal = {(h, row.name): fac.path_share(row, name) for h, row in rows}
-        failures = dict.fromkeys(f for _, row in rows for p in row.panels or [] for f in (p, fac.panel_source[p]))
+        failures = dict.fromkeys(f for _, row in rows for p in row.path_panels for f in (p, fac.panel_source[p]))
+        striped = [s for s in stripes if any(name in c for c in s.choices)] if kind == "source" else []
+        for s in striped:
+            failures.update(dict.fromkeys(x for c in s.choices if name in c for x in c))
         for failed in [None] + list(failures):
             if failed is not None:
                 if failed == name or fac.panel_source.get(name) == failed:
                     continue  # the element itself is lost
                 share = {(h, row.name): fac.path_share(row, name, failed) for h, row in rows}
-                if all(share[key] <= normal[key] + 1e-12 for key in share):
+                grows = any(share[key] > normal[key] + 1e-12 for key in share) or any(
+                    stripe_share(c, name, failed) > stripe_share(c, name, None) + 1e-12
+                    for s in striped for c in s.choices)
+                if not grows:
                     continue
             else:
                 share = normal
             weights: dict[int, float] = {}
             existing = 0.0
-            for key, s in share.items():
-                if s <= 0:
+            for key, sh in share.items():
+                if sh <= 0:
                     continue
-                existing += s * ex_row[key][0]
+                existing += sh * ex_row[key][0]
                 for k in by_row.get(key, []):
-                    weights[k] = s
+                    weights[k] = sh
             label = f"{name} in normal operation" if failed is None else f"{name} after losing {failed}"
-            out.append(_limit(kind, (name, failed), label, kw, existing, "power", weights))
+            lim = _limit(kind, (name, failed), label, kw, existing, "power", weights)
+            for s in striped:
+                for i, c in enumerate(s.choices):
+                    sh = stripe_share(c, name, failed)
+                    if sh > 0:
+                        lim.aux.append(((s.hall, s.row), i, sh))
+                        if i == s.default:
+                            lim.default.update({k: sh for k in s.classes})
+            out.append(lim)
     return out
 
 

@@ -31,6 +31,8 @@ def _limits_by_rack(data: ProblemData) -> list[list[tuple[int, float]]]:
     for i, lim in enumerate(data.limits):
         for k, wgt in zip(lim.classes, lim.weight):
             by_class[int(k)].append((i, float(wgt)))
+        for k, wgt in lim.default.items():  # rows with panels: auto, on their default lineups
+            by_class[int(k)].append((i, float(wgt)))
     cls = data.racks["cls"].to_numpy()
     return [by_class[c] if c >= 0 else [] for c in cls]
 
@@ -52,6 +54,11 @@ def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None
     overhead = data.racks["overhead_kw"].to_numpy(float).tolist()
     opened = (counts.sum(axis=1) > 0).tolist()
     left = [lim.budget for lim in data.limits]
+    for i, lim in enumerate(data.limits):  # striped rows' existing load, on their default lineups
+        for (hall, row), c, share in lim.aux:
+            s = next(s for s in data.stripes if (s.hall, s.row) == (hall, row))
+            if c == s.default:
+                left[i] -= share * s.existing_kw
     if start is not None:
         for r in np.flatnonzero(counts.sum(axis=1)).tolist():
             for i, wgt in in_limits[r]:

@@ -58,6 +58,18 @@ class Model:
     """``together``: binary, 1 for the one hall (or row) the demand goes into."""
     together: str | None = None
     """The demand's ``together`` (``hall``, ``row``) when it has one."""
+    x: dict[tuple, pulp.LpVariable] = field(default_factory=dict)
+    """``panels: auto`` rows: binary, 1 for the choice of lineups ((hall, row), choice) the row takes."""
+    ys: dict[tuple, pulp.LpVariable] = field(default_factory=dict)
+    """The row's load [kW] under that choice (0 for the choices it does not take)."""
+
+    def striping(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        """The lineups each ``panels: auto`` row takes in the solution."""
+        out = {}
+        for s in self.data.stripes:
+            values = [self.x[(s.hall, s.row), i].value() or 0.0 for i in range(len(s.choices))]
+            out[(s.hall, s.row)] = s.choices[int(np.argmax(values))]
+        return out
 
     def set_start(self, z0: dict[tuple[int, int], int], w0: np.ndarray) -> None:
         """Give the solver a starting solution (a warm start)."""
@@ -67,6 +79,15 @@ class Model:
             var.setInitialValue(sum(n for (kk, _p), n in z0.items() if kk == k))
         for (t, k), var in self.w.items():
             var.setInitialValue(int(w0[t, k]))
+        if self.data.stripes:
+            max_kw = self.data.quantity("power")
+            overhead = self.data.classes["overhead_kw"].to_numpy(float)
+            r0 = {k: sum(n for (kk, _p), n in z0.items() if kk == k) for k in range(self.data.K)}
+            for s in self.data.stripes:
+                load = s.existing_kw + sum(float(w0[:, k] @ max_kw) + overhead[k] * r0[k] for k in s.classes)
+                for i in range(len(s.choices)):
+                    self.x[(s.hall, s.row), i].setInitialValue(1 if i == s.default else 0)
+                    self.ys[(s.hall, s.row), i].setInitialValue(load if i == s.default else 0.0)
         if self.together:
             groups = together_groups(self.data, self.together)
             used = {groups[k] for k in range(self.data.K) if w0[:, k].sum() > 0}
@@ -165,6 +186,7 @@ def limit_terms(m: Model, lim: GroupLimit) -> list[tuple[pulp.LpVariable, float]
         terms += [(m.w[t, k], float(wgt * q[t])) for t in range(d.T) if (t, k) in m.w and q[t] > 0]
         if lim.quantity != "liquid" and overhead[k] > 0:
             terms.append((m.r[k], float(wgt * overhead[k])))
+    terms += [(m.ys[key, i], float(share)) for key, i, share in lim.aux]
     return terms
 
 
@@ -210,6 +232,33 @@ def add_cdu_limits(m: Model) -> None:
 def add_plant_limits(m: Model) -> None:
     """The plant rejects all heat of all halls, air and liquid, within its non-redundant units."""
     _add_limits(m, "plant")
+
+
+def add_striping(m: Model) -> None:
+    """Rows with ``panels: auto``: a binary ``x[row, c]`` per choice ``c`` of lineups (one per feed path),
+    exactly one taken; the row's load ``L = sum_c y[row, c]`` (planned, existing and overhead), with
+    ``y[row, c] <= L_max x[row, c]``. The sources then carry ``share_c(source, failure) y[row, c]``:
+    linear, so the striping is chosen together with the placement (docs/formulation.md)."""
+    d = m.data
+    max_kw = d.quantity("power")
+    overhead = d.classes["overhead_kw"].to_numpy(float) if d.K else np.zeros(0)
+    for s in d.stripes:
+        key = (s.hall, s.row)
+        tag = f"{sanitize(s.hall)}_{sanitize(s.row)}"
+        for i in range(len(s.choices)):
+            m.x[key, i] = m.prob.add_variable(f"x_{tag}_{i}", cat=pulp.LpBinary)
+            m.ys[key, i] = m.prob.add_variable(f"y_{tag}_{i}", lowBound=0)
+            m._add("stripe", (key, i), pulp.LpConstraint(
+                pulp.LpAffineExpression([(m.ys[key, i], 1), (m.x[key, i], -(s.most_kw + s.existing_kw))]),
+                pulp.LpConstraintLE, f"stripe_load_max__{tag}_{i}", 0))
+        m._add("stripe", (key, "one"), pulp.LpConstraint(
+            pulp.LpAffineExpression([(m.x[key, i], 1) for i in range(len(s.choices))]), pulp.LpConstraintEQ,
+            f"stripe_one__{tag}", 1))
+        load = [(m.ys[key, i], 1.0) for i in range(len(s.choices))]
+        load += [(m.w[t, k], -float(max_kw[t])) for k in s.classes for t in range(d.T) if (t, k) in m.w]
+        load += [(m.r[k], -float(overhead[k])) for k in s.classes if overhead[k] > 0]
+        m._add("stripe", (key, "load"), pulp.LpConstraint(pulp.LpAffineExpression(load), pulp.LpConstraintEQ,
+                                                          f"stripe_load__{tag}", s.existing_kw))
 
 
 def add_power_source_limits(m: Model) -> None:
@@ -420,6 +469,7 @@ def build_problem(data: ProblemData, demand: Demand, maximize_count: bool = Fals
     add_hall_it_limits(m)
     add_cdu_limits(m)
     add_plant_limits(m)
+    add_striping(m)
     add_power_source_limits(m)
     add_power_panel_limits(m)
     add_demand(m, demand, fill_count)

@@ -46,6 +46,8 @@ class Placement:
     """Fill only: an upper bound on the number of nodes that fit (equal to the count when proven)."""
     status: str = "optimal"
     """``optimal`` when every solver phase finished within its gap tolerance, else ``feasible``."""
+    striping: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    """The lineups each ``panels: auto`` row takes."""
 
 
 def variable_cost(data: ProblemData, counts: np.ndarray) -> float:
@@ -193,10 +195,12 @@ def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str =
         m.set_start(*start)
     seconds["build"] = seconds.get("build", 0.0) + time.monotonic() - clock
     outcome = solve(m, solver, left(), gap_rel, progress, warm=demand.kind == "fill" or greedy_ok,
-                    start_from_lp=None if demand.together else (lambda: lp_rounding_start(data, m, demand, fill_count)))
+                    start_from_lp=None if demand.together or data.stripes else
+                    (lambda: lp_rounding_start(data, m, demand, fill_count)))
     seconds["solve"] = seconds.get("solve", 0.0) + outcome.seconds
     if outcome.status == "infeasible":
         raise diagnose(data, demand, solver, left())
+    striping = {(s.hall, s.row): s.choices[s.default] for s in data.stripes}
     if not outcome.has_solution:
         if greedy_ok:
             z, w = start
@@ -205,6 +209,7 @@ def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str =
                               "raise --time-limit (no plan was written)")
     else:
         z, w = m.values()
+        striping = m.striping()
     w = trim_surplus(data, demand, w)
     counts = expand(data, z, w)
     # trimming and emptied racks only lower the cost below the solver's value, never the bound
@@ -217,4 +222,4 @@ def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str =
     # the gap tolerance (and, for fill, the count proven the most that fits)
     proven = gap <= gap_rel + 1e-12 and (demand.kind != "fill" or fill_bound == fill_count)
     return Placement(data, counts, greedy, outcome, cost, bound, gap, seconds, fill_bound,
-                     "optimal" if proven else "feasible")
+                     "optimal" if proven else "feasible", striping)

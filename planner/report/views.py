@@ -233,7 +233,9 @@ def _elevation(rack: dict[str, Any], plan: dict[str, Any], uid: str) -> Any:
         ov_u = int((rack.get("overhead") or {}).get("u", 0))
         placed = [Block("node", int(p["u"]), int(node_types.get(p["node"], {}).get("u", 1)), p["node"], p["node"],
                         f"{fnum(node_types.get(p['node'], {}).get('max_kw'))} kW") for p in rack["positions"]]
-        taken = physics.rack_taken_units(u_total, ov_u, [(ex_u, ex.get("position"))] if ex_u else [])
+        parts = [(int(x["u"]), x.get("position")) for x in ex.get("parts") or []] or \
+            ([(ex_u, ex.get("position"))] if ex_u else [])
+        taken = physics.rack_taken_units(u_total, ov_u, parts)
         if ov_u:
             placed.append(Block("overhead", u_total - ov_u + 1, ov_u, f"overhead {ov_u}U"))
         for low, high in taken[1 if ov_u else 0:]:
@@ -327,22 +329,10 @@ def _share(budget: int, sizes: dict[str, int]) -> dict[str, int]:
     return out
 
 
-def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
-    """Everything the plan template shows, formatted, from the plan document alone."""
-    fac = plan.get("facility", {})
-    site = fac.get("site") or {}
-    totals = plan.get("totals", {})
-    solver = plan.get("solver", {})
-    cost = totals.get("annual_usd", {})
-    racks = plan.get("racks", [])
-    existing_racks = plan.get("existing_racks", [])
-    node_types = plan.get("node_types", {})
-    halls = plan.get("halls", [])
-    checks = plan.get("checks") or {}
-    baseline = plan.get("baseline") or {}
-    binding = plan.get("binding") or {}
-
-    # summary ------------------------------------------------------------------------------------
+def _summary_view(plan: dict[str, Any]) -> dict[str, Any]:
+    """The summary: cards, the solver's line, what binds, the baseline, the nodes placed."""
+    totals, solver = plan.get("totals", {}), plan.get("solver", {})
+    cost, binding = totals.get("annual_usd", {}), plan.get("binding") or {}
     n_nodes = sum(int(v) for v in (totals.get("nodes") or {}).values())
     cards = [
         ("Nodes", fint(n_nodes), nodes_text(totals.get("nodes") or {})),
@@ -359,32 +349,36 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
                    + (f", gap {pct(gap, 2)}" if gap is not None else "")
                    + (f", {fnum(solver.get('seconds'), 1)} s" if solver.get("seconds") is not None else ""))
     by_limit = binding.get("racks_by_limit") or {}
-    binding_detail = ", ".join(f"{limit_label(k)} in {plural(v, 'rack')}" for k, v in by_limit.items())
-    if binding.get("halls_full"):
-        binding_detail += ("; " if binding_detail else "") + "hall cooling full in " + ", ".join(binding["halls_full"])
-    for key, what in (("rows_full", "row cooling full in"), ("sources_full", "power sources full after their worst "
-                      "single failure:"), ("panels_full", "panels full after their worst single failure:"),
+    details = [", ".join(f"{limit_label(k)} in {plural(v, 'rack')}" for k, v in by_limit.items())]
+    for key, what in (("halls_full", "hall cooling full in"), ("rows_full", "row cooling full in"),
+                      ("sources_full", "power sources full after their worst single failure:"),
+                      ("panels_full", "panels full after their worst single failure:"),
                       ("cdus_full", "CDU groups full:"), ("halls_it_full", "hall IT capacity full in")):
         if binding.get(key):
-            binding_detail += ("; " if binding_detail else "") + f"{what} " + ", ".join(binding[key])
+            details.append(f"{what} " + ", ".join(binding[key]))
     if binding.get("plant_full"):
-        binding_detail += ("; " if binding_detail else "") + "the heat rejection plant is full"
-    base_text = _baseline_text(baseline, cost)
-
+        details.append("the heat rejection plant is full")
     node_rows = []
-    for nid, t in node_types.items():
+    for nid, t in plan.get("node_types", {}).items():
         count = int((totals.get("nodes") or {}).get(nid, 0))
         node_rows.append({"id": nid, "name": t.get("name", ""), "count": fint(count),
                           "gpus": fint(count * int(t.get("gpus", 0))), "per": t.get("gpus"),
                           "u": t.get("u"), "max_kw": fnum(t.get("max_kw"), 2),
                           "liquid": pct(t.get("liquid_fraction")), "weight": fnum(t.get("weight_kg")),
                           "tdp": fint(t.get("tdp_w")), "status": t.get("status", ""), "point": t.get("point", "")})
+    return {"cards": cards, "solver_line": solver_line, "solver": solver,
+            "binding": limit_label(binding.get("limit")), "binding_detail": "; ".join(d for d in details if d),
+            "baseline": _baseline_text(plan.get("baseline") or {}, cost), "node_rows": node_rows}
 
-    cost_rows = []
+
+def _cost_view(plan: dict[str, Any]) -> dict[str, Any]:
+    """Annual cost by kind, its bar, and the energy, carbon and power figures beside it."""
+    totals = plan.get("totals", {})
+    cost = totals.get("annual_usd", {})
     total_usd = float(cost.get("total") or 0.0)
-    for key, label in COST_PARTS:
-        v = float(cost.get(key) or 0.0)
-        cost_rows.append({"label": label, "usd": usd(v), "share": pct(v / total_usd if total_usd else 0.0, 1)})
+    cost_rows = [{"label": label, "usd": usd(cost.get(key) or 0.0),
+                  "share": pct(float(cost.get(key) or 0.0) / total_usd if total_usd else 0.0, 1)}
+                 for key, label in COST_PARTS]
     cost_bar = StackedBar("Annual cost by kind", [(label, float(cost.get(k) or 0.0), usd(cost.get(k)))
                                                   for k, label in COST_PARTS]).render()
     energy_rows = [("Energy a year", f"{fint(totals.get('annual_kwh'))} kWh"),
@@ -397,9 +391,25 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
                    ("Power provisioned to used racks", f"{fnum(totals.get('provisioned_kw'), 0)} kW"),
                    ("Stranded power in used racks", f"{fnum(totals.get('stranded_kw'), 0)} kW"
                     " (what the racks could still carry after the losses they must survive)")]
-    energy_rows = [r for r in energy_rows if r]
+    return {"cost_rows": cost_rows, "cost_total": usd(cost.get("total")), "cost_bar": cost_bar,
+            "usd_per_pflops": usd(totals.get("usd_per_pflops_year")), "energy_rows": [r for r in energy_rows if r]}
 
-    # halls --------------------------------------------------------------------------------------
+
+def _failure_view(f: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A hall's cooling with units lost one by one."""
+    if not f:
+        return None
+    return {"heat": fnum(f.get("heat_kw")), "redundant": f.get("redundant"), "survives": f.get("survives_units_lost"),
+            "steps": [{"lost": s.get("units_lost"), "capacity": fnum(s.get("capacity_kw")), "ok": bool(s.get("ok")),
+                       "margin": fnum(float(s.get("capacity_kw", 0)) - float(f.get("heat_kw", 0)))}
+                      for s in f.get("steps", [])]}
+
+
+def _hall_views(plan: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Per hall: floor layout, row cooling, cooling with units lost, elevations and rack tables (capped
+    for campuses); and what the caps left out."""
+    racks, existing_racks = plan.get("racks", []), plan.get("existing_racks", [])
+    halls, checks = plan.get("halls", []), plan.get("checks") or {}
     used_by_row: dict[tuple[str, str], list[dict]] = defaultdict(list)
     used_by_hall: dict[str, list[dict]] = defaultdict(list)
     for r in racks:
@@ -412,7 +422,6 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
         ex_by_hall[r["hall"]].append(r)
     titles = len(racks) + len(existing_racks) <= MAX_TILE_TITLES
     show_nodes_usd = any(float((r.get("annual_usd") or {}).get("nodes") or 0) for r in racks)
-
     picked, summarised = _pick_elevations(racks, MAX_ELEVATIONS)
     elev_by_hall: dict[str, list[tuple[dict, int]]] = defaultdict(list)
     for r, n in picked:
@@ -421,31 +430,18 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
     ex_share = _share(MAX_EXISTING_ROWS, {h["name"]: len(ex_by_hall.get(h["name"], [])) for h in halls})
     failures = {f["hall"]: f for f in checks.get("cooling_failures") or []}
     alive = {(r["hall"], r["row"]): int(r.get("surviving_paths") or 1) for r in plan.get("rows", [])}
-    hall_rows_all = {h["name"]: [row for row in plan.get("rows", []) if row["hall"] == h["name"]] for h in halls}
-
-    hall_views = []
-    uid = 0
+    views, uid = [], 0
     for h in halls:
         name = h["name"]
         hall_racks = used_by_hall.get(name, [])
         layout = FloorLayout(name, _floor_rows(plan, name, used_by_row, ex_by_row, titles))
-        floor = Markup("").join(layout.render_parts())
         row_table = [{"row": row["row"], "type": row["rack_type"], "racks": fint(row["racks"]),
                       "used": fint(row.get("racks_used")), "planned": fnum(row.get("planned_kw")),
                       "existing": fnum(row.get("existing_kw")), "heat": fnum(row.get("heat_kw")),
                       "cooling": fnum(row.get("cooling_kw")) if row.get("cooling_kw") else "hall",
                       "util": pct(row.get("utilization"), 1) if row.get("utilization") is not None else "–",
                       "hot": (row.get("utilization") or 0) > 0.98}
-                     for row in hall_rows_all[name]]
-        f = failures.get(name)
-        failure = None
-        if f:
-            failure = {"heat": fnum(f.get("heat_kw")), "redundant": f.get("redundant"),
-                       "survives": f.get("survives_units_lost"),
-                       "steps": [{"lost": s.get("units_lost"), "capacity": fnum(s.get("capacity_kw")),
-                                  "ok": bool(s.get("ok")),
-                                  "margin": fnum(float(s.get("capacity_kw", 0)) - float(f.get("heat_kw", 0)))}
-                                 for s in f.get("steps", [])]}
+                     for row in plan.get("rows", []) if row["hall"] == name]
         elevations = []
         for r, n in elev_by_hall.get(name, []):
             uid += 1
@@ -453,15 +449,14 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
                                "nodes": nodes_text(r.get("nodes", {})), "binding": limit_label(r.get("binding")),
                                "util": pct(binding_util(r))})
         k = table_share.get(name, 0)
+        table_racks = hall_racks
         if k < len(hall_racks):
             chosen = {id(r) for r in sorted(hall_racks, key=lambda r: -binding_util(r))[:k]}
             table_racks = [r for r in hall_racks if id(r) in chosen]
-        else:
-            table_racks = hall_racks
         ex_list = ex_by_hall.get(name, [])
         ex_rows = [{"id": r["id"], "type": r["rack_type"], "kw": fnum(r.get("kw")), "u": r.get("u"),
                     "weight": fnum(r.get("weight_kg"), 0)} for r in ex_list[: ex_share.get(name, 0)]]
-        hall_views.append({
+        views.append({
             "name": name, "racks": fint(h.get("racks")), "racks_used": fint(h.get("racks_used")),
             "heat": fnum(h.get("cooled_kw", h.get("heat_kw"))), "cools": h.get("cools", "all"),
             "all_heat": fnum(h.get("heat_kw")), "existing": fnum(h.get("existing_kw")),
@@ -470,19 +465,23 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
             "usable": fnum(h.get("usable_kw")), "installed": fnum(h.get("installed_kw")),
             "units": h.get("units"), "unit_kw": fnum(h.get("unit_kw"), 0), "redundant": h.get("redundant"),
             "util": pct(h.get("utilization"), 1), "hot": (h.get("utilization") or 0) > 0.98,
-            "floor": floor, "floor_numbers": "every" if layout.number_every == 1 else (
-                "used" if layout.number_used else "fifth"),
+            "floor": Markup("").join(layout.render_parts()),
+            "floor_numbers": "every" if layout.number_every == 1 else ("used" if layout.number_used else "fifth"),
             "collapsed": not hall_racks, "existing_count": len(ex_list),
-            "rows": row_table, "failure": failure,
+            "rows": row_table, "failure": _failure_view(failures.get(name)),
             "elevations": elevations, "elev_total": len(hall_racks),
             "table": [_rack_row(r, plan, alive, show_nodes_usd) for r in table_racks],
             "table_total": len(hall_racks), "existing_rows": ex_rows, "existing_total": len(ex_list),
         })
+    caps = {"titles": titles, "summarised": summarised, "elev_drawn": len(picked), "racks_used": len(racks),
+            "max_elevations": MAX_ELEVATIONS, "table_shown": sum(len(h["table"]) for h in views),
+            "existing_shown": sum(len(h["existing_rows"]) for h in views)}
+    return views, caps
 
-    legend = [(swatch(cls), text) for _, cls, text in UTIL_BINS]
-    legend += [(swatch("x"), "existing load only"), (swatch("e"), "empty")]
 
-    wf = checks.get("worst_failover")
+def _distribution_view(plan: dict[str, Any]) -> dict[str, Any]:
+    """The worst feed failover, CDU groups and the plant."""
+    wf = (plan.get("checks") or {}).get("worst_failover")
     worst = None
     if wf:
         worst = {"rack": wf.get("rack"), "failover": fnum(wf.get("failover_kw")), "side": fnum(wf.get("side_kw")),
@@ -493,37 +492,34 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
              "util": pct(float(g["liquid_kw"]) / float(g["usable_kw"]), 1) if g.get("usable_kw") else "–",
              "hot": bool(g.get("usable_kw")) and float(g["liquid_kw"]) >= 0.98 * float(g["usable_kw"])}
             for g in plan.get("cdus") or []]
-    plant = plan.get("plant")
-    plant_view = None
+    plant, plant_view = plan.get("plant"), None
     if plant:
         plant_view = {"heat": fnum(plant.get("heat_kw")), "usable": fnum(plant.get("usable_kw")),
                       "units": f"{plant.get('units')} × {fnum(plant.get('unit_kw'), 0)} kW, N+{plant.get('redundant')}",
                       "util": pct(plant.get("utilization"), 1), "hot": float(plant.get("utilization") or 0) >= 0.98}
+    return {"worst": worst, "power": power_view(plan), "cdus": cdus, "plant": plant_view}
 
+
+def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
+    """Everything the plan template shows, formatted, from the plan document alone."""
+    fac = plan.get("facility", {})
+    halls, caps = _hall_views(plan)
+    legend = [(swatch(cls), text) for _, cls, text in UTIL_BINS]
+    legend += [(swatch("x"), "existing load only"), (swatch("e"), "empty")]
     return {
         "kind": "plan",
         "title": f"Rack capacity plan: {fac.get('name', 'facility')}",
         "facility": fac, "tool": plan.get("tool") or {}, "schema": plan.get("schema", ""),
         "made_at": plan.get("made_at") or "",
         "demand": demand_text(plan.get("demand") or {}),
-        "cards": cards, "solver_line": solver_line, "solver": solver,
-        "binding": limit_label(binding.get("limit")), "binding_detail": binding_detail,
-        "baseline": base_text, "node_rows": node_rows,
-        "cost_rows": cost_rows, "cost_total": usd(cost.get("total")), "cost_bar": cost_bar,
-        "usd_per_pflops": usd(totals.get("usd_per_pflops_year")), "energy_rows": energy_rows,
-        "halls": hall_views, "legend": legend, "titles": titles,
-        "summarised": summarised, "elev_drawn": len(picked), "racks_used": len(racks),
-        "max_elevations": MAX_ELEVATIONS,
-        "table_shown": sum(len(h["table"]) for h in hall_views),
-        "existing_shown": sum(len(h["existing_rows"]) for h in hall_views),
-        "checks": checks_view(checks),
-        "worst": worst,
-        "failures": [dict(hall=hv["name"], **hv["failure"]) for hv in hall_views if hv["failure"]],
-        "power": power_view(plan), "cdus": cdus, "plant": plant_view,
-        "site": site_view(site, fac.get("ppue") or {}),
+        **_summary_view(plan), **_cost_view(plan), **caps, **_distribution_view(plan),
+        "halls": halls, "legend": legend,
+        "checks": checks_view(plan.get("checks") or {}),
+        "failures": [dict(hall=hv["name"], **hv["failure"]) for hv in halls if hv["failure"]],
+        "site": site_view(fac.get("site") or {}, fac.get("ppue") or {}),
         "assumptions": assumptions_view(plan.get("assumptions") or []),
         "disputes": plan.get("spec_disputes") or [],
-        "solver_rows": _solver_rows(solver),
+        "solver_rows": _solver_rows(plan.get("solver", {})),
     }
 
 

@@ -156,13 +156,16 @@ def recompute(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None)
             for i in range(1, row.racks + 1):
                 where[rack_id(hall.name, row.name, i, row.racks)] = (hall.name, row)
     racks: dict[str, RackLoad] = {}
-    for e in fac.existing:
+    for e in fac.existing:  # a rack's entries add up
         hall, row = where[e.rack]
-        ld = RackLoad(e.rack, hall, row, row.rack_type, it_kw=e.kw, air_kw=e.kw - e.liquid_kw, liquid_kw=e.liquid_kw,
-                      u=e.u, weight_kg=e.weight_kg)
-        if e.position is not None:
+        ld = racks.setdefault(e.rack, RackLoad(e.rack, hall, row, row.rack_type))
+        ld.it_kw += e.kw
+        ld.air_kw += e.kw - e.liquid_kw
+        ld.liquid_kw += e.liquid_kw
+        ld.u += e.u
+        ld.weight_kg += e.weight_kg
+        if e.position is not None and e.u:
             ld.existing_units.append((e.position, e.position + e.u - 1))
-        racks[e.rack] = ld
 
     structure: list[str] = []
     planned: list[str] = []
@@ -239,8 +242,11 @@ Rule = Callable[[Recomputed], list[str]]
 
 def check_structure(c: Recomputed) -> list[str]:
     """Every rack entry names a rack of the facility, once, with its hall, row and type, and positive
-    whole counts of known node types."""
-    return list(c.structure)
+    whole counts of known node types; the facility has no ``panels: auto`` row left (a plan is checked
+    against the facility with its striping written in: the plan's own ``facility.descriptor``)."""
+    auto = [f"{h}/{row.name}" for h, row in c.fac.striped_rows()]
+    return list(c.structure) + ([f"facility: rows {', '.join(auto)} have panels: auto; check the plan against "
+                                 "the facility it records (with the striping it chose)"] if auto else [])
 
 
 def _planned(c: Recomputed) -> list[RackLoad]:
@@ -263,8 +269,8 @@ def _simulate_row_failures(c: Recomputed, row: Row) -> list[tuple[str, int]]:
     k = physics.scheme_losses(red)
     if k:
         out.append(("one feed side" if red == "2N" else f"{k} of its {paths} feed paths", k))
-    for failed in dict.fromkeys(list(row.panels or []) + [fac.panel_source[p] for p in row.panels or []]):
-        lost = physics.paths_lost(row.panels or [], fac.panel_source, failed)
+    for failed in dict.fromkeys(list(row.path_panels) + [fac.panel_source[p] for p in row.path_panels]):
+        lost = physics.paths_lost(row.path_panels, fac.panel_source, failed)
         if 0 < lost < paths:
             out.append((failed, lost))
     return out
@@ -348,7 +354,7 @@ def check_positions(c: Recomputed) -> list[str]:
             continue
         ld = c.racks[rid]
         top = c.fac.rack_types[ld.rack_type].u - ld.overhead_u
-        taken = list(ld.existing_units)
+        spans = [(a, b, "existing") for a, b in ld.existing_units]
         counted: dict[str, int] = {}
         for pos in positions:
             nid, low = pos.get("node"), pos.get("u")
@@ -360,10 +366,18 @@ def check_positions(c: Recomputed) -> list[str]:
             if low < 1 or high > top:
                 out.append(f"rack {rid}: {nid} at units {low}-{high} is outside units 1-{top}"
                            + (" (the overhead takes the top)" if ld.overhead_u else ""))
-            clash = next(((a, b) for a, b in taken if low <= b and a <= high), None)
-            if clash:
-                out.append(f"rack {rid}: {nid} at units {low}-{high} overlaps units {clash[0]}-{clash[1]}")
-            taken.append((low, high))
+            spans.append((low, high, nid))
+        # sorted by lowest unit, a span overlaps another exactly when it starts at or below the highest
+        # unit any earlier span reaches
+        spans.sort(key=lambda s: (s[0], s[1]))
+        reach = None
+        for low, high, what in spans:
+            if reach is not None and low <= reach[1] and what != "existing":
+                out.append(f"rack {rid}: {what} at units {low}-{high} overlaps units {reach[0]}-{reach[1]}")
+            elif reach is not None and low <= reach[1] and reach[2] != "existing":
+                out.append(f"rack {rid}: {reach[2]} at units {reach[0]}-{reach[1]} overlaps units {low}-{high}")
+            if reach is None or high > reach[1]:
+                reach = (low, high, what)
         if counted != ld.nodes:
             out.append(f"rack {rid}: positions place {counted} but the rack holds {ld.nodes}")
     return out
@@ -467,7 +481,7 @@ def element_loads(c: Recomputed, failed: str | None) -> dict[str, float]:
     def add(load: dict[str, float], rows, lost: str | None, sign: float) -> None:
         for hall, row in rows:
             kw = c.row_kw(hall, row.name)
-            alive = [p for p in row.panels or [] if lost not in (p, source_of[p])]
+            alive = [p for p in row.path_panels if lost not in (p, source_of[p])]
             if not alive or kw == 0:
                 continue
             share = sign * kw / len(alive)

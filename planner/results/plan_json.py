@@ -12,6 +12,7 @@ independently with plain loops.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from typing import Any
 
 import numpy as np
@@ -185,11 +186,18 @@ def rack_positions(u_total: int, overhead_u: int, existing: list[tuple[int, int 
     """``racks[].positions`` (CONTRACT.md "Rack positions"): the lowest unit of each planned node, in the
     free runs left by the overhead (top units) and existing equipment, tallest node first, bottom up.
     None if they do not fit as whole blocks (the optimizer's patterns make sure they do)."""
-    runs = physics.free_runs(u_total, physics.rack_taken_units(u_total, overhead_u, existing))
+    placed = _positions(u_total, overhead_u, tuple(existing), tuple(nodes))
+    return None if placed is None else [{"node": nid, "u": low} for nid, low in placed]
+
+
+@functools.lru_cache(maxsize=4096)
+def _positions(u_total: int, overhead_u: int, existing: tuple, nodes: tuple) -> tuple | None:
+    """:func:`rack_positions`, once per distinct rack and fill (a campus has few of each)."""
+    runs = physics.free_runs(u_total, physics.rack_taken_units(u_total, overhead_u, list(existing)))
     lows = physics.place_in_runs([h for _, h in nodes], runs)
     if lows is None:
         return None
-    return sorted(({"node": nid, "u": low} for (nid, _), low in zip(nodes, lows)), key=lambda p: p["u"])
+    return tuple(sorted(((nid, low) for (nid, _), low in zip(nodes, lows)), key=lambda p: p[1]))
 
 
 def _rack_entries(df: pd.DataFrame, counts: np.ndarray, types: list[NodeType]) -> list[dict[str, Any]]:
@@ -206,7 +214,7 @@ def _rack_entries(df: pd.DataFrame, counts: np.ndarray, types: list[NodeType]) -
     usd = {name: np.round(df[name].to_numpy(float)[idx], 2).tolist()
            for name in ("energy_usd", "cooling_usd", "rack_usd", "nodes_usd")}
     ex_u = df["existing_u"].to_numpy()[idx].tolist()
-    ex_pos = df["existing_position"].to_numpy()[idx].tolist()
+    ex_parts = df["existing_parts"].to_numpy()[idx].tolist()
     ov_u = df["overhead_u"].to_numpy()[idx].tolist()
     u_total = df["u"].to_numpy()[idx].tolist()
     sub = counts[idx]
@@ -222,12 +230,12 @@ def _rack_entries(df: pd.DataFrame, counts: np.ndarray, types: list[NodeType]) -
         if col["has_existing"][i]:
             entry["existing"] = {"kw": num["existing_kw"][i], "liquid_kw": num["existing_liquid_kw"][i],
                                  "u": int(ex_u[i]), "weight_kg": num["existing_weight_kg"][i]}
-            if ex_pos[i]:
-                entry["existing"]["position"] = int(ex_pos[i])
+            if len(ex_parts[i]) > 1 or any(pos for _u, pos in ex_parts[i]):
+                entry["existing"]["parts"] = [{"u": int(u), "position": pos} for u, pos in ex_parts[i]]
         elif num["overhead_kw_used"][i] or ov_u[i] or num["overhead_weight_kg"][i]:
             entry["overhead"] = {"kw": num["overhead_kw"][i], "u": int(ov_u[i]), "weight_kg": num["overhead_weight_kg"][i]}
         positions = rack_positions(int(u_total[i]), int(ov_u[i]) if not col["has_existing"][i] else 0,
-                                   [(int(ex_u[i]), int(ex_pos[i]) or None)] if col["has_existing"][i] else [],
+                                   list(ex_parts[i]) if col["has_existing"][i] else [],
                                    [(ids[t], heights[t]) for t in np.flatnonzero(sub[i]) for _ in range(int(sub[i, t]))])
         if positions is not None:
             entry["positions"] = positions
@@ -260,7 +268,7 @@ def _rows_and_halls(fac: Facility, df: pd.DataFrame) -> tuple[list[dict], list[d
             rows.append({"hall": hall.name, "row": row.name, "rack_type": row.rack_type, "racks": row.racks,
                          "racks_used": int(g["racks_used"]), "planned_kw": _r(g["planned_kw"]),
                          "existing_kw": _r(g["existing_kw"]), "heat_kw": _r(g["heat_kw"]),
-                         "cooling_kw": row.cooling_kw, "panels": list(row.panels or []),
+                         "cooling_kw": row.cooling_kw, "panels": list(row.path_panels),
                          "surviving_paths": fac.surviving_paths(row), "cdu": fac.cdu_of_row(hall).get(row.name),
                          "utilization": _r(g["heat_kw"] / row.cooling_kw, 4) if row.cooling_kw else None})
         cu = hall.cooling_units
@@ -298,7 +306,7 @@ def power_section(fac: Facility, df: pd.DataFrame) -> dict[str, Any] | None:
         affected = fac.rows_on[failed]
         after: dict[str, float] = {}
         for h, row in affected:
-            for x in dict.fromkeys(list(row.panels or []) + [fac.panel_source[p] for p in row.panels or []]):
+            for x in dict.fromkeys(list(row.path_panels) + [fac.panel_source[p] for p in row.path_panels]):
                 if x in lost:
                     continue
                 delta = (fac.path_share(row, x, failed) - fac.path_share(row, x)) * row_kw[(h, row.name)]
@@ -313,7 +321,7 @@ def power_section(fac: Facility, df: pd.DataFrame) -> dict[str, Any] | None:
         else:
             top_kw = after[top] if top else 0.0
         lost_rows = [(h, row) for h, row in affected
-                     if physics.paths_lost(row.panels or [], fac.panel_source, failed) == len(row.panels or [])]
+                     if physics.paths_lost(row.path_panels, fac.panel_source, failed) == len(row.path_panels)]
         lost_kw = sum(row_kw[(h, row.name)] for h, row in lost_rows)
         if lost_kw > 0:
             dropped.append({"failure": failed, "kw": _r(lost_kw), "rows": [f"{h}/{row.name}" for h, row in lost_rows]})
@@ -332,37 +340,26 @@ def cdu_section(fac: Facility, df: pd.DataFrame) -> list[dict[str, Any]] | None:
         return None
     liquid = df.groupby(["hall", "row"], sort=False)["liquid_heat_kw"].sum().to_dict()
     return [{"hall": hall.name, "name": g.name, "rows": list(g.rows),
-             "liquid_kw": _r(sum(liquid[(hall.name, r)] for r in g.rows)), "usable_kw": _r(fac.cdu_usable_kw(g)),
+             "liquid_kw": _r(sum(liquid[(hall.name, r)] for r in g.rows)), "usable_kw": _r(fac.usable_kw(g)),
              "units": g.count, "unit_kw": g.unit_kw, "redundant": g.redundant}
             for hall in fac.halls for g in hall.cdus or []]
 
 
-def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], demand: Demand,
-               placement: Placement, solver_options: dict[str, Any], df: pd.DataFrame | None = None) -> dict[str, Any]:
-    """The ``plan.json`` document for a placement (``df``: its :func:`rack_figures`, if already made)."""
-    fac = loaded.facility
-    counts = placement.counts
-    df = rack_figures(fac, types, counts) if df is None else df
+def _totals(fac: Facility, types: list[NodeType], counts: np.ndarray, df: pd.DataFrame) -> dict[str, Any]:
+    """``totals``: nodes, GPUs, racks, what the plan adds in kW (nodes and overhead), FP8, HBM, energy,
+    carbon, provisioned and stranded power, and the annual cost by kind."""
     used = df["nodes_planned"].to_numpy() > 0
-    ids = [t.id for t in types]
-    rows, halls = _rows_and_halls(fac, df)
-    existing_only = [
-        {"id": r["id"], "hall": r["hall"], "row": r["row"], "rack_type": r["rack_type"],
-         "kw": _r(r["existing_kw"]), "liquid_kw": _r(r["existing_liquid_kw"]), "u": int(r["existing_u"]),
-         "weight_kg": _r(r["existing_weight_kg"])}
-        for r in df[df["has_existing"] & ~used].to_dict("records")
-    ]
-
     planned = df[used]
-    totals_nodes = {ids[t]: int(counts[:, t].sum()) for t in range(len(ids)) if counts[:, t].sum()}
-    fp8 = float(sum(counts[:, t].sum() * types[t].fp8_pflops for t in range(len(types))))
-    hbm = float(sum(counts[:, t].sum() * types[t].hbm_tb for t in range(len(types))))
+    ids = [t.id for t in types]
+    per_type = counts.sum(axis=0)
+    fp8 = float(sum(per_type[t] * types[t].fp8_pflops for t in range(len(types))))
+    hbm = float(sum(per_type[t] * types[t].hbm_tb for t in range(len(types))))
     costs = _costs(df)
     kwh = float(df["kwh"].sum())
     cooling_kwh = costs["cooling"] / fac.site.electricity_usd_per_kwh
     added_kw = float(df["planned_kw"].sum() + df["overhead_kw_used"].sum())
-    totals = {
-        "nodes": totals_nodes,
+    return {
+        "nodes": {ids[t]: int(per_type[t]) for t in range(len(ids)) if per_type[t]},
         "gpus": int(df["gpus"].sum()),
         "racks_used": int(used.sum()),
         "racks_new": int(df["new"].sum()),
@@ -379,16 +376,45 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
         "annual_usd": costs,
         "usd_per_pflops_year": _r(costs["total"] / fp8, 2) if fp8 > 0 else None,
     }
-    g = placement.greedy
-    # for fill, "meets the demand" means fitting as many nodes as the plan does
-    meets_demand = bool(meets(placement.data, demand, g)) and (demand.kind != "fill" or g.sum() >= counts.sum())
+
+
+def _baseline(placement: Placement, demand: Demand, types: list[NodeType], fac: Facility,
+              costs: dict[str, float]) -> dict[str, Any]:
+    """``baseline``: the first-fit plan, whether it meets the demand (for fill: fits as many nodes as the
+    plan), its racks and cost, and how much more it costs than the plan."""
+    g, ids = placement.greedy, [t.id for t in types]
+    meets_demand = bool(meets(placement.data, demand, g)) and (demand.kind != "fill" or g.sum() >= placement.counts.sum())
     baseline = {"method": "first-fit decreasing (facility order, largest node first)",
                 "meets_demand": meets_demand,
                 "nodes": {ids[t]: int(g[:, t].sum()) for t in range(len(ids)) if g[:, t].sum()},
                 "racks_used": int((g.sum(axis=1) > 0).sum()),
                 "annual_usd": _costs(rack_figures(fac, types, g))}
-    if baseline["meets_demand"] and costs["total"] > 0:
+    if meets_demand and costs["total"] > 0:
         baseline["excess_over_plan"] = _r(baseline["annual_usd"]["total"] / costs["total"] - 1.0, 6)
+    return baseline
+
+
+def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], demand: Demand,
+               placement: Placement, solver_options: dict[str, Any], df: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The ``plan.json`` document for a placement (``df``: its :func:`rack_figures`, if already made).
+    ``loaded`` is the facility the plan is for: with ``panels: auto`` rows, the one with the placement's
+    striping written in (:meth:`~planner.inputs.facility.Facility.with_striping`)."""
+    fac = loaded.facility
+    if fac.striped_rows():
+        raise ValueError("build the plan against the facility with its striping (Facility.with_striping)")
+    counts = placement.counts
+    df = rack_figures(fac, types, counts) if df is None else df
+    used = df["nodes_planned"].to_numpy() > 0
+    rows, halls = _rows_and_halls(fac, df)
+    existing_only = [
+        {"id": r["id"], "hall": r["hall"], "row": r["row"], "rack_type": r["rack_type"],
+         "kw": _r(r["existing_kw"]), "liquid_kw": _r(r["existing_liquid_kw"]), "u": int(r["existing_u"]),
+         "weight_kg": _r(r["existing_weight_kg"])}
+        for r in df[df["has_existing"] & ~used].to_dict("records")
+    ]
+
+    totals = _totals(fac, types, counts, df)
+    baseline = _baseline(placement, demand, types, fac, totals["annual_usd"])
 
     plan: dict[str, Any] = {
         "schema": SCHEMA_PLAN,
@@ -426,6 +452,10 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
         "totals": totals,
         "baseline": baseline,
     }
+    if placement.striping:
+        plan["striping"] = [{"row": f"{hall}/{row}", "sources": list(sources),
+                             "panels": [f"{hall}-{row}-P{i}" for i in range(1, len(sources) + 1)]}
+                            for (hall, row), sources in placement.striping.items()]
     if (power := power_section(fac, df)) is not None:
         plan["power"] = power
     if (cdus := cdu_section(fac, df)) is not None:

@@ -5,6 +5,7 @@
 #   tools/netbox/netbox.sh down     stop what `up` started (and nothing else)
 #   tools/netbox/netbox.sh status   say what is running; exit 0 only when all three are up
 #   tools/netbox/netbox.sh env      print the `export URL=... TOKEN=...` lines
+#   tools/netbox/netbox.sh manage ARGS...   run NetBox's manage.py (`netbox ARGS...`) against this instance
 #
 # See docs/netbox-dev.md for what it installs, where it keeps things and the environment variables.
 set -euo pipefail
@@ -420,7 +421,11 @@ main() {
             flock -w 900 9 || die "another netbox.sh holds $STATE/.lock"
             "cmd_$cmd" ;;
         env) cmd_env ;;
-        *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; [ -n "$cmd" ] && exit 2; exit 0 ;;
+        manage)
+            shift
+            [ -x "$NETBOX_BIN" ] && [ -f "$NB_ROOT/conf/configuration.py" ] || die "NetBox is not installed here (run: $0 up)"
+            nb "$@" ;;
+        *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; [ -n "$cmd" ] && exit 2; exit 0 ;;
     esac
 }
 
