@@ -13,7 +13,7 @@ OUT    ?= rackplan-out
 
 help:
 	@echo "make demo    plan the bundled AI building (power tree, CDUs) and write $(OUT)/report.html"
-	@echo "make test    run the test suite"
+	@echo "make test    run the test suite (two workers; JOBS=0 runs it in one process)"
 	@echo "make fuzz    run the property-based tests with many more examples"
 	@echo "make bench   run the benchmarks in benchmarks/ and print their figures"
 	@echo "make clean   remove .venv and outputs"
@@ -32,11 +32,23 @@ demo: $(STAMP)
 	@echo "Report:     $(OUT)/report.html"
 	@echo "Comparison: $(OUT)/compare/compare.html"
 
+# The suite on JOBS pytest-xdist workers (JOBS=0: one process, no workers). --dist loadfile keeps each
+# file on one worker: the browser tests share one Chromium, the NetBox tests one NetBox (whose session
+# fixture may start it and stop it again). (--dist loadgroup with xdist_group marks cannot say this per
+# test yet: pytest 9.2 ignores the node ids that xdist 3.8 rewrites for it, pytest-xdist issue 1386.)
+# Python may cache bytecode here even where PYTHONDONTWRITEBYTECODE is set: without tests/__pycache__,
+# pytest rewrites every test module's asserts again in each worker on every run. Property tests run a
+# bounded, derandomized number of examples (tests/test_properties.py: 25 each, tests/test_safe_loading.py:
+# 150 each); `make fuzz` runs many more, randomized (400 and 2,000 each; RACKPLAN_FUZZ_EXAMPLES sets the
+# first).
+JOBS ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile
 
 fuzz: $(STAMP)
-	RACKPLAN_FUZZ=1 $(BIN)/python -m pytest -q tests/test_properties.py
+	RACKPLAN_FUZZ=1 PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(JOBS) tests/test_properties.py \
+		tests/test_safe_loading.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

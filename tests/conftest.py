@@ -1,16 +1,60 @@
-"""Shared fixtures for the report tests: real plans of the bundled facilities, a compare document in
-the ``rackplan.compare/1`` shape, and a synthetic campus-scale plan."""
+"""Shared fixtures: ``rackplan`` run in this process (``planner.cli.main``), real plans of the bundled
+facilities, a compare document in the ``rackplan.compare/1`` shape, and a synthetic campus-scale plan."""
 
 from __future__ import annotations
 
 import copy
 import random
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_terminal_summary(terminalreporter):
+    """The short summary (``-ra``) in test-id order, however the tests were spread over workers
+    (``make test`` runs pytest-xdist): the same run prints the same summary."""
+    for key in ("failed", "error", "xfailed", "xpassed", "skipped"):
+        reports = terminalreporter.stats.get(key)
+        if reports:
+            reports.sort(key=lambda r: getattr(r, "nodeid", "") or "")
+    yield
+
+
+@dataclass
+class Ran:
+    """What one ``rackplan`` command gave: named like :class:`subprocess.CompletedProcess`."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def rackplan(capfd) -> Callable[..., Ran]:
+    """``rackplan(*args)`` runs ``rackplan ARGS`` in this process through ``planner.cli.main`` (no
+    interpreter start-up) and returns its exit code, stdout and stderr. Usage errors (argparse's
+    ``SystemExit``) give their code like the console script; any other exception escapes ``main`` and
+    fails the test, so a case that would print a traceback cannot pass. Output is captured at the file
+    descriptors, so what a solver library prints from C is seen too. The true console script is run as
+    a subprocess only where that is the point (broken pipes, tracebacks, exit codes, determinism across
+    interpreters: ``test_bad_inputs``, ``test_safe_loading``, ``test_cli``)."""
+    from planner.cli import main
+
+    def run(*args: Any) -> Ran:
+        capfd.readouterr()  # only this command's output
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse: --help, usage errors
+            code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+        out = capfd.readouterr()
+        return Ran(int(code), out.out, out.err)
+
+    return run
 
 
 def _plan(facility: str, point: str = "nominal", **demand: Any) -> dict[str, Any]:
@@ -130,3 +174,19 @@ def synthetic_plan(base: dict[str, Any], halls: int = 6, rows_per_hall: int = 10
 @pytest.fixture(scope="session")
 def big_plan(plans) -> dict[str, Any]:
     return synthetic_plan(plans["ai-hall"])
+
+
+@pytest.fixture(scope="session")
+def rendered(plans) -> dict[str, str]:
+    """``report.html`` of each of :func:`plans`, rendered once for every test that reads it."""
+    from planner.report.views import render_plan
+
+    return {name: render_plan(plan) for name, plan in plans.items()}
+
+
+@pytest.fixture(scope="session")
+def big_html(big_plan) -> str:
+    """``report.html`` of :func:`big_plan`, rendered once (the report, print layout and browser tests)."""
+    from planner.report.views import render_plan
+
+    return render_plan(big_plan)

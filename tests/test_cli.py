@@ -1,4 +1,9 @@
-"""The command line as a user meets it: help, exit codes, outputs, determinism, safe writes."""
+"""The command line as a user meets it: help, exit codes, outputs, determinism, safe writes.
+
+Commands run in this process through the ``rackplan`` fixture (``planner.cli.main``, see conftest.py);
+determinism is checked against a second run by the real console script in its own interpreter (another
+hash seed), which is also this file's end-to-end check of the installed script.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +22,15 @@ REQUIRED = ["h100-8x", "h200-8x", "b200-8x-air", "b200-8x-dlc", "gb200-nvl4", "g
             "mi355x-8x-dlc", "mi400-8x", "mi400-4x"]
 
 
-def rackplan(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "planner.cli", *args], capture_output=True, text=True,
-                          cwd=cwd or ROOT, timeout=300)
+def console_script(*args: str) -> subprocess.CompletedProcess:
+    """The installed ``rackplan`` beside this interpreter (else ``python -m planner.cli``), in its own
+    process with its own hash seed."""
+    script = Path(sys.executable).with_name("rackplan")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "planner.cli"]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
 
 
-def test_help_teaches_with_examples():
+def test_help_teaches_with_examples(rackplan):
     out = rackplan("--help")
     assert out.returncode == 0
     for word in ("validate", "specs", "schema", "plan", "compare", "report", "examples:", "exit codes"):
@@ -32,12 +40,12 @@ def test_help_teaches_with_examples():
         assert flag in plan_help
 
 
-def test_no_command_prints_help_and_exits_2():
+def test_no_command_prints_help_and_exits_2(rackplan):
     out = rackplan()
     assert out.returncode == 2 and "usage:" in out.stdout
 
 
-def test_validate_summarises_the_contract_example():
+def test_validate_summarises_the_contract_example(rackplan):
     out = rackplan("validate", CONTRACT)
     assert out.returncode == 0, out.stderr
     assert "84 racks (2 with existing load)" in out.stdout
@@ -45,7 +53,7 @@ def test_validate_summarises_the_contract_example():
     assert "hall hall-1: 60 racks in 4 rows, cooling 3,500 kW usable (8 x 500 kW, N+1)" in out.stdout
 
 
-def test_specs_json_lists_every_required_node_with_source_and_status():
+def test_specs_json_lists_every_required_node_with_source_and_status(rackplan):
     out = rackplan("specs", "--json")
     assert out.returncode == 0
     data = json.loads(out.stdout)
@@ -59,19 +67,21 @@ def test_specs_json_lists_every_required_node_with_source_and_status():
     assert data["accelerators"]["mi400"]["disagreement"]
 
 
-def test_specs_table_shows_ranges_and_disagreement():
+def test_specs_table_shows_ranges_and_disagreement(rackplan):
     out = rackplan("specs")
+    assert out.returncode == 0, out.stderr
     assert "11.0 (9.6-12.4)" in out.stdout and "where sources disagree" in out.stdout
 
 
-def test_schema_is_json_schema_of_the_facility():
+def test_schema_is_json_schema_of_the_facility(rackplan):
     out = rackplan("schema")
+    assert out.returncode == 0, out.stderr
     schema = json.loads(out.stdout)
     assert schema["title"] == "Facility" and "rack_types" in schema["properties"]
     assert schema["$defs"]["RackType"]["additionalProperties"] is False
 
 
-def test_plan_writes_three_files_and_summary(tmp_path):
+def test_plan_writes_three_files_and_summary(rackplan, tmp_path):
     out = rackplan("plan", CONTRACT, "--nodes", "b200-8x-air=24", "-o", str(tmp_path / "o"))
     assert out.returncode == 0, out.stderr
     files = sorted(p.name for p in (tmp_path / "o").iterdir())
@@ -85,12 +95,15 @@ def test_plan_writes_three_files_and_summary(tmp_path):
     assert csv[0].startswith("id,hall,row,rack_type") and len(csv) == 1 + 8
 
 
-def test_plan_is_deterministic_apart_from_timing(tmp_path):
+def test_plan_is_deterministic_apart_from_timing(rackplan, tmp_path):
+    """The same plan from this process and from the console script in a fresh interpreter (whose hash
+    seed differs, so set and dict orders that hang on it would show): same plan.json, same racks.csv."""
     docs = []
-    for i in range(2):
-        out = rackplan("plan", AI_HALL, "--demand", str(ROOT / "examples" / "ai-hall-demand.yaml"), "-q",
-                       "-o", str(tmp_path / f"o{i}"))
+    for i, run in enumerate((rackplan, console_script)):
+        out = run("plan", AI_HALL, "--demand", str(ROOT / "examples" / "ai-hall-demand.yaml"), "-q",
+                  "-o", str(tmp_path / f"o{i}"))
         assert out.returncode == 0, out.stderr
+        assert out.stderr == "" and out.stdout.startswith(f"wrote {tmp_path / f'o{i}' / 'plan.json'}, ")
         doc = json.loads((tmp_path / f"o{i}" / "plan.json").read_text())
         doc["solver"].pop("seconds")
         assert doc.pop("made_at").endswith("Z")
@@ -99,28 +112,28 @@ def test_plan_is_deterministic_apart_from_timing(tmp_path):
     assert (tmp_path / "o0" / "racks.csv").read_text() == (tmp_path / "o1" / "racks.csv").read_text()
 
 
-def test_command_line_overrides_the_demand_file(tmp_path):
+def test_command_line_overrides_the_demand_file(rackplan, tmp_path):
     out = rackplan("plan", AI_HALL, "--demand", str(ROOT / "examples" / "ai-hall-demand.yaml"),
                    "--nodes", "h100-8x=2", "-q", "-o", str(tmp_path / "o"))
     assert out.returncode == 0, out.stderr
     assert json.loads((tmp_path / "o" / "plan.json").read_text())["totals"]["nodes"] == {"h100-8x": 2}
 
 
-def test_tdp_what_if_rederives_node_power(tmp_path):
+def test_tdp_what_if_rederives_node_power(rackplan, tmp_path):
     out = rackplan("plan", CONTRACT, "--nodes", "mi400-8x=4", "--tdp", "mi400=1400", "-q", "-o", str(tmp_path / "o"))
     assert out.returncode == 0, out.stderr
     node = json.loads((tmp_path / "o" / "plan.json").read_text())["node_types"]["mi400-8x"]
     assert node["max_kw"] == pytest.approx(8 * 1.4 + 3.0) and node["tdp_overridden"] is True
 
 
-def test_infeasible_demand_exits_1_with_diagnosis_and_writes_nothing(tmp_path):
+def test_infeasible_demand_exits_1_with_diagnosis_and_writes_nothing(rackplan, tmp_path):
     out = rackplan("plan", CONTRACT, "--nodes", "b200-8x-air=175", "-o", str(tmp_path / "o"))
     assert out.returncode == 1
     assert "row hall-1/C cooling: demand needs 601 kW, usable 600 kW" in out.stderr
     assert not (tmp_path / "o").exists()
 
 
-def test_bad_input_exits_2_one_line_no_traceback(tmp_path):
+def test_bad_input_exits_2_one_line_no_traceback(rackplan, tmp_path):
     out = rackplan("plan", CONTRACT, "--nodes", "b200-8x=2", "-o", str(tmp_path / "o"))
     assert out.returncode == 2 and "Traceback" not in out.stderr
     lines = out.stderr.strip().splitlines()
@@ -129,7 +142,7 @@ def test_bad_input_exits_2_one_line_no_traceback(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_failed_render_leaves_previous_outputs(tmp_path, monkeypatch):
+def test_failed_render_leaves_previous_outputs(rackplan, tmp_path, monkeypatch):
     """Outputs are staged and renamed only when every file is ready: a failure while writing leaves the
     old files, whole, and no temporary files."""
     from planner import api
@@ -153,7 +166,7 @@ def test_failed_render_leaves_previous_outputs(tmp_path, monkeypatch):
     assert {p.name: p.read_bytes() for p in out_dir.iterdir()} == before
 
 
-def test_report_command_rerenders_a_plan(tmp_path):
+def test_report_command_rerenders_a_plan(rackplan, tmp_path):
     assert rackplan("plan", CONTRACT, "--nodes", "b200-8x-air=2", "-q", "-o", str(tmp_path / "o")).returncode == 0
     out = rackplan("report", str(tmp_path / "o" / "plan.json"), "-o", str(tmp_path / "again.html"))
     assert out.returncode == 0, out.stderr
@@ -164,7 +177,7 @@ def test_report_command_rerenders_a_plan(tmp_path):
         == (tmp_path / "o" / "report.html").read_text()
 
 
-def test_check_command_passes_a_plan_and_catches_a_tampered_one(tmp_path):
+def test_check_command_passes_a_plan_and_catches_a_tampered_one(rackplan, tmp_path):
     assert rackplan("plan", CONTRACT, "--nodes", "b200-8x-air=6", "-q", "-o", str(tmp_path / "o")).returncode == 0
     path = tmp_path / "o" / "plan.json"
     ok = rackplan("check", str(path), CONTRACT)
@@ -176,7 +189,7 @@ def test_check_command_passes_a_plan_and_catches_a_tampered_one(tmp_path):
     assert bad.returncode == 1 and "feed side" in bad.stdout and "totals.nodes" in bad.stdout
 
 
-def test_compare_writes_every_point_and_checked_plans(tmp_path):
+def test_compare_writes_every_point_and_checked_plans(rackplan, tmp_path):
     out = rackplan("compare", AI_HALL, "--candidates", "mi400-8x,b200-8x-air", "--gpus", "1024", "-q",
                    "-o", str(tmp_path / "c"))
     assert out.returncode == 0, out.stderr
@@ -202,14 +215,15 @@ def test_compare_writes_every_point_and_checked_plans(tmp_path):
     assert "Where sources disagree" in (c / "compare.html").read_text()
 
 
-def test_highs_solver_gives_the_same_optimum(tmp_path):
+def test_highs_solver_gives_the_same_optimum(rackplan, tmp_path):
     pytest.importorskip("highspy")
     costs = []
     for solver in ("cbc", "highs"):
         out = rackplan("plan", AI_HALL, "--gpus", "1024", "--candidates", "mi400-8x,b200-8x-air", "--solver", solver,
                        "-q", "-o", str(tmp_path / solver))
         assert out.returncode == 0, out.stderr
-        assert out.stdout.startswith("wrote ")  # HiGHS's banner stays off stdout
+        o = tmp_path / solver  # stdout is the one line saying what was written: HiGHS's banner stays off it
+        assert out.stdout == f"wrote {o}/plan.json, {o}/racks.csv, {o}/racks.xlsx, {o}/report.html\n"
         costs.append(json.loads((tmp_path / solver / "plan.json").read_text())["totals"]["annual_usd"]["total"])
     assert costs[0] == pytest.approx(costs[1], rel=1e-4)
 
@@ -249,7 +263,7 @@ def test_output_commit_is_all_or_nothing(tmp_path, monkeypatch):
     assert [p.name for p in (out / "plans").iterdir()] == ["y@nominal.json"]
 
 
-def test_compare_with_no_candidate_fitting_exits_1_and_writes_nothing(tmp_path):
+def test_compare_with_no_candidate_fitting_exits_1_and_writes_nothing(rackplan, tmp_path):
     out = rackplan("compare", str(ROOT / "facilities" / "colo-brownfield-208v.yaml"), "--candidates",
                    "mi400-8x,b200-8x-dlc", "--gpus", "64", "-q", "-o", str(tmp_path / "c"))
     assert out.returncode == 1
@@ -257,7 +271,7 @@ def test_compare_with_no_candidate_fitting_exits_1_and_writes_nothing(tmp_path):
     assert not (tmp_path / "c").exists()
 
 
-def test_check_catches_a_missed_fp8_target_and_reads_contract_shaped_plans(tmp_path):
+def test_check_catches_a_missed_fp8_target_and_reads_contract_shaped_plans(rackplan, tmp_path):
     """The checker trusts the library, not the plan, for node figures: a plan that claims more FP8
     per node than the library gives fails; a plan with only the contract's five node figures checks."""
     assert rackplan("plan", CONTRACT, "--fp8-pflops", "2000", "--candidates", "b200-8x-air", "-q",

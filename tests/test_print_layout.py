@@ -89,9 +89,9 @@ def test_tall_hall_in_parts_at_one_scale():
     assert FloorLayout("h", rows[:5]).render_parts() == [FloorLayout("h", rows[:5]).render()]
 
 
-def test_report_floor_numbers(plans):
+def test_report_floor_numbers(plans, rendered):
     plan = plans["contract"]
-    html = render_plan(plan)
+    html = rendered["contract"]
     for svg in _svgs(html):
         hall = svg.get("data-hall")
         numbers = _groups(svg, "rn")
@@ -100,8 +100,8 @@ def test_report_floor_numbers(plans):
     assert "each with its rack number in the row" in html
 
 
-def test_campus_report_numbers_stay_lean(big_plan):
-    html = render_plan(big_plan)
+def test_campus_report_numbers_stay_lean(big_plan, big_html):
+    html = big_html
     svgs = _svgs(html)
     positions = sum(r["racks"] for r in big_plan["rows"])
     numbers = sum(len(list(g.iter(f"{SVG}text"))) for s in svgs for g in _groups(s, "rn").values())

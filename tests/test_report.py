@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import time
 import xml.etree.ElementTree as ET
 from importlib import resources
 
@@ -33,11 +32,6 @@ def classes(el: ET.Element) -> set[str]:
 
 def blocks(svg: ET.Element, cls: str) -> list[ET.Element]:
     return [r for r in svg.iter(f"{SVG}rect") if cls in classes(r)]
-
-
-@pytest.fixture(scope="module")
-def rendered(plans) -> dict[str, str]:
-    return {name: render_plan(plan) for name, plan in plans.items()}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -169,18 +163,38 @@ def test_legend_names_every_tile_class(rendered):
 # content
 
 
+def _section(html: str, anchor: str) -> str:
+    start = html.index(f'<section id="{anchor}"')
+    return html[start:html.index("</section>", start)]
+
+
 def test_sections_and_key_figures(plans, rendered):
     plan, html = plans["contract"], rendered["contract"]
     for anchor in ("summary", "costs", "resilience", "assumptions", "hall-1", "hall-2"):
         assert f'id="{anchor}"' in html
     t = plan["totals"]
-    for text in (f"{t['gpus']:,}", f"{t['racks_used']}", report.usd(t["annual_usd"]["total"]),
-                 report.usd(t["usd_per_pflops_year"]), report.fnum(t["fp8_pflops"], 0),
-                 plan["facility"]["sha256"], plan["facility"]["file"], plan["tool"]["version"],
-                 plan["solver"]["status"], plan["binding"]["label"], "first-fit"):
+    # each key figure on its own card or line of the summary, not merely somewhere in the page
+    summary = _section(html, "summary")
+    cards = {label: (value, sub) for label, value, sub in re.findall(
+        r'<div class="card"><div class="card-label">([^<]+)</div><div class="card-value">([^<]+)</div>'
+        r'(?:<div class="card-sub">([^<]*)</div>)?</div>', summary)}
+    assert cards["GPUs"][0] == f"{t['gpus']:,}"
+    assert cards["Racks used"][0] == f"{t['racks_used']:,}"
+    assert cards["FP8 compute"][0] == f"{report.fnum(t['fp8_pflops'], 0)} PFLOPS"
+    assert cards["Annual cost"] == (report.usd(t["annual_usd"]["total"]),
+                                    f"{report.usd(t['usd_per_pflops_year'])} per PFLOPS-year")
+    facts = dict(re.findall(r"<dt>([^<]+)</dt><dd>(.*?)</dd>", summary, re.S))
+    assert facts["Solver"].startswith(f"{plan['solver']['name']}: {plan['solver']['status']}, gap ")
+    assert facts["Binding limit"].startswith(f"<strong>{plan['binding']['label']}</strong>")
+    assert "first-fit" in facts["Baseline"]
+    for text in (plan["facility"]["sha256"], plan["facility"]["file"], plan["tool"]["version"]):
         assert text in html, text
-    for key in ("energy", "cooling", "racks", "nodes"):
-        assert report.usd(t["annual_usd"][key]) in html
+    # the cost table: one line per kind with its figure, and the total
+    costs = _section(html, "costs")
+    lines = dict(re.findall(r'<tr><td>([^<]+)</td><td class="num">([^<]+)</td>', costs))
+    for key, label in (("energy", "Energy"), ("cooling", "Cooling overhead"), ("racks", "Racks"), ("nodes", "Nodes")):
+        assert lines[label] == report.usd(t["annual_usd"][key]), label
+    assert f'<th>Total</th><th class="num">{report.usd(t["annual_usd"]["total"])}</th>' in costs
     # every spec figure and every source is listed
     for a in plan["assumptions"]:
         assert f"<code>{a['figure']}</code>" in html
@@ -264,7 +278,9 @@ def test_feasible_solver_status_is_flagged(plans):
     plan = copy.deepcopy(plans["ai-hall"])
     plan["solver"].update(status="feasible", gap=0.0123)
     html = render_plan(plan)
-    assert "not proven optimal" in html and "1.23 %" in html
+    solver = re.search(r"<dt>Solver</dt><dd>(.*?)</dd>", html, re.S).group(1)
+    assert solver.startswith(f"{plan['solver']['name']}: feasible, gap 1.23 %, ")
+    assert '<span class="flag">not proven optimal' in solver
 
 
 def test_templates_ship_in_the_package():
@@ -287,11 +303,8 @@ def test_report_command_renders_plan_and_compare(tmp_path, plans, compare_doc):
 # scale
 
 
-def test_campus_scale_plan_is_summarised_and_paginated(big_plan):
-    started = time.perf_counter()
-    html = render_plan(big_plan)
-    seconds = time.perf_counter() - started
-    assert seconds < 30, f"render_plan took {seconds:.1f} s"  # loose: speed figures belong in benchmarks
+def test_campus_scale_plan_is_summarised_and_paginated(big_plan, big_html):
+    html = big_html  # how long rendering takes is a benchmark's figure (benchmarks/bench_report.py)
     assert len(html) < 8_000_000
     used = len(big_plan["racks"])
     assert used > 5000
