@@ -92,6 +92,17 @@ EXAMPLE_OUTPUT = {
                                  *(rf"mi455x-4x@{point} +no plan: .+" for point in ("low", "nominal", "high")),
                                  *[r"- .+"] * 4],
     "03_own_node_profile.py": [r"8 rented nodes in \d+ racks; USD [\d,]+ a year, of which node rental 2,480,000"],
+    "04_phases_buy_now_or_wait.py": [r"strategy +TCO \(PV\) +cost of delay +total  checked",
+                                     *(rf"{label} +[\d,]+ +[\d,]+ +[\d,]+  yes(  <- best)?"
+                                       for label in ("All B200 now", "B200 only, on schedule", "Wait for MI400",
+                                                     r"Hybrid: the waves as given",
+                                                     r"Wave by wave: as given, each planned alone")),
+                                     r"planning ahead saves [\d,]+ USD against wave by wave",
+                                     *[r"- .+"] * 3,
+                                     *(rf"wrote {{out}}/{name}" for name in ("phases.json", "waves/01-blackwell.csv",
+                                                                              "waves/02-mi400.csv",
+                                                                              "plans/01-blackwell.json",
+                                                                              "plans/02-mi400.json", "phases.html"))],
 }
 """What each numbered example prints, line by line (regular expressions; ``{out}`` is its argument)."""
 
