@@ -44,8 +44,10 @@ def resolve_types(cat: Catalogue, demand: Demand, point: Point = "nominal",
 def run_plan(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, point: Point = "nominal",
              tdp_w: dict[str, float] | None = None, solver: str = DEFAULT_SOLVER,
              time_limit: float | None = DEFAULT_TIME_LIMIT_S, gap: float = DEFAULT_GAP,
-             progress: Progress | None = None, spec_files: list[str] | None = None) -> PlanRun:
-    """Optimize, build ``plan.json``, and check it independently. Raises
+             progress: Progress | None = None, spec_files: list[str] | None = None,
+             prices: dict[str, Any] | None = None) -> PlanRun:
+    """Optimize, build ``plan.json``, and check it independently. ``prices`` is the record of the node
+    prices ``cat`` carries (``plan.json``'s ``prices``; see ``planner.cli._plan_prices``). Raises
     :class:`~planner.errors.NoPlanError` when nothing fits and
     :class:`~planner.errors.PlanCheckError` if the plan breaks a limit (a bug)."""
     if not available(solver):
@@ -61,6 +63,8 @@ def run_plan(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, point: P
         loaded = LoadedFacility(loaded.facility.with_striping(placement.striping), loaded.path, loaded.sha256)
     figures = rack_figures(loaded.facility, types, placement.counts)
     plan = build_plan(loaded, cat, types, demand, placement, options, figures)
+    if prices is not None:
+        plan["prices"] = prices
     report = check_plan(loaded.facility, plan, cat)
     if not report.passed:
         raise PlanCheckError(report.violations)

@@ -136,6 +136,16 @@ def _add_study(p: argparse.ArgumentParser) -> None:
     p.add_argument("--candidates", metavar="ID,ID[,...]", help="node ids to compare")
     _add_targets(p, "each candidate must reach")
     p.add_argument("--fill", action="store_true", help="fit as many of each candidate as possible")
+    _add_prices(p)
+    p.add_argument("--electricity", metavar="LOW:HIGH", default=None,
+                   help="electricity price range [USD/kWh] for scenarios (LOW:HIGH or LOW:NOMINAL:HIGH; "
+                        "nominal defaults to the facility's)")
+    p.add_argument("--load-factor", metavar="LOW:HIGH", default=None,
+                   help="load factor range (average / maximum draw) for scenarios")
+
+
+def _add_prices(p: argparse.ArgumentParser) -> None:
+    """Node prices over the spec library's (``plan``, ``compare``, ``sweep``)."""
     p.add_argument("--price", action="append", metavar="ID=USD[/month]", default=None,
                    help="a node's price: purchase per node (ID=515000), rent per node-month (ID=25000/month), a "
                         "range LOW:NOMINAL:HIGH or LOW:HIGH, or just the basis (ID=buy, ID=rent) with the library's "
@@ -145,11 +155,6 @@ def _add_study(p: argparse.ArgumentParser) -> None:
     p.add_argument("--discount-rate", type=float, default=None, metavar="R",
                    help="discount rate of the capital recovery factor r(1+r)^n/((1+r)^n-1) (default 0: "
                         "straight line, price / years)")
-    p.add_argument("--electricity", metavar="LOW:HIGH", default=None,
-                   help="electricity price range [USD/kWh] for scenarios (LOW:HIGH or LOW:NOMINAL:HIGH; "
-                        "nominal defaults to the facility's)")
-    p.add_argument("--load-factor", metavar="LOW:HIGH", default=None,
-                   help="load factor range (average / maximum draw) for scenarios")
 
 
 def _add_engine(p: argparse.ArgumentParser) -> None:
@@ -224,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "racks.csv has the same figures)")
     p.add_argument("--point", choices=POINTS, default="nominal",
                    help="spec point for projected figures (default nominal)")
+    _add_prices(p)
     p.add_argument("-o", "--out", metavar="DIR", default=DEFAULT_PLAN_DIR,
                    help=f"output directory (default {DEFAULT_PLAN_DIR})")
     _add_solver(p)
@@ -463,6 +469,9 @@ def _summary(plan: dict[str, Any]) -> list[str]:
         f"  annual USD {usd['total']:,.0f} = energy {usd['energy']:,.0f} + cooling {usd['cooling']:,.0f} "
         f"+ racks {usd['racks']:,.0f} + nodes {usd['nodes']:,.0f}",
     ]
+    for nid, price in ((plan.get("prices") or {}).get("nodes") or {}).items():
+        if price:
+            lines.append(f"  node price {nid}: {price['text']}")
     b = plan.get("baseline", {})
     placed = sum(b.get("nodes", {}).values()) if b else 0
     if b and plan["demand"]["kind"] == "fill" and placed < sum(t["nodes"].values()):
@@ -487,7 +496,7 @@ def _summary(plan: dict[str, Any]) -> list[str]:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from planner.inputs.demand import from_cli, load_demand
+    from planner.inputs.demand import from_cli, read_demand
     from planner.inputs.facility import load_facility
 
     opts = _solver_opts(args)
@@ -496,9 +505,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     cli_demand = from_cli(cat, nodes=args.nodes, gpus=args.gpus, fp8_pflops=args.fp8_pflops, hbm_tb=args.hbm_tb,
                           candidates=args.candidates, fill=args.fill)
     tdp_file: dict[str, float] = {}
-    demand = None
+    demand = file = None
     if args.demand:
-        demand, tdp_file = load_demand(args.demand, cat)
+        demand, file = read_demand(args.demand, cat)
+        tdp_file = dict(file.tdp or {})
     if cli_demand is not None:
         if demand is not None:  # the command line overrides the file: say so, and what each gave
             kept = [what for what, given in (("tdp what-ifs", tdp_file), ("placement controls", demand.controls))
@@ -520,6 +530,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     for acc, watts in tdp_file.items():
         if tdp[acc] != watts:
             _err(f"rackplan: note: --tdp {acc}={tdp[acc]:g} overrides the demand file's {acc}: {watts:g} W")
+    cat, prices = _plan_prices(args, cat, file, demand)
     from planner.results.outputs import check_out_dir
 
     check_out_dir(args.out)
@@ -533,7 +544,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
              f"demand: {demand.describe()}")
     try:
         run = run_plan(loaded, cat, demand, point=args.point, tdp_w=tdp, solver=opts["solver"],
-                       time_limit=opts["time_limit"], gap=opts["gap"], progress=progress, spec_files=args.specs)
+                       time_limit=opts["time_limit"], gap=opts["gap"], progress=progress, spec_files=args.specs,
+                       prices=prices)
     except NoPlanError as exc:
         return _no_plan(exc, loaded, cat, demand, args, tdp, opts, progress)
     paths = write_plan(run, args.out, xlsx=not args.no_xlsx)
@@ -542,6 +554,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
             _err(line)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def _plan_prices(args: argparse.Namespace, cat: Any, file: Any, demand: Any) -> tuple[Any, dict[str, Any]]:
+    """The catalogue a plan is made with (its profiles carrying the chosen prices) and ``plan.json``'s
+    ``prices`` record, from ``--price``, ``--years``, ``--discount-rate`` over the demand file's."""
+    from planner.studies.tco import plan_prices
+
+    given, years, rate = _prices(args, cat, file)
+    priced, record = plan_prices(cat, demand, given, years, rate)
+    if record["note"]:
+        _err(f"rackplan: note: {record['note']}")
+    return priced, record
 
 
 def _demand_flag(args: argparse.Namespace) -> str:
@@ -639,10 +663,29 @@ def _price_flags(values: list[str] | None, cat: Any) -> dict[str, Any]:
     return out
 
 
+def _prices(args: argparse.Namespace, cat: Any, file: Any) -> tuple[dict[str, Any], float, float]:
+    """Node prices, years and discount rate: ``--price``, ``--years``, ``--discount-rate`` over the
+    demand file's ``prices``, ``years``, ``discount_rate`` (``file``, or None)."""
+    from planner.studies.tco import DEFAULT_DISCOUNT_RATE, DEFAULT_YEARS, PriceInput, merge_inputs
+
+    from_file: dict[str, PriceInput] = {}
+    for nid, p in ((file.prices or {}) if file else {}).items():
+        from_file[nid] = PriceInput(p.price_usd, p.rent_usd_month, p.basis,
+                                    f"demand file {args.demand}" + (f" ({p.source})" if p.source else ""), p.source)
+    prices = merge_inputs(from_file, _price_flags(args.price, cat))
+    years = args.years if args.years is not None else (file.years if file and file.years else DEFAULT_YEARS)
+    rate = args.discount_rate if args.discount_rate is not None else (
+        file.discount_rate if file and file.discount_rate is not None else DEFAULT_DISCOUNT_RATE)
+    if not 0 < years <= 30:
+        raise InputError.one(CLI_FILE, "--years", f"must be within (0, 30], got {years:g}")
+    if not 0 <= rate < 1:
+        raise InputError.one(CLI_FILE, "--discount-rate", f"must be within [0, 1), got {rate:g}")
+    return prices, years, rate
+
+
 def _study(args: argparse.Namespace) -> _Study:
     from planner.inputs.demand import read_demand
     from planner.inputs.facility import load_facility
-    from planner.studies.tco import DEFAULT_DISCOUNT_RATE, DEFAULT_YEARS, PriceInput, merge_inputs
 
     loaded = load_facility(args.facility)
     cat = _catalogue(args)
@@ -672,18 +715,7 @@ def _study(args: argparse.Namespace) -> _Study:
     if not candidates:
         raise InputError.one(CLI_FILE, "--candidates", "give the node ids to compare (--candidates ID,ID)")
     tdp = _tdp(args, cat, dict(file.tdp or {}) if file else {})
-    from_file: dict[str, PriceInput] = {}
-    for nid, p in ((file.prices or {}) if file else {}).items():
-        from_file[nid] = PriceInput(p.price_usd, p.rent_usd_month, p.basis,
-                                    f"demand file {args.demand}" + (f" ({p.source})" if p.source else ""), p.source)
-    prices = merge_inputs(from_file, _price_flags(args.price, cat))
-    years = args.years if args.years is not None else (file.years if file and file.years else DEFAULT_YEARS)
-    rate = args.discount_rate if args.discount_rate is not None else (
-        file.discount_rate if file and file.discount_rate is not None else DEFAULT_DISCOUNT_RATE)
-    if not 0 < years <= 30:
-        raise InputError.one(CLI_FILE, "--years", f"must be within (0, 30], got {years:g}")
-    if not 0 <= rate < 1:
-        raise InputError.one(CLI_FILE, "--discount-rate", f"must be within [0, 1), got {rate:g}")
+    prices, years, rate = _prices(args, cat, file)
     ranges: dict[str, dict[str, Any]] = {}
     origins = []
     if file and file.uncertainty:

@@ -607,6 +607,72 @@ def test_check_node_figures_unknown_node(library_plan):
          ["node type b900-8x-air is not in the spec library (pass the --specs file it was planned with)"])
 
 
+@pytest.fixture(scope="module")
+def priced_plan():
+    """The same two DGX B200, priced: the library's purchase price, $515,000 per node, recovered over
+    4 years at 0 % = $128,750 a node-year, so nodes cost 2 x 128,750 = $257,500 a year; and a user's
+    $400,000 over 5 years at 8 %: 0.08 x 1.08^5 / (1.08^5 - 1) = 0.2504565 -> $100,182.58 a node-year."""
+    from planner.api import run_plan
+    from planner.studies.tco import PriceInput, plan_prices
+    from planner.inputs.specs import Figure
+
+    cat = load_catalogue()
+    demand = from_cli(cat, nodes="b200-8x-air=2")
+    out = {}
+    for name, given, years, rate in (("library", None, 4, 0.0),
+                                     ("user", {"b200-8x-air": PriceInput(price_usd=Figure(nominal=400_000))}, 5, 0.08)):
+        priced, record = plan_prices(cat, demand, given, years, rate)
+        run = run_plan(loaded(), priced, demand, prices=record)
+        assert run.check.passed
+        out[name] = run.plan
+    return cat, run.loaded.facility, out
+
+
+def test_priced_plans_are_what_the_comments_say(priced_plan):
+    cat, fac, plans = priced_plan
+    for name, each in (("library", 128_750.0), ("user", 100_182.58)):
+        plan = plans[name]
+        assert plan["prices"]["applied"] and plan["prices"]["note"] is None
+        assert plan["node_types"]["b200-8x-air"]["annual_cost_usd"] == pytest.approx(each, abs=0.01)
+        assert plan["totals"]["annual_usd"]["nodes"] == pytest.approx(2 * each, abs=0.02)
+        assert check_plan(fac, plan, cat).passed  # against the library alone: the price is in the plan
+
+
+def test_check_node_figures_annual_cost_against_the_recorded_price(priced_plan):
+    """An annual cost edited in the node types, or the years its purchase is recovered over: the
+    checker recomputes rent x 12 or price x capital recovery factor from the recorded price."""
+    cat, fac, plans = priced_plan
+    plan = copy.deepcopy(plans["library"])
+    plan["node_types"]["b200-8x-air"]["annual_cost_usd"] = 100_000.0
+    only(check_plan(fac, plan, cat), check_node_figures,
+         ["node type b200-8x-air: annual_cost_usd 100000.0 differs from its price's 128750.0"])
+    plan = copy.deepcopy(plans["user"])
+    plan["prices"]["nodes"]["b200-8x-air"]["years"] = 4  # $400,000 x 0.3019208 = $120,768.32
+    report = check_plan(fac, plan, cat)
+    assert report.by_rule["check_node_figures"] == [
+        "node type b200-8x-air: annual_cost_usd 100182.58 differs from its price's 120768.32"]
+
+
+def test_check_node_figures_a_library_price_is_the_librarys(priced_plan):
+    """A price the plan says comes from the spec library but is not the library's."""
+    cat, fac, plans = priced_plan
+    plan = copy.deepcopy(plans["library"])
+    plan["prices"]["nodes"]["b200-8x-air"]["nominal"] = 400_000.0
+    report = check_plan(fac, plan, cat)
+    assert report.by_rule["check_node_figures"] == [
+        "node type b200-8x-air: prices.nodes buy nominal 400000.0 differs from the library's 515000.0",
+        "node type b200-8x-air: annual_cost_usd 128750.0 differs from its price's 100000.0"]
+
+
+def test_check_node_figures_a_price_that_cannot_be_read(priced_plan):
+    cat, fac, plans = priced_plan
+    plan = copy.deepcopy(plans["user"])
+    plan["prices"]["nodes"]["b200-8x-air"]["basis"] = "lease"
+    report = check_plan(fac, plan, cat)
+    assert report.by_rule["check_node_figures"] == [
+        "node type b200-8x-air: its price in prices.nodes (basis 'lease', nominal 400000.0) cannot be read"]
+
+
 @pytest.mark.parametrize("key,value,recomputed", [
     ("it_kw", 28.6, "29.600000"),        # the overhead left out
     ("air_heat_kw", 30.6, "29.600000"),

@@ -116,8 +116,8 @@ class DemandFile(StrictModel):
     tdp: dict[str, float] | None = None
     """What-if accelerator power: accelerator id -> watts (like ``--tdp``)."""
     prices: dict[str, PriceEntry] | None = None
-    """Node prices: node id -> purchase price and/or rent (like ``--price``); read by ``compare`` and
-    ``sweep``, overriding the spec library's."""
+    """Node prices: node id -> purchase price and/or rent (like ``--price``), overriding the spec
+    library's; ``plan`` prices a target only when every candidate has a price."""
     years: float | None = Field(None, gt=0, le=30)
     """Years over which a purchase is recovered (default 4; like ``--years``)."""
     discount_rate: float | None = Field(None, ge=0, lt=1)

@@ -388,8 +388,13 @@ def _cost_view(plan: dict[str, Any]) -> dict[str, Any]:
                    ("Power provisioned to used racks", f"{fnum(totals.get('provisioned_kw'), 0)} kW"),
                    ("Stranded power in used racks", f"{fnum(totals.get('stranded_kw'), 0)} kW"
                     " (what the racks could still carry after the losses they must survive)")]
+    prices = plan.get("prices") or {}
+    price_lines = [f"Node price, {nid}: {p['text']}." for nid, p in (prices.get("nodes") or {}).items() if p and p.get("text")]
+    if prices.get("note"):
+        price_lines.append(prices["note"][0].upper() + prices["note"][1:] + ".")
     return {"cost_rows": cost_rows, "cost_total": usd(cost.get("total")), "cost_bar": cost_bar,
-            "usd_per_pflops": usd(totals.get("usd_per_pflops_year")), "energy_rows": [r for r in energy_rows if r]}
+            "usd_per_pflops": usd(totals.get("usd_per_pflops_year")), "energy_rows": [r for r in energy_rows if r],
+            "price_lines": price_lines}
 
 
 def _failure_view(f: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -121,12 +121,51 @@ class Recomputed:
 FIGURES = ("gpus", "u", "max_kw", "liquid_fraction", "weight_kg", "annual_cost_usd", "tdp_w", "fp8_pflops", "hbm_tb")
 
 
+PRICE_FIELDS = {"buy": "price_usd", "rent": "rent_usd_month", "annual": "annual_cost_usd"}
+"""The spec-library figure each price basis of ``plan.json``'s ``prices`` is read from."""
+
+
+def _priced_annual(nid: str, entry: dict[str, Any], point: str, cat: Catalogue, bad: list[str]) -> float | None:
+    """A node's annual cost from the price the plan records for it (``prices.nodes.ID``): rent x 12, a
+    purchase x the capital recovery factor r(1+r)^n/((1+r)^n-1) (1/n at r = 0), or an annual cost, at
+    the node's spec point (a range's end only where the price is projected). A price the plan says
+    comes from the spec library must be the library's. None (with a finding) if it cannot be read."""
+    basis, nominal = entry.get("basis"), entry.get("nominal")
+    if basis not in PRICE_FIELDS or not isinstance(nominal, (int, float)) or nominal < 0:
+        bad.append(f"node type {nid}: its price in prices.nodes (basis {basis!r}, nominal {nominal!r}) cannot be read")
+        return None
+    end = {"low": entry.get("low"), "high": entry.get("high")}.get(point)
+    amount = float(end) if entry.get("status") == "projected" and end is not None else float(nominal)
+    if entry.get("origin") == "spec library":
+        lib = getattr(cat.nodes[nid], PRICE_FIELDS[basis], None)
+        for key in ("nominal", "low", "high"):
+            have, want = entry.get(key), None if lib is None else getattr(lib, key)
+            if (have is None) != (want is None) or (have is not None and not _close(float(have), float(want))):
+                bad.append(f"node type {nid}: prices.nodes {basis} {key} {have} differs from the library's {want}")
+    if basis == "rent":
+        return amount * 12.0
+    if basis == "annual":
+        return amount
+    years, rate = entry.get("years"), entry.get("discount_rate") or 0.0
+    if not isinstance(years, (int, float)) or years <= 0 or not isinstance(rate, (int, float)) or rate < 0:
+        bad.append(f"node type {nid}: a purchase needs positive years and a discount rate >= 0 in prices.nodes, "
+                   f"got {years!r} and {rate!r}")
+        return None
+    if rate == 0:
+        return amount / years
+    growth = (1.0 + rate) ** years
+    return amount * rate * growth / (growth - 1.0)
+
+
 def _node_figures(plan: dict[str, Any], cat: Catalogue | None) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """The plan's node figures; with a catalogue, checked against it and replaced by the library's."""
+    """The plan's node figures; with a catalogue, checked against it and replaced by the library's (a
+    node's annual cost by the one its recorded price comes to, where the plan records prices)."""
     types: dict[str, dict[str, Any]] = {nid: dict(nt) for nid, nt in (plan.get("node_types") or {}).items()}
-    bad = []
+    bad: list[str] = []
     if cat is None:
         return types, bad
+    prices = plan.get("prices") if isinstance(plan.get("prices"), dict) else {}
+    priced = prices.get("nodes") if prices.get("applied") and isinstance(prices.get("nodes"), dict) else {}
     for nid, nt in list(types.items()):
         if nid not in cat.nodes:
             bad.append(f"node type {nid} is not in the spec library (pass the --specs file it was planned with)")
@@ -134,9 +173,15 @@ def _node_figures(plan: dict[str, Any], cat: Catalogue | None) -> tuple[dict[str
         tdp = {cat.nodes[nid].accelerator: nt["tdp_w"]} if nt.get("tdp_overridden") and nt.get("tdp_w") else None
         ref = resolve(cat, nid, nt.get("point") or "nominal", tdp)
         for key in FIGURES:
-            if nt.get(key) is not None and not _close(float(nt[key]), float(getattr(ref, key))):
-                bad.append(f"node type {nid}: {key} {nt[key]} differs from the library's {getattr(ref, key)}")
-            types[nid][key] = getattr(ref, key)
+            want, whose = getattr(ref, key), "the library's"
+            if key == "annual_cost_usd" and isinstance(priced.get(nid), dict):
+                want, whose = _priced_annual(nid, priced[nid], nt.get("point") or "nominal", cat, bad), "its price's"
+                if want is None:
+                    continue
+            if nt.get(key) is not None and not _close(float(nt[key]), float(want)):
+                have, show = (nt[key], want) if whose == "the library's" else (round(nt[key], 2), round(want, 2))
+                bad.append(f"node type {nid}: {key} {have} differs from {whose} {show}")
+            types[nid][key] = want
         ff = getattr(ref, "form_factor", "eia-19")
         if nt.get("form_factor") is not None and nt["form_factor"] != ff:
             bad.append(f"node type {nid}: form_factor {nt['form_factor']} differs from the library's {ff}")

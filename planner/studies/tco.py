@@ -249,6 +249,32 @@ def priced_catalogue(cat: Catalogue, choices: dict[str, PriceChoice | None]) -> 
     return new
 
 
+def plan_prices(cat: Catalogue, demand: Any, given: dict[str, PriceInput] | None = None,
+                years: float = DEFAULT_YEARS, rate: float = DEFAULT_DISCOUNT_RATE) -> tuple[Catalogue, dict[str, Any]]:
+    """The catalogue a plan is made with, its node profiles carrying the chosen prices, and
+    ``plan.json``'s ``prices`` record (CONTRACT.md: the ``nodes`` cost is rent, or a purchase recovered
+    over the years): ``applied``, ``years``, ``discount_rate``, ``note`` (what is not priced, and how to
+    price it) and ``nodes`` (each node's :meth:`PriceChoice.to_json`, or None). A target or fill is
+    priced only when every node it may choose has a price: a node without one would cost nothing and
+    win on price alone. Exact nodes are priced where known (their counts do not depend on it)."""
+    ids = list(demand.node_ids)
+    choices = choose_prices(cat, ids, given, years, rate)
+    unpriced = [nid for nid in ids if choices[nid] is None]
+    applied = not unpriced or demand.kind == "nodes"
+    note = None
+    if unpriced:
+        missing = f"no price is known for {', '.join(unpriced)}"
+        note = (f"{missing}: {'its' if len(unpriced) == 1 else 'their'} nodes cost nothing here" if applied else
+                f"{missing}, so no node is priced (a node without a price would win on price alone): the nodes "
+                "cost nothing here")
+        note += (f"; give {'it' if len(unpriced) == 1 else 'them'} with --price {unpriced[0]}=USD or "
+                 f"{unpriced[0]}=USD/month")
+    record = {"applied": applied and any(c is not None for c in choices.values()), "years": years,
+              "discount_rate": rate, "note": note,
+              "nodes": {nid: (c.to_json() if c is not None and applied else None) for nid, c in choices.items()}}
+    return (priced_catalogue(cat, choices) if applied else cat), record
+
+
 def unit_costs(total_usd: float, gpus: float, fp8_pflops: float, hbm_tb: float) -> dict[str, float | None]:
     """Annual TCO per useful unit: USD per GPU-hour, per FP8 PFLOPS-year (dense), per TB of HBM-year."""
     def per(x: float, scale: float = 1.0) -> float | None:
