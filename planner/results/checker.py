@@ -390,8 +390,11 @@ def check_form_factor(c: Recomputed) -> list[str]:
 
 def check_positions(c: Recomputed) -> list[str]:
     """Where a rack gives positions: one per planned node, each node's units inside the rack, below the
-    overhead, overlapping no other node and no existing entry with a position."""
+    overhead, overlapping no other node and no existing entry with a position. Racks with the same
+    height, overhead, existing entries, positions and nodes get the same findings, worked out once."""
     out = []
+    sizes = {nid: int(t["u"]) for nid, t in c.types.items() if isinstance(t.get("u"), (int, float))}
+    seen: dict[Any, list[str]] = {}
     for entry in c.plan.get("racks") or []:
         positions = entry.get("positions")
         rid = entry.get("id")
@@ -399,32 +402,51 @@ def check_positions(c: Recomputed) -> list[str]:
             continue
         ld = c.racks[rid]
         top = c.fac.rack_types[ld.rack_type].u - ld.overhead_u
-        spans = [(a, b, "existing") for a, b in ld.existing_units]
-        counted: dict[str, int] = {}
-        for pos in positions:
-            nid, low = pos.get("node"), pos.get("u")
-            if nid not in c.types or not isinstance(low, int) or isinstance(low, bool):
-                out.append(f"rack {rid}: position {pos!r} names no known node at a whole unit")
-                continue
-            high = low + int(c.types[nid]["u"]) - 1
-            counted[nid] = counted.get(nid, 0) + 1
-            if low < 1 or high > top:
-                out.append(f"rack {rid}: {nid} at units {low}-{high} is outside units 1-{top}"
-                           + (" (the overhead takes the top)" if ld.overhead_u else ""))
-            spans.append((low, high, nid))
-        # sorted by lowest unit, a span overlaps another exactly when it starts at or below the highest
-        # unit any earlier span reaches
-        spans.sort(key=lambda s: (s[0], s[1]))
-        reach = None
-        for low, high, what in spans:
-            if reach is not None and low <= reach[1] and what != "existing":
-                out.append(f"rack {rid}: {what} at units {low}-{high} overlaps units {reach[0]}-{reach[1]}")
-            elif reach is not None and low <= reach[1] and reach[2] != "existing":
-                out.append(f"rack {rid}: {reach[2]} at units {reach[0]}-{reach[1]} overlaps units {low}-{high}")
-            if reach is None or high > reach[1]:
-                reach = (low, high, what)
-        if counted != ld.nodes:
-            out.append(f"rack {rid}: positions place {counted} but the rack holds {ld.nodes}")
+        try:
+            key: Any = (top, ld.overhead_u > 0, tuple(ld.existing_units), tuple(sorted(ld.nodes.items())),
+                        tuple((p.get("node"), p.get("u"), type(p.get("u"))) for p in positions))
+            hash(key)
+        except (AttributeError, TypeError):  # not a list of objects with hashable values: no shortcut
+            key = None
+        found = seen.get(key) if key is not None else None
+        if found is None:
+            found = _position_problems(top, ld.overhead_u > 0, ld.existing_units, ld.nodes, positions, sizes)
+            if key is not None:
+                seen[key] = found
+        out.extend(f"rack {rid}: {problem}" for problem in found)
+    return out
+
+
+def _position_problems(top: int, overhead: bool, existing: list[tuple[int, int]], nodes: dict[str, int],
+                       positions: list[Any], sizes: dict[str, int]) -> list[str]:
+    """:func:`check_positions` for one rack whose usable units are 1..``top``."""
+    out = []
+    spans = [(a, b, "existing") for a, b in existing]
+    counted: dict[str, int] = {}
+    for pos in positions:
+        nid, low = (pos.get("node"), pos.get("u")) if isinstance(pos, dict) else (None, None)
+        if nid not in sizes or not isinstance(low, int) or isinstance(low, bool):
+            out.append(f"position {pos!r} names no known node at a whole unit")
+            continue
+        high = low + sizes[nid] - 1
+        counted[nid] = counted.get(nid, 0) + 1
+        if low < 1 or high > top:
+            out.append(f"{nid} at units {low}-{high} is outside units 1-{top}"
+                       + (" (the overhead takes the top)" if overhead else ""))
+        spans.append((low, high, nid))
+    # sorted by lowest unit, a span overlaps another exactly when it starts at or below the highest
+    # unit any earlier span reaches
+    spans.sort(key=lambda s: (s[0], s[1]))
+    reach = None
+    for low, high, what in spans:
+        if reach is not None and low <= reach[1] and what != "existing":
+            out.append(f"{what} at units {low}-{high} overlaps units {reach[0]}-{reach[1]}")
+        elif reach is not None and low <= reach[1] and reach[2] != "existing":
+            out.append(f"{reach[2]} at units {reach[0]}-{reach[1]} overlaps units {low}-{high}")
+        if reach is None or high > reach[1]:
+            reach = (low, high, what)
+    if counted != nodes:
+        out.append(f"positions place {counted} but the rack holds {nodes}")
     return out
 
 
