@@ -24,15 +24,17 @@ from planner.results.plan_json import rack_figures
 from planner.optimize.classes import build_problem_data
 from planner.optimize.solvers import solve
 from planner.inputs.specs import load_library
+from planner.vocabulary import DEFAULT_GAP, DEFAULT_SOLVER
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--naive", action="store_true", help="also time the straightforward pattern model")
-    ap.add_argument("--solver", default="cbc", choices=("cbc", "highs"))
-    ap.add_argument("--gap", type=float, default=1e-3)
+    ap.add_argument("--solver", default=DEFAULT_SOLVER, choices=("cbc", "highs"))
+    ap.add_argument("--gap", type=float, default=DEFAULT_GAP, help=f"default {DEFAULT_GAP:g}, rackplan's")
     args = ap.parse_args()
-    header(f"campus benchmark: 24 halls x 12 rows x 100 racks, >= {TARGET_GPUS:,} GPUs from {', '.join(CANDIDATES)}")
+    header(f"campus benchmark: 24 halls x 12 rows x 100 racks, >= {TARGET_GPUS:,} GPUs from {', '.join(CANDIDATES)}; "
+           f"solver {args.solver}, gap {args.gap:g}")
     wall = time.monotonic()
     lf = campus()
     t_fac = time.monotonic() - wall

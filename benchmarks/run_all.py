@@ -8,7 +8,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = [
+    ["bench_grid.py"],
+    ["bench_e2e.py"],
     ["bench_campus.py", "--naive"],
+    ["bench_campus.py", "--solver", "cbc"],
     ["bench_facilities.py", "--straightforward"],
     ["bench_small.py", "--seeds", "3"],
     ["bench_report.py"],

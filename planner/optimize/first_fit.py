@@ -25,14 +25,20 @@ def metric_per_node(data: ProblemData, metric: str) -> np.ndarray:
     return np.array([float(t.gpus) if metric == "gpus" else getattr(t, metric) for t in data.types])
 
 
-def _limits_by_rack(data: ProblemData) -> list[list[tuple[int, float]]]:
-    """For each rack, the group limits it is in: (limit index, weight)."""
+def _limits_by_class(data: ProblemData) -> list[list[tuple[int, float]]]:
+    """For each class, the group limits its racks are in: (limit index, weight)."""
     by_class: list[list[tuple[int, float]]] = [[] for _ in range(data.K)]
     for i, lim in enumerate(data.limits):
         for k, wgt in zip(lim.classes, lim.weight):
             by_class[int(k)].append((i, float(wgt)))
         for k, wgt in lim.default.items():  # rows with panels: auto, on their default lineups
             by_class[int(k)].append((i, float(wgt)))
+    return by_class
+
+
+def _limits_by_rack(data: ProblemData) -> list[list[tuple[int, float]]]:
+    """For each rack, the group limits it is in: (limit index, weight)."""
+    by_class = _limits_by_class(data)
     cls = data.racks["cls"].to_numpy()
     return [by_class[c] if c >= 0 else [] for c in cls]
 
@@ -59,12 +65,33 @@ def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None
             s = next(s for s in data.stripes if (s.hall, s.row) == (hall, row))
             if c == s.default:
                 left[i] -= share * s.existing_kw
-    if start is not None:
-        for r in np.flatnonzero(counts.sum(axis=1)).tolist():
-            for i, wgt in in_limits[r]:
-                left[i] -= wgt * (float(np.dot(counts[r], quantity[i])) + (overhead[r] if carries_overhead[i] else 0.0))
-
     cls = data.racks["cls"].to_numpy()
+    by_class = _limits_by_class(data)
+    if start is not None and data.limits:  # what the start puts on each limit, class by class
+        used = counts.sum(axis=1) > 0
+        member = (cls >= 0) & used
+        cached: dict[tuple[str, bool], np.ndarray] = {}
+        for i, lim in enumerate(data.limits):
+            key = (lim.quantity, carries_overhead[i])
+            if key not in cached:  # each class's load on this quantity (its racks' nodes, and overhead)
+                load = counts @ np.asarray(quantity[i], dtype=float)
+                if carries_overhead[i]:
+                    load = load + np.where(used, np.asarray(overhead, dtype=float), 0.0)
+                cached[key] = np.bincount(cls[member], weights=load[member], minlength=data.K)
+        for k, limits in enumerate(by_class):
+            for i, wgt in limits:
+                left[i] -= wgt * float(cached[(data.limits[i].quantity, carries_overhead[i])][k])
+    # the racks of each limit and its least weight: once a limit has less room left than one node at
+    # that weight takes, no rack in it can take that node (n would come out 0), so they are skipped
+    members: list[list[int]] = [[] for _ in data.limits]
+    least = [math.inf] * len(data.limits)
+    for k, limits in enumerate(by_class):
+        for i, wgt in limits:
+            members[i].append(k)
+            least[i] = min(least[i], wgt)
+    limit_racks = [np.concatenate([np.asarray(data.class_racks[k], dtype=np.int64) for k in ks])
+                   if ks else np.zeros(0, dtype=np.int64) for ks in members]
+
     rack_cost = data.racks["rack_cost_usd"].to_numpy(float)
     # racks whose free units are split by positioned existing equipment: what they take is what their
     # class's patterns allow (the units' sum alone would overstate it)
@@ -84,15 +111,25 @@ def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None
         new = np.where(np.asarray(opened)[racks], 0.0, rack_cost[racks] / fit[racks])
         return racks[np.lexsort((racks, node + new))].tolist()
 
+    def full(i: int, t: int) -> bool:
+        """No rack under limit ``i`` can take one more node of type ``t`` (overhead only adds to it)."""
+        return left[i] < -EPS or left[i] + EPS < least[i] * quantity[i][t]
+
     def place(t: int, want: float, value: float) -> float:
         """Place nodes of type t until ``want`` units of ``value`` per node are met; return units placed."""
         fit = max_count(rem, data.use[t:t + 1])[:, 0]
         if allowed is not None:
             fit = np.where(allowed, fit, 0)
+        for i in range(len(data.limits)):
+            if full(i, t):
+                fit[limit_racks[i]] = 0
+        skip = np.zeros(R, dtype=bool)
         placed = 0.0
         for r in racks_to_try(t, fit):
             if placed >= want - EPS:
                 break
+            if skip[r]:
+                continue
             n = int(fit[r])
             if split[r]:
                 n = pattern_room(r, t, n)
@@ -112,6 +149,8 @@ def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None
             for i, wgt in in_limits[r]:
                 ov = wgt * overhead[r] if opening and carries_overhead[i] else 0.0
                 left[i] -= ov + n * wgt * quantity[i][t]
+                if full(i, t):
+                    skip[limit_racks[i]] = True
             counts[r, t] += n
             rem[r] -= n * data.use[t]
             opened[r] = True
