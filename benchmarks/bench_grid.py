@@ -7,7 +7,10 @@ neither node fits any of its racks, and that is printed too.
 "The most that fits" is found by maximizing the pair's GPUs under every limit (the same model with
 a GPU-count objective), so 90 % is a hard instance near capacity.
 
-Run: ``.venv/bin/python benchmarks/bench_grid.py [--solver highs|cbc] [--time-limit S] [--csv FILE]``.
+Nodes are priced as ``rackplan plan`` prices them (the spec library's rent or purchase price; a pair with
+an unpriced node is planned unpriced and marked so); ``--unpriced`` plans every pair without prices.
+
+Run: ``.venv/bin/python benchmarks/bench_grid.py [--solver highs|cbc] [--time-limit S] [--unpriced] [--csv FILE]``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from planner.inputs.specs import load_library
 from planner.optimize.classes import build_problem_data
 from planner.optimize.milp import build_problem
 from planner.optimize.solvers import solve
+from planner.studies.tco import plan_prices
 
 PAIRS = [
     ("b200-8x-air", "h200-8x"),        # air against air
@@ -65,17 +69,23 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=30.0)
     ap.add_argument("--csv", help="also write every instance to this CSV file")
     ap.add_argument("--only", help="only facilities whose file name contains this")
+    ap.add_argument("--unpriced", action="store_true",
+                    help="plan without node prices (energy, cooling and racks only: a smaller objective, so the "
+                         "same gap tolerance is harder to prove)")
     args = ap.parse_args()
     header(f"benchmark grid: every facility x {len(PAIRS)} candidate pairs x targets at "
            f"{', '.join(f'{s:.0%}' for s in SHARES)} of the most that fits; solver {args.solver}, "
-           f"limit {args.time_limit:g} s")
-    cat = load_library()
+           f"limit {args.time_limit:g} s; " + ("no node prices" if args.unpriced else
+                                               "node prices as `rackplan plan` applies them"))
+    library = load_library()
     rows = []
     for path in sorted((ROOT / "facilities").glob("*.yaml")):
         if args.only and args.only not in path.name:
             continue
         lf = load_facility(path)
         for pair in PAIRS:
+            demand = Demand("target", metric="gpus", amount=0.0, candidates=pair)
+            cat, prices = (library, None) if args.unpriced else plan_prices(library, demand)
             most = most_gpus(lf, cat, pair, args.solver, args.time_limit)
             if most == 0:
                 print(f"   {path.name:<30} {'+'.join(pair):<28} neither fits any rack: left out")
@@ -85,7 +95,7 @@ def main() -> None:
                 demand = Demand("target", metric="gpus", amount=float(target), candidates=pair)
                 t0 = time.monotonic()
                 try:
-                    run = run_plan(lf, cat, demand, solver=args.solver, time_limit=args.time_limit)
+                    run = run_plan(lf, cat, demand, solver=args.solver, time_limit=args.time_limit, prices=prices)
                     s = run.plan["solver"]
                     status, gap, solve_s = s["status"], s["gap"], run.placement.outcome.seconds
                     racks = run.plan["totals"]["racks_used"]
@@ -93,11 +103,13 @@ def main() -> None:
                     status, gap, solve_s, racks = "no plan", None, float("nan"), 0
                     print(f"      ! {exc}", file=sys.stderr)
                 wall = time.monotonic() - t0
-                rows.append({"facility": path.name, "pair": "+".join(pair), "share": share, "target_gpus": target,
+                rows.append({"facility": path.name, "pair": "+".join(pair) + ("" if prices and prices["applied"] else
+                                                                             " (unpriced)"),
+                             "share": share, "target_gpus": target,
                              "most_gpus": most, "status": status, "gap": gap, "solve_s": round(solve_s, 3),
                              "wall_s": round(wall, 3), "racks": racks})
                 gap_text = "-" if gap is None else f"{gap:.4%}"
-                print(f"   {path.name:<30} {'+'.join(pair):<28} {share:>4.0%} {target:>7,} of {most:>7,} GPUs  "
+                print(f"   {path.name:<30} {rows[-1]['pair']:<38} {share:>4.0%} {target:>7,} of {most:>7,} GPUs  "
                       f"{status:<8} gap {gap_text:>8}  solve {solve_s:6.2f} s  wall {wall:6.2f} s  {racks:>5,} racks",
                       flush=True)
     proven = [r for r in rows if r["status"] == "optimal"]

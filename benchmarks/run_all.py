@@ -9,6 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = [
     ["bench_grid.py"],
+    ["bench_grid.py", "--unpriced"],
     ["bench_e2e.py"],
     ["bench_campus.py", "--naive"],
     ["bench_campus.py", "--solver", "cbc"],

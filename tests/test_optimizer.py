@@ -177,6 +177,29 @@ def test_time_limit_gives_the_best_plan_with_its_gap():
     assert doc["solver"]["gap_usd"] == pytest.approx(placement.variable_usd - placement.bound_usd, abs=0.01)
 
 
+def test_a_plan_from_the_mip_on_the_lps_support_is_proven_against_the_lp_bound():
+    """90 % of what the bundled campus fits from mi400-8x and b200-8x-dlc: the LP relaxation rounded
+    down and repaired greedily is not within the 0.01 % tolerance, so HiGHS solves the MIP restricted to
+    the racks and nodes the LP uses. That plan is within 0.01 % of the LP bound itself (the bound of
+    the whole MIP too), so no branch and bound runs; it meets the demand and passes the checker."""
+    from pathlib import Path
+
+    from planner.api import resolve_types
+    from planner.inputs.facility import load_facility
+    from planner.inputs.specs import load_library
+
+    lf = load_facility(Path(__file__).resolve().parents[1] / "facilities" / "campus.yaml")
+    demand = Demand("target", metric="gpus", amount=74_232, candidates=("mi400-8x", "b200-8x-dlc"))
+    types = resolve_types(load_library(), demand)
+    placement = optimize(lf.facility, types, demand, solver="highs", gap_rel=1e-4)
+    assert placement.outcome.method == "MIP on the LP's support"
+    assert placement.status == "optimal" and 0 <= placement.gap <= 1e-4
+    assert placement.bound_usd <= placement.variable_usd <= placement.bound_usd * (1 + 1e-4) / (1 - 1e-4)
+    doc = build_plan(lf, Catalogue(), types, demand, placement, {})
+    assert doc["solver"]["method"] == "MIP on the LP's support"
+    assert check_plan(lf.facility, doc).passed and doc["totals"]["gpus"] >= 74_232
+
+
 def test_maximal_patterns_by_hand():
     """DLC rack (power 136.57, air 30, liquid 120, 48U, 1,800 kg) with a 14.3 kW air node and an 11 kW
     liquid node (2.2 kW air): the maximal fills are (0, 12), (1, 7) and (2, 0), whatever the order."""

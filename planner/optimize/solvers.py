@@ -72,6 +72,9 @@ class SolveOutcome:
     objective: float | None
     bound: float | None
     seconds: float
+    method: str = "branch and bound"
+    """How the plan was found: ``LP rounded and repaired`` or ``MIP on the LP's support`` (either proven
+    within the gap tolerance of the LP bound, so no branch and bound ran), or ``branch and bound``."""
 
     @property
     def has_solution(self) -> bool:
@@ -227,19 +230,50 @@ def _objective(prob: pulp.LpProblem) -> float:
     return float(sum(c * (v.varValue or 0.0) for v, c in prob.objective.items()) + (prob.objective.constant or 0.0))
 
 
+def _support_mip(h: Any, m: Model, lp_values: Any, time_limit: float | None,
+                 gap_rel: float) -> tuple[float, list[float]] | None:
+    """The MIP restricted to the LP's support, in a copy of the HiGHS model: every rack-pattern and node
+    variable the LP relaxation left at 0 held at 0. With the rest of the model fixed that way, HiGHS's
+    presolve leaves a small problem, which it solves in a fraction of the time of the whole MIP
+    (for at most a tenth of the time limit, 10 s without one). Returns (objective, column values) or
+    None when it finds no plan."""
+    import highspy
+
+    if lp_values is None:
+        return None
+    sub = highspy.Highs()
+    sub.setOptionValue("output_flag", False)
+    sub.passModel(h.getModel())
+    for var in list(m.z.values()) + list(m.w.values()):
+        if lp_values[var.index] < 1e-6 and not (var.lowBound or 0.0) > 0:
+            sub.changeColBounds(var.index, 0.0, 0.0)
+    sub.setOptionValue("threads", 1)
+    sub.setOptionValue("mip_rel_gap", float(gap_rel))
+    sub.setOptionValue("time_limit", float(time_limit / 10 if time_limit else 10.0))
+    with quiet_stdout():
+        sub.run()
+    if sub.getInfo().primal_solution_status != 2:
+        return None
+    col = [float(round(x)) if abs(x - round(x)) < 1e-6 else float(x) for x in sub.getSolution().col_value]
+    cost = sum(c * col[v.index] for v, c in m.prob.objective.items()) + (m.prob.objective.constant or 0.0)
+    return float(cost), col
+
+
 def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: Progress | None,
                  start_from_lp: StartMaker | None = None) -> SolveOutcome:
-    """HiGHS, in up to three steps on one model: (1) with ``start_from_lp``, the LP relaxation, a whole
+    """HiGHS, in up to four steps on one model: (1) with ``start_from_lp``, the LP relaxation, a whole
     plan rounded from it (see :func:`planner.optimize.placement.lp_rounding_start`), and, when that plan
-    is already within ``gap_rel`` of the LP bound, nothing more; (2) the MIP, warm-started from that
-    plan; (3) if HiGHS hands back a solution whose cost is not the objective it reports (seen with
-    HiGHS 1.16 and a warm start), the MIP again without the start."""
+    is already within ``gap_rel`` of the LP bound, nothing more; (2) else the MIP restricted to the LP's
+    support (:func:`_support_mip`), and, when its plan is within ``gap_rel`` of the LP bound, nothing
+    more; (3) the MIP, warm-started from the better of those plans; (4) if HiGHS hands back a solution
+    whose cost is not the objective it reports (seen with HiGHS 1.16 and a warm start), the MIP again
+    without the start."""
     import highspy
 
     started = time.monotonic()
     maximize = m.maximize_count
     report = _Reporter(progress, "highs", maximize, started) if progress is not None else None
-    state: dict[str, Any] = {"lp_bound": None, "rounded": False, "retried": False}
+    state: dict[str, Any] = {"lp_bound": None, "rounded": False, "retried": False, "support": False}
 
     def interrupt(event):
         now = time.monotonic() - started
@@ -265,8 +299,9 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
                 with quiet_stdout():
                     h.run()
                 h.setOptionValue("solve_relaxation", False)
+                lp_values = None
                 if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
-                    values = h.getSolution().col_value
+                    values = lp_values = h.getSolution().col_value
                     for v in variables:
                         v.varValue = values[v.index]
                     state["lp_bound"] = h.getInfo().objective_function_value
@@ -278,6 +313,13 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
                             relative_gap(cost, state["lp_bound"]) <= gap_rel:
                         state["rounded"] = True  # within the tolerance already: no branch and bound
                         return
+                    support = _support_mip(h, m, lp_values, time_limit, gap_rel)
+                    if support is not None and support[0] < cost:
+                        for v in variables:
+                            v.varValue = support[1][v.index]
+                        if (relative_gap(support[0], state["lp_bound"]) or 0.0) <= gap_rel:
+                            state["rounded"] = state["support"] = True
+                            return
                     sol = highspy.HighsSolution()
                     sol.col_value = [float(v.varValue or 0.0) for v in variables]
                     sol.value_valid = True
@@ -304,7 +346,8 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
         m.prob.solve(solver)
     seconds = time.monotonic() - started
     if state["rounded"]:
-        return SolveOutcome("highs", "optimal", _objective(m.prob), float(state["lp_bound"]), seconds)
+        return SolveOutcome("highs", "optimal", _objective(m.prob), float(state["lp_bound"]), seconds,
+                            "MIP on the LP's support" if state["support"] else "LP rounded and repaired")
     h = m.prob.solverModel
     ms = h.getModelStatus()
     if ms in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):

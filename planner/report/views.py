@@ -344,7 +344,8 @@ def _summary_view(plan: dict[str, Any]) -> dict[str, Any]:
     gap = solver.get("gap")
     solver_line = (f"{solver.get('name', '?')}: {solver.get('status', '?')}"
                    + (f", gap {pct(gap, 2)}" if gap is not None else "")
-                   + (f", {fnum(solver.get('seconds'), 1)} s" if solver.get("seconds") is not None else ""))
+                   + (f", {fnum(solver.get('seconds'), 1)} s" if solver.get("seconds") is not None else "")
+                   + (f" ({solver['method']})" if solver.get("method") not in (None, "branch and bound") else ""))
     by_limit = binding.get("racks_by_limit") or {}
     details = [", ".join(f"{limit_label(k)} in {plural(v, 'rack')}" for k, v in by_limit.items())]
     for key, what in (("halls_full", "hall cooling full in"), ("rows_full", "row cooling full in"),

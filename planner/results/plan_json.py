@@ -217,12 +217,13 @@ def _rack_entries(df: pd.DataFrame, counts: np.ndarray, types: list[NodeType]) -
     ex_parts = df["existing_parts"].to_numpy()[idx].tolist()
     ov_u = df["overhead_u"].to_numpy()[idx].tolist()
     u_total = df["u"].to_numpy()[idx].tolist()
-    sub = counts[idx]
+    sub = counts[idx].tolist()
     racks = []
     for i in range(len(idx)):
+        held = [(t, n) for t, n in enumerate(sub[i]) if n]
         entry: dict[str, Any] = {
             "id": col["id"][i], "hall": col["hall"][i], "row": col["row"][i], "rack_type": col["rack_type"][i],
-            "nodes": {ids[t]: int(sub[i, t]) for t in np.flatnonzero(sub[i])},
+            "nodes": {ids[t]: int(n) for t, n in held},
             "it_kw": num["it_kw"][i], "air_heat_kw": num["air_heat_kw"][i],
             "liquid_heat_kw": num["liquid_heat_kw"][i], "u_used": int(col["u_used"][i]),
             "weight_kg": num["weight_kg"][i],
@@ -236,7 +237,7 @@ def _rack_entries(df: pd.DataFrame, counts: np.ndarray, types: list[NodeType]) -
             entry["overhead"] = {"kw": num["overhead_kw"][i], "u": int(ov_u[i]), "weight_kg": num["overhead_weight_kg"][i]}
         positions = rack_positions(int(u_total[i]), int(ov_u[i]) if not col["has_existing"][i] else 0,
                                    list(ex_parts[i]) if col["has_existing"][i] else [],
-                                   [(ids[t], heights[t]) for t in np.flatnonzero(sub[i]) for _ in range(int(sub[i, t]))])
+                                   [(ids[t], heights[t]) for t, n in held for _ in range(int(n))])
         if positions is not None:
             entry["positions"] = positions
         entry["utilization"] = {x: util[x][i] for x in RACK_LIMITS}
@@ -425,7 +426,7 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
                      "descriptor": fac.model_dump(mode="json", exclude_none=True)},
         "demand": demand.to_json(),
         "solver": {"name": placement.outcome.solver, "status": placement.status, "gap": _r(placement.gap, 8),
-                   "seconds": _r(sum(placement.seconds.values()), 3),
+                   "seconds": _r(sum(placement.seconds.values()), 3), "method": placement.outcome.method,
                    "objective_usd": _r(placement.variable_usd, 2),
                    "bound_usd": None if placement.bound_usd is None else _r(placement.bound_usd, 2),
                    "gap_usd": _r(max(0.0, placement.variable_usd - (placement.bound_usd or 0.0)), 2)
