@@ -83,13 +83,20 @@ def per_node_milp(data, demand, limit: float) -> tuple[str, float | None, float]
     for n in range(len(nodes)):
         prob += pulp.lpSum(x[n, r] for r in range(R) if (n, r) in x) == 1
     for r in range(R):
-        for j in range(5):
+        for j in range(data.use.shape[1]):
             terms = [(x[n, r], data.use[t, j]) for n, t in enumerate(nodes) if (n, r) in x]
             if terms:
                 prob += pulp.LpAffineExpression(terms) <= data.cap[r, j] * y[r]
-    hall = data.racks["hall"].to_numpy()
-    for h, budget, _ks in data.hall_limits:
-        prob += pulp.lpSum(x[n, r] * data.use[t, 0] for (n, r), t in ((k, nodes[k[0]]) for k in x) if hall[r] == h) <= budget
+    overhead = data.racks["overhead_kw"].to_numpy(float)
+    for lim in data.limits:  # the same limits above the racks as the pattern model (here: hall cooling)
+        q = data.quantity(lim.quantity)
+        weight = dict(zip(lim.classes.tolist(), lim.weight.tolist())) | lim.default
+        terms = [(x[n, r], float(weight[cls[r]] * q[t])) for (n, r), t in ((key, nodes[key[0]]) for key in x)
+                 if cls[r] in weight]
+        terms += [(y[r], float(weight[cls[r]] * overhead[r])) for r in range(R)
+                  if cls[r] in weight and lim.quantity != "liquid" and overhead[r] > 0]
+        if terms:
+            prob += pulp.LpAffineExpression(terms) <= lim.budget
     cost = data.racks["rack_cost_usd"].to_numpy(float)
     prob += pulp.lpSum(x[n, r] * float(np.nan_to_num(data.node_cost[nodes[n], cls[r]])) for (n, r) in x) + \
         pulp.lpSum(float(cost[r]) * y[r] for r in range(R))

@@ -1,6 +1,8 @@
 """The straightforward pattern model, for comparison only: a variable for every feasible fill (not
 just the maximal ones) of every class, costs on the fills, no node variables, no rack-count variables,
-no rounding cuts, no warm start."""
+no rounding cuts, no warm start. It states the same limits above the racks (rows, halls, CDU groups,
+the plant, every panel and source under every single failure), with rows whose lineups rackplan
+chooses (``panels: auto``) held on their default lineups."""
 
 from __future__ import annotations
 
@@ -33,7 +35,6 @@ def solve_straightforward(data: ProblemData, demand: Demand, time_limit: float, 
     """(fill variables, build seconds, solve seconds, status, objective) for a nodes or target demand."""
     t0 = time.monotonic()
     prob = pulp.LpProblem("straightforward", pulp.LpMinimize)
-    kw = data.use[:, 0]
     cost = data.classes["rack_cost_usd"].to_numpy(float)
     closure = {i: all_patterns(p) for i, p in enumerate(data.pattern_sets)}
     z = {}
@@ -51,10 +52,14 @@ def solve_straightforward(data: ProblemData, demand: Demand, time_limit: float, 
     else:
         per = metric_per_node(data, demand.metric)  # type: ignore[arg-type]
         prob += pulp.LpAffineExpression([(v, float(a @ per)) for v, a in z.values()]) >= demand.amount
-    for limits in ([(budget, ks) for _h, _r, budget, ks in data.row_limits],
-                   [(budget, ks) for _h, budget, ks in data.hall_limits]):
-        for budget, ks in limits:
-            prob += pulp.LpAffineExpression([(v, float(a @ kw)) for k in ks for v, a in by_class.get(k, [])]) <= budget
+    overhead = data.classes["overhead_kw"].to_numpy(float)
+    for lim in data.limits:  # every element above the racks (rows with panels: auto on their default lineups)
+        q = data.quantity(lim.quantity)
+        members = list(zip(lim.classes.tolist(), lim.weight.tolist())) + list(lim.default.items())
+        terms = [(v, float(wgt * (a @ q + (overhead[k] if lim.quantity != "liquid" else 0.0))))
+                 for k, wgt in members for v, a in by_class.get(int(k), [])]
+        if terms:
+            prob += pulp.LpAffineExpression(terms) <= lim.budget
     prob += pulp.LpAffineExpression([(v, float(cost[k] + a @ np.nan_to_num(data.node_cost[:, k])))
                                      for (k, _p), (v, a) in z.items()])
     t_build = time.monotonic() - t0
