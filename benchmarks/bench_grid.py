@@ -122,6 +122,15 @@ def main() -> None:
         print(f"   solve time: median {statistics.median(solves):.2f} s, slowest {max(solves):.2f} s "
               f"({slow['facility']} {slow['pair']} {slow['share']:.0%}); wall: median {statistics.median(walls):.2f} s, "
               f"slowest {max(walls):.2f} s (target: every instance proven, slowest solve <= 1 s)")
+    print("   per facility:")
+    for name in dict.fromkeys(r["facility"] for r in rows):
+        mine = [r for r in rows if r["facility"] == name]
+        timed = [r for r in mine if r["solve_s"] == r["solve_s"]]
+        worst = max(timed, key=lambda r: r["solve_s"]) if timed else None
+        print(f"     {name:<30} {len(mine):>3} instances, {sum(r['status'] == 'optimal' for r in mine):>3} proven; "
+              f"solve median {statistics.median([r['solve_s'] for r in timed]) if timed else float('nan'):.2f} s, "
+              + (f"slowest {worst['solve_s']:.2f} s ({worst['pair']} {worst['share']:.0%}, {worst['status']}"
+                 + (f", gap {worst['gap']:.4%})" if worst["gap"] is not None else ")") if worst else "-"))
     if args.csv:
         with open(args.csv, "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=list(rows[0]))

@@ -670,7 +670,8 @@ def test_check_node_figures_a_price_that_cannot_be_read(priced_plan):
     plan["prices"]["nodes"]["b200-8x-air"]["basis"] = "lease"
     report = check_plan(fac, plan, cat)
     assert report.by_rule["check_node_figures"] == [
-        "node type b200-8x-air: its price in prices.nodes (basis 'lease', nominal 400000.0) cannot be read"]
+        "node type b200-8x-air: its price in prices.nodes (basis 'lease', nominal 400000.0, low None, high None) cannot be "
+        "read"]
 
 
 @pytest.mark.parametrize("key,value,recomputed", [
@@ -881,3 +882,44 @@ def test_check_placement_controls_together(air):
     plan["demand"]["together"] = "row"  # h1/A and h2/A are two rows too
     assert check_plan(fac, plan, rules=(check_placement_controls,)).violations == [
         "demand: kept together in one row, but nodes are in 2: h1/A, h2/A"]
+
+
+@pytest.mark.parametrize("edit,message", [
+    ({"low": "abc", "status": "projected"}, "cannot be read"),
+    ({"low": [1]}, "cannot be read"),
+    ({"nominal": float("inf")}, "cannot be read"),
+    ({"discount_rate": 5}, "a purchase needs years within (0, 30] and a discount rate within [0, 1)"),
+    ({"years": 1e6}, "a purchase needs years within (0, 30] and a discount rate within [0, 1)"),
+])
+def test_check_node_figures_a_malformed_price_is_a_finding_not_a_crash(priced_plan, edit, message):
+    """A hand-edited prices block: a finding of the node-figures rule, never an exception."""
+    cat, fac, plans = priced_plan
+    plan = copy.deepcopy(plans["user"])
+    plan["prices"]["nodes"]["b200-8x-air"].update(edit)
+    found = check_plan(fac, plan, cat).by_rule["check_node_figures"]
+    assert len(found) == 1 and found[0].startswith("node type b200-8x-air: ") and message in found[0]
+
+
+def test_check_node_figures_a_tiny_discount_rate_is_straight_line(priced_plan):
+    """r = 1e-20 cannot be told from 0 in floating point: $400,000 / 5 years = $80,000, not a division by 0."""
+    cat, fac, plans = priced_plan
+    plan = copy.deepcopy(plans["user"])
+    plan["prices"]["nodes"]["b200-8x-air"]["discount_rate"] = 1e-20
+    assert check_plan(fac, plan, cat).by_rule["check_node_figures"] == [
+        "node type b200-8x-air: annual_cost_usd 100182.58 differs from its price's 80000.0"]
+
+
+def test_check_node_figures_an_unpriced_plan_charges_nothing(priced_plan):
+    """A plan that records a node as not priced (prices.nodes.ID null): its annual cost must be 0."""
+    cat, fac, plans = priced_plan
+    plan = copy.deepcopy(plans["library"])
+    plan["prices"] = {"applied": False, "nodes": {"b200-8x-air": None}}
+    assert check_plan(fac, plan, cat).by_rule["check_node_figures"] == [
+        "node type b200-8x-air: annual_cost_usd 128750.0 differs from its price's 0.0"]
+
+
+@pytest.mark.parametrize("positions", [5, "1,2", {"node": "b200", "u": 1}])
+def test_check_positions_that_are_not_a_list(air, positions):
+    fac, plan, rid = air
+    plan["racks"][0]["positions"] = positions
+    only(check_plan(fac, plan), check_positions, [f"rack {rid}: positions {positions!r} is not a list of {{node, u}}"])

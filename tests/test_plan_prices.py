@@ -94,3 +94,20 @@ def test_bad_price_input_is_one_line_and_writes_nothing(rackplan, tmp_path, args
     assert ran.returncode == 2 and ran.stdout == ""
     assert len(ran.stderr.splitlines()) == 1 and message in ran.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unpriced_target_charges_no_node_even_one_with_an_annual_cost(rackplan, tmp_path):
+    """examples/my-specs.yaml gives my-b200-rental an annual cost ($310,000) and mi355x-8x-dlc has no
+    price: the target is planned unpriced, so neither node costs anything (else the free one would
+    win on price alone, or the priced one lose for it); the plan re-checks so."""
+    specs = str(ROOT / "examples" / "my-specs.yaml")
+    plan, err = _plan(rackplan, tmp_path, "--specs", specs, "--gpus", "64",
+                      "--candidates", "my-b200-rental,mi355x-8x-dlc")
+    assert not plan["prices"]["applied"] and "no node is priced" in err
+    assert {nid: t["annual_cost_usd"] for nid, t in plan["node_types"].items()} == {"my-b200-rental": 0,
+                                                                                   "mi355x-8x-dlc": 0}
+    assert plan["totals"]["annual_usd"]["nodes"] == 0
+    assert rackplan("check", tmp_path / "out" / "plan.json", "--specs", specs).returncode == 0
+    # priced (both known), the annual cost counts
+    plan, _ = _plan(rackplan, tmp_path, "--specs", specs, "--gpus", "64", "--candidates", "my-b200-rental")
+    assert plan["prices"]["applied"] and plan["totals"]["annual_usd"]["nodes"] == pytest.approx(8 * 310_000.0)

@@ -7,6 +7,8 @@ Fill runs two phases: the most nodes, then the least cost at that count.
 
 from __future__ import annotations
 
+import dataclasses
+
 import time
 from dataclasses import dataclass, field
 
@@ -204,6 +206,7 @@ def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str =
     if not outcome.has_solution:
         if greedy_ok:
             z, w = start
+            outcome = dataclasses.replace(outcome, method="first fit (the solver found no plan in time)")
         else:
             raise NoPlanError("the time limit ran out before any plan was found; "
                               "raise --time-limit (no plan was written)")

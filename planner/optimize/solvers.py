@@ -74,7 +74,8 @@ class SolveOutcome:
     seconds: float
     method: str = "branch and bound"
     """How the plan was found: ``LP rounded and repaired`` or ``MIP on the LP's support`` (either proven
-    within the gap tolerance of the LP bound, so no branch and bound ran), or ``branch and bound``."""
+    within the gap tolerance of the LP bound, so no branch and bound ran), ``branch and bound``, or
+    (set by the optimizer) first fit, when the solver found no plan in time."""
 
     @property
     def has_solution(self) -> bool:
@@ -235,7 +236,8 @@ def _support_mip(h: Any, m: Model, lp_values: Any, time_limit: float | None,
     """The MIP restricted to the LP's support, in a copy of the HiGHS model: every rack-pattern and node
     variable the LP relaxation left at 0 held at 0. With the rest of the model fixed that way, HiGHS's
     presolve leaves a small problem, which it solves in a fraction of the time of the whole MIP
-    (for at most a tenth of the time limit, 10 s without one). Returns (objective, column values) or
+    (for at most a tenth of the time left, 10 s without a limit). A model whose start maker tries this
+    itself (``support_in_start``, the waves model) skips it. Returns (objective, column values) or
     None when it finds no plan."""
     import highspy
 
@@ -313,11 +315,14 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
                             relative_gap(cost, state["lp_bound"]) <= gap_rel:
                         state["rounded"] = True  # within the tolerance already: no branch and bound
                         return
-                    support = _support_mip(h, m, lp_values, time_limit, gap_rel)
+                    left = None if time_limit is None else max(0.1, time_limit - (time.monotonic() - started))
+                    support = None if getattr(m, "support_in_start", False) else \
+                        _support_mip(h, m, lp_values, left, gap_rel)
                     if support is not None and support[0] < cost:
                         for v in variables:
                             v.varValue = support[1][v.index]
-                        if (relative_gap(support[0], state["lp_bound"]) or 0.0) <= gap_rel:
+                        found = relative_gap(support[0], state["lp_bound"])
+                        if found is not None and found <= gap_rel:
                             state["rounded"] = state["support"] = True
                             return
                     sol = highspy.HighsSolution()

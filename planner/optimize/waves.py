@@ -299,6 +299,9 @@ class _Model:
             self.start += ", then branch and bound"
         return (best,)
 
+    support_in_start = True
+    """:meth:`rounded_start` already tries the MIP on the LP's support: the solver does not again."""
+
     start = "branch and bound"
     """How the plan was found: from the LP rounded and repaired, the MIP on its support, or branch and
     bound (then from the better of those as a start, where there is one)."""

@@ -130,9 +130,14 @@ def _priced_annual(nid: str, entry: dict[str, Any], point: str, cat: Catalogue, 
     purchase x the capital recovery factor r(1+r)^n/((1+r)^n-1) (1/n at r = 0), or an annual cost, at
     the node's spec point (a range's end only where the price is projected). A price the plan says
     comes from the spec library must be the library's. None (with a finding) if it cannot be read."""
+    def number(x: Any) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
+
     basis, nominal = entry.get("basis"), entry.get("nominal")
-    if basis not in PRICE_FIELDS or not isinstance(nominal, (int, float)) or nominal < 0:
-        bad.append(f"node type {nid}: its price in prices.nodes (basis {basis!r}, nominal {nominal!r}) cannot be read")
+    if basis not in PRICE_FIELDS or not number(nominal) or not all(
+            entry.get(k) is None or number(entry.get(k)) for k in ("low", "high")):
+        bad.append(f"node type {nid}: its price in prices.nodes (basis {basis!r}, nominal {nominal!r}, low "
+                   f"{entry.get('low')!r}, high {entry.get('high')!r}) cannot be read")
         return None
     end = {"low": entry.get("low"), "high": entry.get("high")}.get(point)
     amount = float(end) if entry.get("status") == "projected" and end is not None else float(nominal)
@@ -147,13 +152,13 @@ def _priced_annual(nid: str, entry: dict[str, Any], point: str, cat: Catalogue, 
     if basis == "annual":
         return amount
     years, rate = entry.get("years"), entry.get("discount_rate") or 0.0
-    if not isinstance(years, (int, float)) or years <= 0 or not isinstance(rate, (int, float)) or rate < 0:
-        bad.append(f"node type {nid}: a purchase needs positive years and a discount rate >= 0 in prices.nodes, "
-                   f"got {years!r} and {rate!r}")
+    if not (number(years) and 0 < years <= 30 and number(rate) and rate < 1):
+        bad.append(f"node type {nid}: a purchase needs years within (0, 30] and a discount rate within [0, 1) in "
+                   f"prices.nodes, got {years!r} and {rate!r}")
         return None
-    if rate == 0:
-        return amount / years
     growth = (1.0 + rate) ** years
+    if growth - 1.0 <= 1e-12:  # r = 0 (or too small to tell from it): straight line
+        return amount / years
     return amount * rate * growth / (growth - 1.0)
 
 
@@ -165,7 +170,8 @@ def _node_figures(plan: dict[str, Any], cat: Catalogue | None) -> tuple[dict[str
     if cat is None:
         return types, bad
     prices = plan.get("prices") if isinstance(plan.get("prices"), dict) else {}
-    priced = prices.get("nodes") if prices.get("applied") and isinstance(prices.get("nodes"), dict) else {}
+    priced = prices.get("nodes") if isinstance(prices.get("nodes"), dict) else {}
+    applied = prices.get("applied") is True
     for nid, nt in list(types.items()):
         if nid not in cat.nodes:
             bad.append(f"node type {nid} is not in the spec library (pass the --specs file it was planned with)")
@@ -174,10 +180,14 @@ def _node_figures(plan: dict[str, Any], cat: Catalogue | None) -> tuple[dict[str
         ref = resolve(cat, nid, nt.get("point") or "nominal", tdp)
         for key in FIGURES:
             want, whose = getattr(ref, key), "the library's"
-            if key == "annual_cost_usd" and isinstance(priced.get(nid), dict):
-                want, whose = _priced_annual(nid, priced[nid], nt.get("point") or "nominal", cat, bad), "its price's"
-                if want is None:
-                    continue
+            if key == "annual_cost_usd" and nid in priced:  # the plan records how this node is priced
+                entry = priced[nid]
+                if applied and isinstance(entry, dict):
+                    want, whose = _priced_annual(nid, entry, nt.get("point") or "nominal", cat, bad), "its price's"
+                    if want is None:
+                        continue
+                else:  # unpriced in this plan: its nodes cost nothing
+                    want, whose = 0.0, "its price's"
             if nt.get(key) is not None and not _close(float(nt[key]), float(want)):
                 have, show = (nt[key], want) if whose == "the library's" else (round(nt[key], 2), round(want, 2))
                 bad.append(f"node type {nid}: {key} {have} differs from {whose} {show}")
@@ -402,11 +412,13 @@ def check_positions(c: Recomputed) -> list[str]:
             continue
         ld = c.racks[rid]
         top = c.fac.rack_types[ld.rack_type].u - ld.overhead_u
-        try:
+        try:  # positions of exactly {node, u} (their text is then known from the key)
             key: Any = (top, ld.overhead_u > 0, tuple(ld.existing_units), tuple(sorted(ld.nodes.items())),
-                        tuple((p.get("node"), p.get("u"), type(p.get("u"))) for p in positions))
+                        tuple((p["node"], p["u"], type(p["u"])) for p in positions if len(p) == 2))
             hash(key)
-        except (AttributeError, TypeError):  # not a list of objects with hashable values: no shortcut
+            if len(key[-1]) != len(positions):
+                key = None
+        except (AttributeError, TypeError, KeyError):  # not a list of such objects with hashable values
             key = None
         found = seen.get(key) if key is not None else None
         if found is None:
@@ -420,6 +432,8 @@ def check_positions(c: Recomputed) -> list[str]:
 def _position_problems(top: int, overhead: bool, existing: list[tuple[int, int]], nodes: dict[str, int],
                        positions: list[Any], sizes: dict[str, int]) -> list[str]:
     """:func:`check_positions` for one rack whose usable units are 1..``top``."""
+    if not isinstance(positions, list):
+        return [f"positions {positions!r} is not a list of {{node, u}}"]
     out = []
     spans = [(a, b, "existing") for a, b in existing]
     counted: dict[str, int] = {}

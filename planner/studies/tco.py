@@ -272,7 +272,12 @@ def plan_prices(cat: Catalogue, demand: Any, given: dict[str, PriceInput] | None
     record = {"applied": applied and any(c is not None for c in choices.values()), "years": years,
               "discount_rate": rate, "note": note,
               "nodes": {nid: (c.to_json() if c is not None and applied else None) for nid, c in choices.items()}}
-    return (priced_catalogue(cat, choices) if applied else cat), record
+    if applied:
+        return priced_catalogue(cat, choices), record
+    unpriced_cat = dataclasses.replace(cat, nodes=dict(cat.nodes))  # nothing priced: not even an annual cost
+    for nid in ids:
+        unpriced_cat.nodes[nid] = unpriced_cat.nodes[nid].model_copy(update={"annual_cost_usd": None})
+    return unpriced_cat, record
 
 
 def unit_costs(total_usd: float, gpus: float, fp8_pflops: float, hbm_tb: float) -> dict[str, float | None]:
