@@ -103,8 +103,8 @@ def main() -> None:
                     status, gap, solve_s, racks = "no plan", None, float("nan"), 0
                     print(f"      ! {exc}", file=sys.stderr)
                 wall = time.monotonic() - t0
-                rows.append({"facility": path.name, "pair": "+".join(pair) + ("" if prices and prices["applied"] else
-                                                                             " (unpriced)"),
+                rows.append({"facility": path.name, "pair": "+".join(pair) + (
+                                 " (unpriced)" if prices is not None and not prices["applied"] else ""),
                              "share": share, "target_gpus": target,
                              "most_gpus": most, "status": status, "gap": gap, "solve_s": round(solve_s, 3),
                              "wall_s": round(wall, 3), "racks": racks})
