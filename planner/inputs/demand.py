@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -102,6 +102,20 @@ class Uncertainty(StrictModel):
         return self
 
 
+def exactly_one_demand(model: Any, kinds: tuple[str, ...], what: str) -> None:
+    """``model`` (a demand file, a wave) holds exactly one of ``kinds``, and ``candidates`` exactly
+    when it holds a target. Raises ValueError saying what is wrong."""
+    given = [k for k in kinds if getattr(model, k) is not None]
+    if len(given) != 1:
+        labels = [k + (" (with candidates)" if k == "target" else "") for k in kinds]
+        raise ValueError(f"{what} holds exactly one of {', '.join(labels[:-1])} or {labels[-1]}"
+                         + (f"; got {', '.join(given)}" if given else ""))
+    if model.target is not None and not model.candidates:
+        raise ValueError("a target needs candidates: the node ids to choose among")
+    if model.candidates is not None and model.target is None:
+        raise ValueError("candidates go with a target")
+
+
 class DemandFile(StrictModel):
     """A demand file: exactly one of ``nodes``, ``target`` (with ``candidates``) or ``fill``."""
 
@@ -140,14 +154,7 @@ class DemandFile(StrictModel):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "DemandFile":
-        given = [k for k in ("nodes", "target", "fill") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError("a demand holds exactly one of nodes, target (with candidates) or fill"
-                             + (f"; got {', '.join(given)}" if given else ""))
-        if self.target is not None and not self.candidates:
-            raise ValueError("a target needs candidates: the node ids to choose among")
-        if self.candidates is not None and self.target is None:
-            raise ValueError("candidates go with a target")
+        exactly_one_demand(self, ("nodes", "target", "fill"), "a demand")
         return self
 
 

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from planner.errors import InputError, Problem
-from planner.inputs.demand import Demand, METRIC_LABEL, Target, check_ids, parse_pairs
+from planner.inputs.demand import Demand, METRIC_LABEL, Target, check_ids, exactly_one_demand, parse_pairs
 from planner.inputs.facility import StrictModel
 from planner.inputs.specs import Catalogue, NodeType
 from planner.inputs.yamlio import LineMap, format_path, line_for, load_yaml, problems_from_validation, validate
@@ -143,14 +143,7 @@ class WaveEntry(StrictModel):
 
     @model_validator(mode="after")
     def _one_demand(self) -> "WaveEntry":
-        given = [k for k in ("nodes", "target") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError("a wave holds exactly one of nodes or target (with candidates)"
-                             + (f"; got {', '.join(given)}" if given else ""))
-        if self.target is not None and not self.candidates:
-            raise ValueError("a target needs candidates: the node ids to choose among")
-        if self.candidates is not None and self.target is None:
-            raise ValueError("candidates go with a target")
+        exactly_one_demand(self, ("nodes", "target"), "a wave")
         return self
 
 

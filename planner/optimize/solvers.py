@@ -231,13 +231,14 @@ def _objective(prob: pulp.LpProblem) -> float:
     return float(sum(c * (v.varValue or 0.0) for v, c in prob.objective.items()) + (prob.objective.constant or 0.0))
 
 
-def _support_mip(h: Any, m: Model, lp_values: Any, time_limit: float | None,
-                 gap_rel: float) -> tuple[float, list[float]] | None:
-    """The MIP restricted to the LP's support, in a copy of the HiGHS model: every rack-pattern and node
-    variable the LP relaxation left at 0 held at 0. With the rest of the model fixed that way, HiGHS's
-    presolve leaves a small problem, which it solves in a fraction of the time of the whole MIP
-    (for at most a tenth of the time left, 10 s without a limit). A model whose start maker tries this
-    itself (``support_in_start``, the waves model) skips it. Returns (objective, column values) or
+def support_mip(h: Any, m: Any, lp_values: Any, seconds: float,
+                gap_rel: float) -> tuple[float, list[float]] | None:
+    """The MIP restricted to the LP's support, in a copy of the HiGHS model ``h``: every rack-pattern and
+    node variable (``m.z``, ``m.w``) the LP relaxation (``lp_values``, by column) left at 0 held at 0.
+    With the rest of the model fixed that way, HiGHS's presolve leaves a small problem, which it
+    solves in a fraction of the time of the whole MIP, here for at most ``seconds``. The single-plan
+    solve gives it a tenth of the time left (:func:`_solve_highs`); the waves model, whose start maker
+    calls it itself (``support_in_start``), a quarter of its limit. Returns (objective, column values) or
     None when it finds no plan."""
     import highspy
 
@@ -251,7 +252,7 @@ def _support_mip(h: Any, m: Model, lp_values: Any, time_limit: float | None,
             sub.changeColBounds(var.index, 0.0, 0.0)
     sub.setOptionValue("threads", 1)
     sub.setOptionValue("mip_rel_gap", float(gap_rel))
-    sub.setOptionValue("time_limit", float(time_limit / 10 if time_limit else 10.0))
+    sub.setOptionValue("time_limit", float(seconds))
     with quiet_stdout():
         sub.run()
     if sub.getInfo().primal_solution_status != 2:
@@ -266,7 +267,7 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
     """HiGHS, in up to four steps on one model: (1) with ``start_from_lp``, the LP relaxation, a whole
     plan rounded from it (see :func:`planner.optimize.placement.lp_rounding_start`), and, when that plan
     is already within ``gap_rel`` of the LP bound, nothing more; (2) else the MIP restricted to the LP's
-    support (:func:`_support_mip`), and, when its plan is within ``gap_rel`` of the LP bound, nothing
+    support (:func:`support_mip`), and, when its plan is within ``gap_rel`` of the LP bound, nothing
     more; (3) the MIP, warm-started from the better of those plans; (4) if HiGHS hands back a solution
     whose cost is not the objective it reports (seen with HiGHS 1.16 and a warm start), the MIP again
     without the start."""
@@ -315,9 +316,9 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
                             relative_gap(cost, state["lp_bound"]) <= gap_rel:
                         state["rounded"] = True  # within the tolerance already: no branch and bound
                         return
-                    left = None if time_limit is None else max(0.1, time_limit - (time.monotonic() - started))
+                    left = 100.0 if time_limit is None else max(1.0, time_limit - (time.monotonic() - started))
                     support = None if getattr(m, "support_in_start", False) else \
-                        _support_mip(h, m, lp_values, left, gap_rel)
+                        support_mip(h, m, lp_values, left / 10, gap_rel)
                     if support is not None and support[0] < cost:
                         for v in variables:
                             v.varValue = support[1][v.index]

@@ -341,30 +341,22 @@ class _Model:
         return values
 
     def _support_start(self) -> dict[pulp.LpVariable, float] | None:
-        """Step (2) of :meth:`rounded_start`: the MIP on the LP's support, in a copy of the HiGHS model,
-        for at most a quarter of the time limit (30 s without one)."""
-        import highspy
-
-        from planner.optimize.solvers import quiet_stdout
+        """Step (2) of :meth:`rounded_start`: the MIP on the LP's support
+        (:func:`planner.optimize.solvers.support_mip`), for at most a quarter of the time limit (30 s
+        without one)."""
+        from planner.optimize.solvers import support_mip
 
         h = getattr(self.prob, "solverModel", None)
         if h is None:
             return None
-        sub = highspy.Highs()
-        sub.setOptionValue("output_flag", False)
-        sub.passModel(h.getModel())
-        for var in list(self.z.values()) + list(self.w.values()):
-            if (var.varValue or 0.0) < 1e-6 and not (var.lowBound or 0.0) > 0:
-                sub.changeColBounds(var.index, 0.0, 0.0)
-        sub.setOptionValue("threads", 1)
-        sub.setOptionValue("mip_rel_gap", float(self.gap))
-        sub.setOptionValue("time_limit", float(self.time_limit / 4 if self.time_limit else 30.0))
-        with quiet_stdout():
-            sub.run()
-        if sub.getInfo().primal_solution_status != 2:
+        variables = self.prob.variables()
+        lp_values = [0.0] * (max((v.index for v in variables), default=-1) + 1)
+        for var in variables:
+            lp_values[var.index] = float(var.varValue or 0.0)
+        found = support_mip(h, self, lp_values, self.time_limit / 4 if self.time_limit else 30.0, self.gap)
+        if found is None:
             return None
-        col = sub.getSolution().col_value
-        return {var: float(round(col[var.index])) for var in self.prob.variables()}
+        return {var: float(round(found[1][var.index])) for var in variables}
 
     def added(self) -> list[np.ndarray]:
         """Per wave, the (R x T) nodes it adds, in the racks free at its date (facility order)."""
