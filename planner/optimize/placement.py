@@ -85,12 +85,16 @@ def trim_surplus(data: ProblemData, demand: Demand, w: np.ndarray) -> np.ndarray
 def expand(data: ProblemData, z: dict[tuple[int, int], int], w: np.ndarray) -> np.ndarray:
     """Fill each class's racks, in facility order, from the slots of its chosen patterns."""
     counts = np.zeros((len(data.racks), data.T), dtype=np.int64)
+    by_class: dict[int, list[tuple[int, int]]] = {}
+    for (kk, p), n in sorted(z.items()):  # each class's chosen patterns, in pattern order
+        if n > 0:
+            by_class.setdefault(kk, []).append((p, n))
     for k in range(data.K):
         need = w[:, k].copy()
         if need.sum() == 0:
             continue
         pats = data.patterns(k)
-        chosen = [(p, n) for (kk, p), n in sorted(z.items()) if kk == k and n > 0]
+        chosen = by_class.get(k, [])
         racks = iter(data.class_racks[k])
         for p, n in chosen:
             for _ in range(n):
