@@ -50,6 +50,10 @@ demand (exactly one):
   --nodes ID=N[,ID=N...]        place exactly these nodes
   --gpus N --candidates IDS     reach N GPUs choosing the mix (also --fp8-pflops, --hbm-tb)
   --fill ID                     as many of one node as fit, then at least cost
+
+node prices: rent x 12, or a purchase price recovered over --years at --discount-rate, from the spec
+library, a demand file's prices: or --price ID=USD[/month]. A target is priced only when every
+candidate has a price (else none is, and the plan says which price is missing).
 """
 
 
