@@ -111,3 +111,18 @@ def test_an_unpriced_target_charges_no_node_even_one_with_an_annual_cost(rackpla
     # priced (both known), the annual cost counts
     plan, _ = _plan(rackplan, tmp_path, "--specs", specs, "--gpus", "64", "--candidates", "my-b200-rental")
     assert plan["prices"]["applied"] and plan["totals"]["annual_usd"]["nodes"] == pytest.approx(8 * 310_000.0)
+
+
+def test_a_single_candidate_target_is_a_fixed_node_set_so_its_price_does_not_dilute_the_gap(rackplan, tmp_path):
+    """1,024 GPUs of b200-8x-air are 128 nodes whatever the plan: their energy and price (USD 16.48
+    million a year) are a constant, kept out of the objective, so the 0.01 % tolerance applies to what
+    the placement controls. Priced, the plan is the one proven with no tolerance at all (45 racks)."""
+    priced, _ = _plan(rackplan, tmp_path, "--gpus", "1024", "--candidates", "b200-8x-air")
+    exact, _ = _plan(rackplan, tmp_path, "--gpus", "1024", "--candidates", "b200-8x-air", "--gap", "0")
+    assert priced["totals"]["nodes"] == {"b200-8x-air": 128}
+    assert priced["totals"]["racks_used"] == exact["totals"]["racks_used"] == 45
+    assert priced["totals"]["annual_usd"]["total"] == pytest.approx(exact["totals"]["annual_usd"]["total"], abs=0.01)
+    assert priced["solver"]["gap_on"] == ("annual cost the placement controls (the energy and prices of a fixed set "
+                                          "of nodes excluded)")
+    mixed, _ = _plan(rackplan, tmp_path, "--gpus", "1024", "--candidates", "b200-8x-air,b200-8x-dlc")
+    assert mixed["solver"]["gap_on"].endswith("the nodes' energy and prices included (the mix is chosen)")

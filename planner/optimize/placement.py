@@ -11,6 +11,7 @@ import dataclasses
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -66,13 +67,28 @@ def variable_cost(data: ProblemData, counts: np.ndarray) -> float:
     return nodes + racks
 
 
+def fixed_nodes(demand: Demand, types: list[Any]) -> dict[str, int] | None:
+    """The node counts a demand fixes: exact nodes, or a target with one candidate (the fewest of it
+    that reach the target: any plan with more can drop the surplus and still hold every limit, at less
+    cost). None when the optimizer chooses the mix."""
+    if demand.kind == "nodes":
+        return dict(demand.nodes)
+    if demand.kind == "target" and len(types) == 1:
+        t = types[0]
+        per = float(t.gpus) if demand.metric == "gpus" else float(getattr(t, str(demand.metric)))
+        return {t.id: int(np.ceil(demand.amount / per - 1e-9))} if per > 0 else None
+    return None
+
+
 def trim_surplus(data: ProblemData, demand: Demand, w: np.ndarray) -> np.ndarray:
-    """Drop nodes beyond an exact demand, costliest class first (the model writes demand as >=)."""
-    if demand.kind != "nodes":
+    """Drop nodes beyond the counts the demand fixes (:func:`fixed_nodes`), costliest class first (the
+    model writes demand as >=, and a fixed set's energy and price are not in its objective)."""
+    fixed = fixed_nodes(demand, data.types)
+    if fixed is None:
         return w
     w = w.copy()
     for t, ty in enumerate(data.types):
-        extra = int(w[t].sum()) - demand.nodes[ty.id]
+        extra = int(w[t].sum()) - fixed[ty.id]
         for k in np.argsort(-np.nan_to_num(data.node_cost[t], nan=-1.0), kind="stable"):
             if extra <= 0:
                 break
@@ -160,7 +176,10 @@ def optimize(fac: Facility, types: list[NodeType], demand: Demand, solver: str =
     clock = time.monotonic()
     seconds: dict[str, float] = {}
     try:
-        data = build_problem_data(fac, types, mix_varies=demand.kind == "target", demand=demand)
+        # the nodes' energy and prices are in the objective only where the mix is chosen; a fixed set's
+        # are a constant, kept out so that the gap is measured on what the placement controls
+        data = build_problem_data(fac, types, mix_varies=fixed_nodes(demand, types) is None and
+                                  demand.kind == "target", demand=demand)
     except TooManyPatterns as exc:
         raise InputError.one("<command line>", "candidates" if demand.kind == "target" else "nodes",
                              f"{len(types)} node types fit one rack in too many ways to enumerate ({exc}); "

@@ -431,8 +431,9 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
                    "bound_usd": None if placement.bound_usd is None else _r(placement.bound_usd, 2),
                    "gap_usd": _r(max(0.0, placement.variable_usd - (placement.bound_usd or 0.0)), 2)
                    if placement.bound_usd is not None else None,
-                   "gap_on": "annual cost the placement controls" + (" (energy and prices of a fixed set of "
-                                                                     "nodes excluded)" if demand.kind != "target" else ""),
+                   "gap_on": "annual cost the placement controls" + (
+                       ", the nodes' energy and prices included (the mix is chosen)" if placement.data.mix_varies
+                       else " (the energy and prices of a fixed set of nodes excluded)"),
                    "fill_bound": placement.fill_bound,
                    **solver_options},
         "node_types": {t.id: t.contract_dict() | {"name": t.name} for t in types},
