@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -566,10 +567,19 @@ def _plan_prices(args: argparse.Namespace, cat: Any, file: Any, demand: Any) -> 
     from planner.studies.tco import plan_prices
 
     given, years, rate = _prices(args, cat, file)
+    _unused_prices(given, demand.node_ids)
     priced, record = plan_prices(cat, demand, given, years, rate)
     if record["note"]:
         _err(f"rackplan: note: {record['note']}")
     return priced, record
+
+
+def _unused_prices(given: dict[str, Any], ids: list[str]) -> None:
+    """Say so when a price is given for a node the demand cannot use (a typo of the candidates, often)."""
+    unused = [nid for nid in given if nid not in ids]
+    if unused:
+        _err(f"rackplan: note: the price{'s' if len(unused) > 1 else ''} given for {', '.join(unused)} "
+             f"{'are' if len(unused) > 1 else 'is'} not used: not among the demand's nodes ({', '.join(ids)})")
 
 
 def _demand_flag(args: argparse.Namespace) -> str:
@@ -641,14 +651,35 @@ def _range(text: str, flag: str) -> tuple[float, float | None, float]:
     return lo, nominal, hi
 
 
+_PRICE_SPLIT = re.compile(r",\s*(?=[A-Za-z0-9][A-Za-z0-9._-]*\s*=)")
+"""Several prices in one flag are separated by commas before the next ``ID=`` (so ``$450,000`` stays one)."""
+
+
+def _usd_amount(text: str) -> str:
+    """``$450,000`` -> ``450000``, ``15k`` -> ``15000``, ``1.2M`` -> ``1200000``, one end of a range at a time."""
+    out = []
+    for end in text.split(":"):
+        end = end.strip().replace(",", "").replace("$", "").replace("_", "")
+        scale = {"k": 1e3, "m": 1e6}.get(end[-1:].lower())
+        if scale is not None:
+            try:
+                end = repr(float(end[:-1]) * scale)
+            except ValueError:
+                pass
+        out.append(end)
+    return ":".join(out)
+
+
 def _price_flags(values: list[str] | None, cat: Any) -> dict[str, Any]:
-    """``--price ID=USD[/month]`` (or a range, or ``ID=buy|rent``) -> price inputs by node id."""
+    """``--price ID=USD[/month]`` (or a range, or ``ID=buy|rent``) -> price inputs by node id. The same
+    node given twice combines like a demand file under the flags (``ID=600000 ID=rent``: rent, with the
+    purchase price as the other basis); a later figure of the same kind replaces an earlier one."""
     from planner.inputs.specs import Figure, suggest
-    from planner.studies.tco import PriceInput
+    from planner.studies.tco import PriceInput, merge_inputs
 
     out: dict[str, PriceInput] = {}
     for text in values or []:
-        for part in [x.strip() for x in text.split(",") if x.strip()]:
+        for part in [x.strip() for x in _PRICE_SPLIT.split(text) if x.strip()]:
             nid, sep, value = part.partition("=")
             nid, value = nid.strip(), value.strip().lower()
             if not sep or not nid or not value:
@@ -656,14 +687,21 @@ def _price_flags(values: list[str] | None, cat: Any) -> dict[str, Any]:
             if nid not in cat.nodes:
                 raise InputError.one(CLI_FILE, "--price", f"unknown node id '{nid}'; {suggest(nid, sorted(cat.nodes))}")
             if value in ("buy", "rent"):
-                out[nid] = PriceInput(basis=value, origin="--price")  # type: ignore[arg-type]
-                continue
-            rent = value.endswith("/month")
-            lo, nominal, hi = _range(value.removesuffix("/month").replace(",", "").replace("$", ""), "--price")
-            fig = Figure(nominal=nominal if nominal is not None else (lo + hi) / 2, low=lo if hi > lo else None,
-                         high=hi if hi > lo else None)
-            out[nid] = PriceInput(rent_usd_month=fig, basis="rent", origin="--price") if rent else \
-                PriceInput(price_usd=fig, basis="buy", origin="--price")
+                given = PriceInput(basis=value, origin="--price")  # type: ignore[arg-type]
+            else:
+                rent = value.endswith("/month")
+                amount = _usd_amount(value.replace("/month", ""))
+                try:
+                    lo, nominal, hi = _range(amount, "--price")
+                except InputError:
+                    raise InputError.one(CLI_FILE, "--price", f"expected {nid}=USD (a purchase), {nid}=USD/month (a "
+                                                              f"rent) or a range LOW:NOMINAL:HIGH, in dollars such "
+                                                              f"as 450000, 450,000 or 450k; got '{part}'") from None
+                fig = Figure(nominal=nominal if nominal is not None else (lo + hi) / 2, low=lo if hi > lo else None,
+                             high=hi if hi > lo else None)
+                given = PriceInput(rent_usd_month=fig, origin="--price") if rent else \
+                    PriceInput(price_usd=fig, origin="--price")
+            out[nid] = merge_inputs({nid: out[nid]}, {nid: given})[nid] if nid in out else given
     return out
 
 
@@ -790,6 +828,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     opts = _solver_opts(args)
     st = _study(args)
+    _unused_prices(st.prices, st.candidates)
     from planner.results.outputs import check_out_dir
 
     check_out_dir(args.out)
@@ -825,6 +864,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     opts = _solver_opts(args)
     st = _study(args)
+    _unused_prices(st.prices, st.candidates)
     if len(st.candidates) != len(set(st.candidates)):
         raise InputError.one(CLI_FILE, "--candidates", "a node id is listed twice")
     from planner.results.outputs import check_out_dir

@@ -649,7 +649,8 @@ def test_check_node_figures_annual_cost_against_the_recorded_price(priced_plan):
     plan = copy.deepcopy(plans["user"])
     plan["prices"]["nodes"]["b200-8x-air"]["years"] = 4  # $400,000 x 0.3019208 = $120,768.32
     report = check_plan(fac, plan, cat)
-    assert report.by_rule["check_node_figures"] == [
+    assert report.by_rule["check_node_figures"] == [  # the plan's own annual_usd, and the node's figure
+        "node type b200-8x-air: prices.nodes annual_usd 100182.58 differs from its price's 120768.32",
         "node type b200-8x-air: annual_cost_usd 100182.58 differs from its price's 120768.32"]
 
 
@@ -661,6 +662,7 @@ def test_check_node_figures_a_library_price_is_the_librarys(priced_plan):
     report = check_plan(fac, plan, cat)
     assert report.by_rule["check_node_figures"] == [
         "node type b200-8x-air: prices.nodes buy nominal 400000.0 differs from the library's 515000.0",
+        "node type b200-8x-air: prices.nodes annual_usd 128750.0 differs from its price's 100000.0",
         "node type b200-8x-air: annual_cost_usd 128750.0 differs from its price's 100000.0"]
 
 
@@ -906,6 +908,7 @@ def test_check_node_figures_a_tiny_discount_rate_is_straight_line(priced_plan):
     plan = copy.deepcopy(plans["user"])
     plan["prices"]["nodes"]["b200-8x-air"]["discount_rate"] = 1e-20
     assert check_plan(fac, plan, cat).by_rule["check_node_figures"] == [
+        "node type b200-8x-air: prices.nodes annual_usd 100182.58 differs from its price's 80000.0",
         "node type b200-8x-air: annual_cost_usd 100182.58 differs from its price's 80000.0"]
 
 
@@ -923,3 +926,22 @@ def test_check_positions_that_are_not_a_list(air, positions):
     fac, plan, rid = air
     plan["racks"][0]["positions"] = positions
     only(check_plan(fac, plan), check_positions, [f"rack {rid}: positions {positions!r} is not a list of {{node, u}}"])
+
+
+def test_check_node_figures_the_annual_cost_a_plan_says_its_price_comes_to(priced_plan):
+    """The report shows a price from its figures, and the annual cost the plan says they come to must
+    be theirs: an edited ``annual_usd`` is a finding; an edited ``text`` is never shown."""
+    from planner.report.views import render_plan
+
+    cat, fac, plans = priced_plan
+    plan = copy.deepcopy(plans["library"])
+    plan["prices"]["nodes"]["b200-8x-air"]["annual_usd"] = 1.0
+    only(check_plan(fac, plan, cat), check_node_figures,
+         ["node type b200-8x-air: prices.nodes annual_usd 1.0 differs from its price's 128750.0"])
+    plan = copy.deepcopy(plans["library"])
+    plan["prices"]["nodes"]["b200-8x-air"]["text"] = "buy at $1 per node"
+    plan["checks"] = check_plan(fac, plan, cat).to_json()
+    html = render_plan(plan)
+    assert "buy at $1 per node" not in html
+    assert ("Node price, b200-8x-air: buy at $515,000 per node (range $500,000-$515,000), recovered over 4 years "
+            "at 0.0% (factor 0.2500) = $128,750 a year; from spec library; the cheaper at nominal") in html

@@ -88,6 +88,10 @@ def test_the_demand_files_prices_and_the_flags_over_them(rackplan, tmp_path):
     (("--years", "0"), "--years: must be within (0, 30], got 0"),
     (("--discount-rate", "1.5"), "--discount-rate: must be within [0, 1), got 1.5"),
     (("--price", "b200-8x-dlc=buy"), "b200-8x-dlc is to be bought but no purchase price is known"),
+    (("--price", "b200-8x-dlc=lots"), "--price: expected b200-8x-dlc=USD (a purchase), b200-8x-dlc=USD/month (a rent) "
+                                      "or a range LOW:NOMINAL:HIGH, in dollars such as 450000, 450,000 or 450k; got "
+                                      "'b200-8x-dlc=lots'"),
+    (("--price", "b200-8x-dlc=-5"), "got 'b200-8x-dlc=-5'"),
 ])
 def test_bad_price_input_is_one_line_and_writes_nothing(rackplan, tmp_path, args, message):
     ran = rackplan("plan", AI_HALL, "--gpus", "16", "--candidates", "b200-8x-dlc", *args, "-o", tmp_path / "out")
@@ -126,3 +130,47 @@ def test_a_single_candidate_target_is_a_fixed_node_set_so_its_price_does_not_dil
                                           "of nodes excluded)")
     mixed, _ = _plan(rackplan, tmp_path, "--gpus", "1024", "--candidates", "b200-8x-air,b200-8x-dlc")
     assert mixed["solver"]["gap_on"].endswith("the nodes' energy and prices included (the mix is chosen)")
+
+
+@pytest.mark.parametrize("flags,basis,nominal,low,high", [
+    (("--price", "b200-8x-air=$450,000"), "buy", 450_000, None, None),     # dollars as people write them
+    (("--price", "b200-8x-air=450k"), "buy", 450_000, None, None),
+    (("--price", "b200-8x-air=15k/month"), "rent", 15_000, None, None),
+    (("--price", "b200-8x-air=30000/month:50000/month"), "rent", 40_000, 30_000, 50_000),  # LOW:HIGH, midpoint
+    (("--price", "b200-8x-air=600000", "--price", "b200-8x-air=rent"), "rent", 35_200, 21_900, 50_000),
+])
+def test_price_flags_as_people_write_them(rackplan, tmp_path, flags, basis, nominal, low, high):
+    plan, _ = _plan(rackplan, tmp_path, "--gpus", "16", "--candidates", "b200-8x-air", *flags)
+    price = plan["prices"]["nodes"]["b200-8x-air"]
+    assert (price["basis"], price["nominal"], price["low"], price["high"]) == (basis, nominal, low, high)
+
+
+def test_the_same_node_twice_keeps_both_figures_and_says_what_the_other_would_cost(rackplan, tmp_path):
+    """ID=600000 then ID=rent: rented at the library's $35,200 a month, the quote kept as the other
+    basis, $600,000 / 4 = $150,000 a year, and said."""
+    plan, err = _plan(rackplan, tmp_path, "--gpus", "16", "--candidates", "b200-8x-air",
+                      "--price", "b200-8x-air=600000", "--price", "b200-8x-air=rent")
+    price = plan["prices"]["nodes"]["b200-8x-air"]
+    assert price["other"] == {"basis": "buy", "price": 600_000.0, "annual_usd": 150_000.0}
+    assert price["text"].endswith("named by the user; buying would be $150,000 a year")
+    assert f"  node price b200-8x-air: {price['text']}" in err.splitlines()
+
+
+def test_a_price_for_a_node_the_demand_cannot_use_is_said(rackplan, tmp_path):
+    _, err = _plan(rackplan, tmp_path, "--gpus", "16", "--candidates", "b200-8x-air", "--price", "mi400-8x=300000")
+    assert ("rackplan: note: the price given for mi400-8x is not used: not among the demand's nodes (b200-8x-air)"
+            in err.splitlines())
+
+
+def test_candidates_priced_on_different_bases_are_said(rackplan, tmp_path):
+    """The library has a purchase price for b200-8x-air (cheaper at nominal) and only a rent for
+    b200-8x-dlc: a purchase against a rent, said in the terminal, plan.json and the report."""
+    plan, err = _plan(rackplan, tmp_path, "--gpus", "64", "--candidates", "b200-8x-air,b200-8x-dlc")
+    note = ("the candidates are priced on different bases (b200-8x-air buy, b200-8x-dlc rent): a purchase recovered "
+            "over the years against a rent that also pays the provider; give --price ID=buy or ID=rent to compare "
+            "like with like")
+    assert plan["prices"]["note"] == note and f"rackplan: note: {note}" in err.splitlines()
+    assert "The candidates are priced on different bases" in (tmp_path / "out" / "report.html").read_text()
+    plan, err = _plan(rackplan, tmp_path, "--gpus", "64", "--candidates", "b200-8x-air,b200-8x-dlc",
+                      "--price", "b200-8x-air=rent")
+    assert plan["prices"]["note"] is None and "note" not in err

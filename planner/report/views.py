@@ -369,6 +369,17 @@ def _summary_view(plan: dict[str, Any]) -> dict[str, Any]:
             "baseline": _baseline_text(plan.get("baseline") or {}, cost), "node_rows": node_rows}
 
 
+def _price_text(entry: dict[str, Any]) -> str:
+    """A recorded node price in words, from its figures (which the checker verifies), not from the
+    plan's own ``text``."""
+    from planner.studies.tco import PriceChoice
+
+    try:
+        return PriceChoice.from_json(entry).describe()
+    except (KeyError, TypeError, ValueError):
+        return "recorded in the plan but not readable"
+
+
 def _cost_view(plan: dict[str, Any]) -> dict[str, Any]:
     """Annual cost by kind, its bar, and the energy, carbon and power figures beside it."""
     totals = plan.get("totals", {})
@@ -390,7 +401,8 @@ def _cost_view(plan: dict[str, Any]) -> dict[str, Any]:
                    ("Stranded power in used racks", f"{fnum(totals.get('stranded_kw'), 0)} kW"
                     " (what the racks could still carry after the losses they must survive)")]
     prices = plan.get("prices") or {}
-    price_lines = [f"Node price, {nid}: {p['text']}." for nid, p in (prices.get("nodes") or {}).items() if p and p.get("text")]
+    price_lines = [f"Node price, {nid}: {_price_text(p)}." for nid, p in (prices.get("nodes") or {}).items()
+                   if isinstance(p, dict)]
     if prices.get("note"):
         price_lines.append(prices["note"][0].upper() + prices["note"][1:] + ".")
     return {"cost_rows": cost_rows, "cost_total": usd(cost.get("total")), "cost_bar": cost_bar,

@@ -147,19 +147,22 @@ def _priced_annual(nid: str, entry: dict[str, Any], point: str, cat: Catalogue, 
             have, want = entry.get(key), None if lib is None else getattr(lib, key)
             if (have is None) != (want is None) or (have is not None and not _close(float(have), float(want))):
                 bad.append(f"node type {nid}: prices.nodes {basis} {key} {have} differs from the library's {want}")
-    if basis == "rent":
-        return amount * 12.0
-    if basis == "annual":
-        return amount
-    years, rate = entry.get("years"), entry.get("discount_rate") or 0.0
-    if not (number(years) and 0 < years <= 30 and number(rate) and rate < 1):
-        bad.append(f"node type {nid}: a purchase needs years within (0, 30] and a discount rate within [0, 1) in "
-                   f"prices.nodes, got {years!r} and {rate!r}")
-        return None
-    growth = (1.0 + rate) ** years
-    if growth - 1.0 <= 1e-12:  # r = 0 (or too small to tell from it): straight line
-        return amount / years
-    return amount * rate * growth / (growth - 1.0)
+    if basis == "buy":
+        years, rate = entry.get("years"), entry.get("discount_rate") or 0.0
+        if not (number(years) and 0 < years <= 30 and number(rate) and rate < 1):
+            bad.append(f"node type {nid}: a purchase needs years within (0, 30] and a discount rate within [0, 1) "
+                       f"in prices.nodes, got {years!r} and {rate!r}")
+            return None
+        growth = (1.0 + rate) ** years
+        # r = 0 (or too small to tell from it): straight line
+        factor = 1.0 / years if growth - 1.0 <= 1e-12 else rate * growth / (growth - 1.0)
+    else:
+        factor = 12.0 if basis == "rent" else 1.0
+    said = entry.get("annual_usd")  # what the plan says the nominal price comes to (the report shows it)
+    if not (number(said) and _close(float(said), float(nominal) * factor, abs_tol=0.01)):
+        bad.append(f"node type {nid}: prices.nodes annual_usd {said!r} differs from its price's "
+                   f"{round(float(nominal) * factor, 2)}")
+    return amount * factor
 
 
 def _node_figures(plan: dict[str, Any], cat: Catalogue | None) -> tuple[dict[str, dict[str, Any]], list[str]]:

@@ -115,14 +115,30 @@ class PriceChoice:
                       confidence=f.confidence, sources=list(self.source_ids or f.sources), note=self.describe())
 
     def describe(self) -> str:
-        """One line: ``rent $25,000 per node-month (spec library) = $300,000 a year``."""
+        """One line: ``rent $25,000 per node-month (spec library) = $300,000 a year``; where the other
+        basis is known and was not weighed here (the basis was named or the only one given), what it
+        would cost."""
         f = self.figure
         rng = f" (range {_usd(f.low)}-{_usd(f.high)})" if self.ranged else ""
         head = {"buy": f"buy at {_usd(f.nominal)} per node{rng}, recovered over {self.years:g} years at "
                        f"{self.rate:.1%} (factor {capital_recovery_factor(self.rate, self.years):.4f})",
                 "rent": f"rent at {_usd(f.nominal)} per node-month{rng}",
                 "annual": f"{_usd(f.nominal)} per node-year{rng}"}[self.basis]
-        return f"{head} = {_usd(self.annual())} a year; from {self.origin}" + (f"; {self.why}" if self.why else "")
+        alt = ""
+        if self.other and "cheaper at nominal" not in self.why:
+            verb = "buying" if self.other["basis"] == "buy" else "renting"
+            alt = f"; {verb} would be {_usd(self.other['annual_usd'])} a year"
+        return (f"{head} = {_usd(self.annual())} a year; from {self.origin}" + (f"; {self.why}" if self.why else "")
+                + alt)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "PriceChoice":
+        """The choice :meth:`to_json` wrote (a ``plan.json``'s ``prices.nodes.ID``)."""
+        fig = Figure(nominal=float(d["nominal"]), low=d.get("low"), high=d.get("high"), status=d.get("status"),
+                     confidence=d.get("confidence"), note=d.get("note"))
+        return cls(str(d["node"]), d["basis"], fig, str(d.get("origin") or ""),
+                   float(d.get("years") or DEFAULT_YEARS), float(d.get("discount_rate") or 0.0),
+                   str(d.get("why") or ""), d.get("other"))
 
     def to_json(self) -> dict[str, Any]:
         f = self.figure
@@ -269,6 +285,12 @@ def plan_prices(cat: Catalogue, demand: Any, given: dict[str, PriceInput] | None
                 "cost nothing here")
         note += (f"; give {'it' if len(unpriced) == 1 else 'them'} with --price {unpriced[0]}=USD or "
                  f"{unpriced[0]}=USD/month")
+    if applied and demand.kind != "nodes" and {"buy", "rent"} <= {c.basis for c in choices.values() if c}:
+        each = ", ".join(f"{nid} {c.basis}" for nid, c in choices.items() if c)
+        mixed = (f"the candidates are priced on different bases ({each}): a purchase recovered over the years "
+                 "against a rent that also pays the provider; give --price ID=buy or ID=rent to compare like "
+                 "with like")
+        note = f"{note}; {mixed}" if note else mixed
     record = {"applied": applied and any(c is not None for c in choices.values()), "years": years,
               "discount_rate": rate, "note": note,
               "nodes": {nid: (c.to_json() if c is not None and applied else None) for nid, c in choices.items()}}
