@@ -849,6 +849,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(v["text"])
     for note in v.get("notes") or []:
         print(textwrap.fill(note, width=100, initial_indent="  ", subsequent_indent="    "))
+    for nid, price in (result.doc.get("prices") or {}).items():  # what the verdict assumed each node costs
+        print(textwrap.fill(f"price {nid}: {price['text'] if price else 'none known: its nodes cost nothing here'}",
+                            width=100, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False))
     for f in result.doc["break_even"]:
         print(textwrap.fill(f"break-even {f['candidate']} vs {f['versus']}: {f['note']}", width=100,
                             initial_indent="  ", subsequent_indent="    "))

@@ -117,6 +117,10 @@ def test_compare_prints_the_verdict_first_and_prices_the_nodes(priced_compare):
     assert doc["prices"]["mi400-8x"]["basis"] == "rent" and doc["prices"]["b200-8x-dlc"]["basis"] == "buy"
     assert doc["cooling_note"] is None  # liquid against liquid
     assert doc["ranking"].startswith("annual cost per GPU-hour")
+    # the terminal says what each node was priced at, after the verdict
+    said = " ".join(line.strip() for line in res.stdout.splitlines())
+    for nid in ("mi400-8x", "b200-8x-dlc"):
+        assert f"price {nid}: {doc['prices'][nid]['text']}" in said
 
 
 def test_priced_plans_recheck_against_the_library_alone(priced_compare):
