@@ -279,7 +279,7 @@ def test_feasible_solver_status_is_flagged(plans):
     plan["solver"].update(status="feasible", gap=0.0123)
     html = render_plan(plan)
     solver = re.search(r"<dt>Solver</dt><dd>(.*?)</dd>", html, re.S).group(1)
-    assert solver.startswith(f"{plan['solver']['name']}: feasible, gap 1.23 %, ")
+    assert solver.startswith(f"{plan['solver']['name']}: feasible, gap 1.2300 %, ")
     assert '<span class="flag">not proven optimal' in solver
 
 

@@ -343,7 +343,7 @@ def _summary_view(plan: dict[str, Any]) -> dict[str, Any]:
     ]
     gap = solver.get("gap")
     solver_line = (f"{solver.get('name', '?')}: {solver.get('status', '?')}"
-                   + (f", gap {pct(gap, 2)}" if gap is not None else "")
+                   + (f", gap {pct(gap, 4)}" if gap is not None else "")
                    + (f", {fnum(solver.get('seconds'), 1)} s" if solver.get("seconds") is not None else "")
                    + (f" ({solver['method']})" if solver.get("method") not in (None, "branch and bound") else ""))
     by_limit = binding.get("racks_by_limit") or {}
@@ -568,7 +568,7 @@ def _baseline_text(baseline: dict[str, Any], cost: dict[str, Any]) -> str:
 
 def _solver_rows(solver: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [("Solver", str(solver.get("name", "–"))), ("Status", str(solver.get("status", "–"))),
-            ("Gap", pct(solver.get("gap"), 3) + (f" (on the {solver['gap_on']})" if solver.get("gap_on") else "")),
+            ("Gap", pct(solver.get("gap"), 4) + (f" (on the {solver['gap_on']})" if solver.get("gap_on") else "")),
             ("Solve time", f"{fnum(solver.get('seconds'), 2)} s")]
     if solver.get("objective_usd") is not None:
         rows.append(("Objective", usd(solver.get("objective_usd"))
