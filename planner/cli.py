@@ -777,7 +777,6 @@ def _study(args: argparse.Namespace) -> _Study:
     from planner.studies.sweep import site_ranges
 
     site = site_ranges(loaded.facility.site, ranges)
-    metric = next(iter(targets), None)
     demand_json = {"kind": "fill", "candidates": candidates} if fill else \
         {"kind": "target", "target": dict(targets), "candidates": candidates}
     controls = {}

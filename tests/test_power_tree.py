@@ -5,6 +5,8 @@ says."""
 
 import re
 
+from pathlib import Path
+
 import pytest
 
 from planner.errors import InputError, NoPlanError
@@ -13,7 +15,7 @@ from planner.inputs.specs import Catalogue
 from planner.optimize.placement import optimize
 from planner.results.checker import check_plan
 from planner.results.plan_json import build_plan
-from tests.helpers import B200, LIQ, facility, loaded, node
+from tests.helpers import LIQ, facility, loaded, node
 
 TEN = node("ten", u=2, max_kw=10.0, weight_kg=20.0)
 """A 10 kW, 2U, 20 kg air node: round numbers for hand computation."""
@@ -349,6 +351,21 @@ def test_fixed_striping_on_one_pair_carries_half():
     assert doc["totals"]["nodes"] == {"ten": 15}
 
 
+def ten_kw_node_specs(directory: Path) -> Path:
+    """A spec file with one node, ``ten``: 8 GPUs, 2U, air, 10 kW (vendor maximum), 20 kg."""
+    import yaml
+
+    spec = directory / "ten.yaml"
+    spec.write_text(yaml.safe_dump({"schema": "rackplan.specs/1",
+                                    "accelerators": {"x10": {"name": "x", "vendor": "x", "status": "shipping",
+                                                             "confidence": "C", "tdp_w": 1000, "hbm_gb": 80}},
+                                    "nodes": {"ten": {"name": "ten", "vendor": "x", "accelerator": "x10", "gpus": 8,
+                                                      "u": 2, "cooling": "air", "liquid_fraction": 0,
+                                                      "power": {"basis": "vendor_max", "max_kw": 10},
+                                                      "weight_kg": 20, "status": "shipping", "confidence": "C"}}}))
+    return spec
+
+
 def test_striped_facility_is_written_and_plans_the_same(tmp_path):
     """`rackplan plan` writes facility.striped.yaml; planned again, it gives the same 30 nodes."""
     import yaml
@@ -359,14 +376,7 @@ def test_striped_facility_is_written_and_plans_the_same(tmp_path):
     f = tmp_path / "auto.yaml"
     d = facility_dict(rack_types={"r": big_rack()}, power=THREE_UPS, halls=hall(AUTO_ROWS))
     f.write_text(yaml.safe_dump(d))
-    spec = tmp_path / "ten.yaml"
-    spec.write_text(yaml.safe_dump({"schema": "rackplan.specs/1",
-                                    "accelerators": {"x10": {"name": "x", "vendor": "x", "status": "shipping",
-                                                             "confidence": "C", "tdp_w": 1000, "hbm_gb": 80}},
-                                    "nodes": {"ten": {"name": "ten", "vendor": "x", "accelerator": "x10", "gpus": 8,
-                                                      "u": 2, "cooling": "air", "liquid_fraction": 0,
-                                                      "power": {"basis": "vendor_max", "max_kw": 10},
-                                                      "weight_kg": 20, "status": "shipping", "confidence": "C"}}}))
+    spec = ten_kw_node_specs(tmp_path)
     assert main(["plan", str(f), "--fill", "ten", "--specs", str(spec), "-q", "-o", str(tmp_path / "o")]) == 0
     striped = tmp_path / "o" / "facility.striped.yaml"
     rows = yaml.safe_load(striped.read_text())["halls"][0]["rows"]

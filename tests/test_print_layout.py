@@ -8,7 +8,6 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from planner.report.drawing import FloorLayout, FloorRow
-from planner.report.views import render_plan
 
 SVG = "{http://www.w3.org/2000/svg}"
 

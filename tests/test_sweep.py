@@ -305,20 +305,12 @@ def test_compare_samples_puts_the_odds_at_the_top(tmp_path):
 def test_a_scenario_on_auto_striped_rows_is_checked_with_the_lineups_chosen(tmp_path):
     """Rows with panels: auto (the striping case of test_power_tree): the scenario's plan is checked
     against the facility with the lineups the optimizer chose written in, and finds the 30 nodes."""
-    import yaml
 
     from planner.inputs.facility import LoadedFacility
     from tests.helpers import facility
-    from tests.test_power_tree import AUTO_ROWS, THREE_UPS, big_rack, hall
+    from tests.test_power_tree import AUTO_ROWS, THREE_UPS, big_rack, hall, ten_kw_node_specs
 
-    spec = tmp_path / "ten.yaml"
-    spec.write_text(yaml.safe_dump({"schema": "rackplan.specs/1",
-                                    "accelerators": {"x10": {"name": "x", "vendor": "x", "status": "shipping",
-                                                             "confidence": "C", "tdp_w": 1000, "hbm_gb": 80}},
-                                    "nodes": {"ten": {"name": "ten", "vendor": "x", "accelerator": "x10", "gpus": 8,
-                                                      "u": 2, "cooling": "air", "liquid_fraction": 0,
-                                                      "power": {"basis": "vendor_max", "max_kw": 10},
-                                                      "weight_kg": 20, "status": "shipping", "confidence": "C"}}}))
+    spec = ten_kw_node_specs(tmp_path)
     cat = load_catalogue([spec])
     lf = LoadedFacility(facility(rack_types={"r": big_rack()}, power=THREE_UPS, halls=hall(AUTO_ROWS)), "auto.yaml",
                         "0" * 64)

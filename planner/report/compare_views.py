@@ -244,7 +244,6 @@ def sweep_view(sweep: dict[str, Any], doc: dict[str, Any] | None = None) -> dict
     per = s.get("per_candidate") or {}
     colour = {c: CANDIDATE_COLOURS[i % len(CANDIDATE_COLOURS)] for i, c in enumerate(cands)}
     prob = s.get("win_probability") or {}
-    err = s.get("win_stderr") or {}
     best = max(cands, key=lambda c: prob.get(c) or 0.0) if cands else None
 
     def fmt_value(v: float) -> str:

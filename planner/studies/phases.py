@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.errors import InputError, NoPlanError, PlanCheckError
+from planner.errors import NoPlanError, PlanCheckError
 from planner.inputs.demand import Demand
 from planner.inputs.facility import LoadedFacility
 from planner.inputs.specs import Catalogue, NodeType, resolve
