@@ -25,7 +25,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
@@ -35,7 +35,7 @@ from planner.errors import InputError
 from planner.inputs.facility import LoadedFacility
 from planner.inputs.specs import Catalogue, resolve
 from planner.studies.engines import Engine, Task
-from planner.studies.scenarios import RESULT_FIELDS, Context, Factor, draw, factors_for, nominal_values
+from planner.studies.scenarios import RESULT_FIELDS, Context, draw, factors_for, nominal_values
 from planner.studies.tco import VALUE_LABEL, PriceChoice, money, value_key
 
 SCHEMA_SWEEP = "rackplan.sweep/1"
@@ -59,30 +59,18 @@ SUMMARY_METRICS: tuple[tuple[str, str, str], ...] = (
 
 
 @dataclass
-class SweepSetup:
-    """Everything that defines a sweep's scenarios (its fingerprint), and how many to run."""
+class SweepSetup(Context):
+    """Everything that defines a sweep's scenarios (its fingerprint), and how many to run: what every
+    task shares (:class:`~planner.studies.scenarios.Context`), the candidates, the seed and the count."""
 
-    loaded: LoadedFacility
-    cat: Catalogue
-    """The priced catalogue."""
-    candidates: list[str]
-    metric: str | None
-    amount: float
-    prices: dict[str, PriceChoice | None]
-    factors: list[Factor]
+    candidates: list[str] = field(default_factory=list)
     seed: int = 1
     samples: int = 1000
-    solver: str = "highs"
-    time_limit: float = 120.0
-    gap: float = 1e-4
-    task_timeout: float = 60.0
-    tdp: dict[str, float] = field(default_factory=dict)
-    controls: dict[str, Any] = field(default_factory=dict)
-    """Placement controls of the demand file (``only``, ``exclude``, ``reserved``, ``together``)."""
 
     def context(self) -> Context:
-        return Context(self.loaded, self.cat, self.prices, self.metric, self.amount, self.factors, self.solver,
-                       self.time_limit, self.gap, self.task_timeout, dict(self.tdp), dict(self.controls))
+        """What is sent to the workers: the shared part alone (its own copies of the what-ifs)."""
+        shared = {f.name: getattr(self, f.name) for f in fields(Context)}
+        return Context(**shared | {"tdp": dict(self.tdp), "controls": dict(self.controls)})
 
     @property
     def value_key(self) -> str:
@@ -126,7 +114,7 @@ def make_setup(loaded: LoadedFacility, cat: Catalogue, candidates: list[str], me
                prices: dict[str, PriceChoice | None], site: dict[str, tuple[float, float, float]] | None = None,
                site_origin: str = "", **kw: Any) -> SweepSetup:
     factors = factors_for(cat, candidates, prices, site, site_origin)
-    return SweepSetup(loaded, cat, candidates, metric, amount, prices, factors, **kw)
+    return SweepSetup(loaded, cat, prices, metric, amount, factors, candidates=candidates, **kw)
 
 
 # ---------------------------------------------------------------------------------------------------
