@@ -75,6 +75,24 @@ class Source(StrictModel):
     compilation) through which its figures were read. Such figures are graded at most B."""
 
 
+def _check_range(x: Any, fmt: str) -> None:
+    """``low <= nominal <= high`` of a :class:`Figure` or :class:`Availability` (numbers or ``YYYY-MM``
+    months, which order as text), both ends given where it is projected; ``fmt`` formats the message."""
+    if x.status == "projected" and (x.low is None or x.high is None):
+        raise ValueError("a projected figure needs both low and high")
+    lo = x.nominal if x.low is None else x.low
+    hi = x.nominal if x.high is None else x.high
+    if not lo <= x.nominal <= hi:
+        raise ValueError(f"range must satisfy low <= nominal <= high (got {lo:{fmt}}, {x.nominal:{fmt}}, {hi:{fmt}})")
+
+
+def _value_at(x: Any, point: Point) -> Any:
+    """The value at a spec point: the range's end where projected, else the nominal value."""
+    if x.status == "projected" and point != "nominal":
+        return x.low if point == "low" else x.high
+    return x.nominal
+
+
 class Figure(StrictModel):
     """One number with its provenance. A bare number in a user file is read as ``{nominal: number}``."""
 
@@ -103,19 +121,12 @@ class Figure(StrictModel):
 
     @model_validator(mode="after")
     def _range(self) -> "Figure":
-        if self.status == "projected" and (self.low is None or self.high is None):
-            raise ValueError("a projected figure needs both low and high")
-        lo = self.nominal if self.low is None else self.low
-        hi = self.nominal if self.high is None else self.high
-        if not lo <= self.nominal <= hi:
-            raise ValueError(f"range must satisfy low <= nominal <= high (got {lo:g}, {self.nominal:g}, {hi:g})")
+        _check_range(self, "g")
         return self
 
     def at(self, point: Point) -> float:
         """The value at a spec point: the range's end for projected figures, else the nominal value."""
-        if self.status == "projected" and point != "nominal":
-            return float(self.low if point == "low" else self.high)  # type: ignore[arg-type]
-        return self.nominal
+        return float(_value_at(self, point))
 
 
 class Availability(StrictModel):
@@ -152,19 +163,12 @@ class Availability(StrictModel):
             month = getattr(self, name)
             if month is not None and not _MONTH.match(month):
                 raise ValueError(f"{name} must be a month written YYYY-MM, got {month!r}")
-        if self.status == "projected" and (self.low is None or self.high is None):
-            raise ValueError("a projected figure needs both low and high")
-        lo = self.nominal if self.low is None else self.low
-        hi = self.nominal if self.high is None else self.high
-        if not lo <= self.nominal <= hi:
-            raise ValueError(f"range must satisfy low <= nominal <= high (got {lo}, {self.nominal}, {hi})")
+        _check_range(self, "")
         return self
 
     def at(self, point: Point) -> str:
         """The month at a spec point: ``low`` is the earliest, ``high`` the latest, where projected."""
-        if self.status == "projected" and point != "nominal":
-            return str(self.low if point == "low" else self.high)
-        return self.nominal
+        return str(_value_at(self, point))
 
 
 def _check_figures(entry: Any, positive: tuple[str, ...], non_negative: tuple[str, ...]) -> None:
