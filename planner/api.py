@@ -23,14 +23,15 @@ from planner.vocabulary import CLI_FILE, DEFAULT_GAP, DEFAULT_SOLVER, DEFAULT_TI
 
 @dataclass
 class PlanRun:
-    """A checked plan and what produced it."""
+    """A plan, what produced it, and its independent check (``None`` until it ran: ``run_plan(...,
+    check=False)``; :func:`plan_and_write` runs it)."""
 
     loaded: LoadedFacility
     types: list[NodeType]
     demand: Demand
     placement: Placement
     plan: dict[str, Any]
-    check: CheckReport
+    check: CheckReport | None
     figures: Any = None
     """The per-rack figures (:func:`~planner.results.plan_json.rack_figures`) the plan was built from."""
 
@@ -45,8 +46,9 @@ def run_plan(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, point: P
              tdp_w: dict[str, float] | None = None, solver: str = DEFAULT_SOLVER,
              time_limit: float | None = DEFAULT_TIME_LIMIT_S, gap: float = DEFAULT_GAP,
              progress: Progress | None = None, spec_files: list[str] | None = None,
-             prices: dict[str, Any] | None = None) -> PlanRun:
-    """Optimize, build ``plan.json``, and check it independently. ``prices`` is the record of the node
+             prices: dict[str, Any] | None = None, check: bool = True) -> PlanRun:
+    """Optimize, build ``plan.json``, and check it independently (unless ``check`` is false: then
+    :func:`attach_check` must follow before anything is written). ``prices`` is the record of the node
     prices ``cat`` carries (``plan.json``'s ``prices``; see ``planner.cli._plan_prices``). Raises
     :class:`~planner.errors.NoPlanError` when nothing fits and
     :class:`~planner.errors.PlanCheckError` if the plan breaks a limit (a bug)."""
@@ -65,11 +67,19 @@ def run_plan(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, point: P
     plan = build_plan(loaded, cat, types, demand, placement, options, figures)
     if prices is not None:
         plan["prices"] = prices
-    report = check_plan(loaded.facility, plan, cat)
+    run = PlanRun(loaded, types, demand, placement, plan, None, figures)
+    if check:
+        attach_check(run, check_plan(loaded.facility, plan, cat))
+    return run
+
+
+def attach_check(run: PlanRun, report: CheckReport) -> None:
+    """Record the checker's report in the run and its ``plan.json``; a plan that fails raises
+    :class:`~planner.errors.PlanCheckError` (the optimizer broke a limit: a bug), so it is never written."""
     if not report.passed:
         raise PlanCheckError(report.violations)
-    plan["checks"] = report.to_json()
-    return PlanRun(loaded, types, demand, placement, plan, report, figures)
+    run.plan["checks"] = report.to_json()
+    run.check = report
 
 
 def striped_facility_yaml(run: PlanRun) -> str:
@@ -85,19 +95,48 @@ def striped_facility_yaml(run: PlanRun) -> str:
     return head + body
 
 
-def write_plan(run: PlanRun, out_dir: str | Path, xlsx: bool = True) -> list[Path]:
+def plan_and_write(loaded: LoadedFacility, cat: Catalogue, demand: Demand, out_dir: str | Path, *,
+                   xlsx: bool = True, **options: Any) -> tuple[PlanRun, list[Path]]:
+    """:func:`run_plan` then :func:`write_plan`, with the independent check of a large plan running in a
+    second process (:class:`~planner.results.check_process.CheckInBackground`) while this one prepares
+    the report and the CSV files. The same files, the same check; nothing is written before the check
+    has passed. ``options``: :func:`run_plan`'s keywords."""
+    from planner.report.views import unchecked_plan_view, with_checks
+    from planner.results.check_process import CheckInBackground
+
+    run = run_plan(loaded, cat, demand, check=False, **options)
+    pending = CheckInBackground(run.loaded.facility, run.plan, cat)
+    view = unchecked_plan_view(run.plan)
+    texts = _csv_texts(run)
+    attach_check(run, pending.result())
+    return run, write_plan(run, out_dir, xlsx=xlsx, view=with_checks(view, run.plan["checks"]), texts=texts)
+
+
+def _csv_texts(run: PlanRun) -> dict[str, str]:
+    texts = {"racks.csv": racks_csv(run.loaded.facility, run.types, run.placement.counts, run.figures)}
+    power = power_csv(run.plan)
+    if power is not None:
+        texts["power.csv"] = power
+    return texts
+
+
+def write_plan(run: PlanRun, out_dir: str | Path, xlsx: bool = True, *, view: dict[str, Any] | None = None,
+               texts: dict[str, str] | None = None) -> list[Path]:
     """Write ``plan.json``, ``racks.csv``, ``racks.xlsx`` (unless ``xlsx`` is false), ``power.csv``
-    (with a power tree) and ``report.html`` into ``out_dir``, all or nothing."""
+    (with a power tree) and ``report.html`` into ``out_dir``, all or nothing. ``view`` and ``texts``:
+    the report's view and the CSV files, when :func:`plan_and_write` prepared them already."""
     from planner.report.views import render_plan
     from planner.results.excel import racks_xlsx
     from planner.results.outputs import atomic_outputs
 
-    html = render_plan(run.plan)
-    power = power_csv(run.plan)
+    if run.check is None or "checks" not in run.plan:
+        raise ValueError("write_plan: the plan has not been checked (run_plan(..., check=False) needs attach_check)")
+    html = render_plan(run.plan, view)
+    texts = texts if texts is not None else _csv_texts(run)
+    power = texts.get("power.csv")
     workbook = racks_xlsx(run.plan) if xlsx else None
     with atomic_outputs(out_dir) as out:
-        paths = [out.write_json("plan.json", run.plan),
-                 out.write_text("racks.csv", racks_csv(run.loaded.facility, run.types, run.placement.counts, run.figures))]
+        paths = [out.write_json("plan.json", run.plan), out.write_text("racks.csv", texts["racks.csv"])]
         if workbook is not None:
             paths.append(out.write_bytes("racks.xlsx", workbook))
         if power is not None:

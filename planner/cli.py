@@ -539,7 +539,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from planner.results.outputs import check_out_dir
 
     check_out_dir(args.out)
-    from planner.api import run_plan, write_plan  # the solver stack, once the inputs are good
+    from planner.api import plan_and_write  # the solver stack, once the inputs are good
 
     progress = _progress(args.quiet)
     if progress:
@@ -548,12 +548,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
         _err(f"rackplan: '{loaded.facility.name}' ({_n(len(df), 'rack')} in {_n(halls, 'hall')}); "
              f"demand: {demand.describe()}")
     try:
-        run = run_plan(loaded, cat, demand, point=args.point, tdp_w=tdp, solver=opts["solver"],
-                       time_limit=opts["time_limit"], gap=opts["gap"], progress=progress, spec_files=args.specs,
-                       prices=prices)
+        run, paths = plan_and_write(loaded, cat, demand, args.out, xlsx=not args.no_xlsx, point=args.point,
+                                    tdp_w=tdp, solver=opts["solver"], time_limit=opts["time_limit"], gap=opts["gap"],
+                                    progress=progress, spec_files=args.specs, prices=prices)
     except NoPlanError as exc:
         return _no_plan(exc, loaded, cat, demand, args, tdp, opts, progress)
-    paths = write_plan(run, args.out, xlsx=not args.no_xlsx)
     if not args.quiet:
         for line in _summary(run.plan):
             _err(line)

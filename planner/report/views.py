@@ -424,7 +424,7 @@ def _hall_views(plan: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, A
     """Per hall: floor layout, row cooling, cooling with units lost, elevations and rack tables (capped
     for campuses); and what the caps left out."""
     racks, existing_racks = plan.get("racks", []), plan.get("existing_racks", [])
-    halls, checks = plan.get("halls", []), plan.get("checks") or {}
+    halls = plan.get("halls", [])
     used_by_row: dict[tuple[str, str], list[dict]] = defaultdict(list)
     used_by_hall: dict[str, list[dict]] = defaultdict(list)
     for r in racks:
@@ -443,7 +443,6 @@ def _hall_views(plan: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, A
         elev_by_hall[r["hall"]].append((r, n))
     table_share = _share(MAX_TABLE_ROWS, {h["name"]: len(used_by_hall.get(h["name"], [])) for h in halls})
     ex_share = _share(MAX_EXISTING_ROWS, {h["name"]: len(ex_by_hall.get(h["name"], [])) for h in halls})
-    failures = {f["hall"]: f for f in checks.get("cooling_failures") or []}
     alive = {(r["hall"], r["row"]): int(r.get("surviving_paths") or 1) for r in plan.get("rows", [])}
     views, uid = [], 0
     for h in halls:
@@ -483,7 +482,7 @@ def _hall_views(plan: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, A
             "floor": Markup("").join(layout.render_parts()),
             "floor_numbers": "every" if layout.number_every == 1 else ("used" if layout.number_used else "fifth"),
             "collapsed": not hall_racks, "existing_count": len(ex_list),
-            "rows": row_table, "failure": _failure_view(failures.get(name)),
+            "rows": row_table, "failure": None,
             "elevations": elevations, "elev_total": len(hall_racks),
             "table": [_rack_row(r, plan, alive, show_nodes_usd) for r in table_racks],
             "table_total": len(hall_racks), "existing_rows": ex_rows, "existing_total": len(ex_list),
@@ -495,12 +494,7 @@ def _hall_views(plan: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, A
 
 
 def _distribution_view(plan: dict[str, Any]) -> dict[str, Any]:
-    """The worst feed failover, CDU groups and the plant."""
-    wf = (plan.get("checks") or {}).get("worst_failover")
-    worst = None
-    if wf:
-        worst = {"rack": wf.get("rack"), "failover": fnum(wf.get("failover_kw")), "side": fnum(wf.get("side_kw")),
-                 "share": pct(wf.get("share"), 1), "lost": wf.get("lost") or "one feed side"}
+    """The power tree, CDU groups and the plant."""
     cdus = [{"hall": g["hall"], "name": g["name"], "rows": ", ".join(g.get("rows") or []),
              "liquid": fnum(g.get("liquid_kw")), "usable": fnum(g.get("usable_kw")),
              "units": f"{g.get('units')} × {fnum(g.get('unit_kw'), 0)} kW, N+{g.get('redundant')}",
@@ -512,11 +506,17 @@ def _distribution_view(plan: dict[str, Any]) -> dict[str, Any]:
         plant_view = {"heat": fnum(plant.get("heat_kw")), "usable": fnum(plant.get("usable_kw")),
                       "units": f"{plant.get('units')} × {fnum(plant.get('unit_kw'), 0)} kW, N+{plant.get('redundant')}",
                       "util": pct(plant.get("utilization"), 1), "hot": float(plant.get("utilization") or 0) >= 0.98}
-    return {"worst": worst, "power": power_view(plan), "cdus": cdus, "plant": plant_view}
+    return {"power": power_view(plan), "cdus": cdus, "plant": plant_view}
 
 
 def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
     """Everything the plan template shows, formatted, from the plan document alone."""
+    return with_checks(unchecked_plan_view(plan), plan.get("checks") or {})
+
+
+def unchecked_plan_view(plan: dict[str, Any]) -> dict[str, Any]:
+    """Everything the plan template shows except what the independent check found (:func:`with_checks`
+    adds that): the report can be prepared while the check runs."""
     fac = plan.get("facility", {})
     halls, caps = _hall_views(plan)
     legend = [(swatch(cls), text) for _, cls, text in UTIL_BINS]
@@ -529,13 +529,24 @@ def plan_view(plan: dict[str, Any]) -> dict[str, Any]:
         "demand": demand_text(plan.get("demand") or {}),
         **_summary_view(plan), **_cost_view(plan), **caps, **_distribution_view(plan),
         "halls": halls, "legend": legend,
-        "checks": checks_view(plan.get("checks") or {}),
-        "failures": [dict(hall=hv["name"], **hv["failure"]) for hv in halls if hv["failure"]],
         "site": site_view(fac.get("site") or {}, fac.get("ppue") or {}),
         "assumptions": assumptions_view(plan.get("assumptions") or []),
         "disputes": plan.get("spec_disputes") or [],
         "solver_rows": _solver_rows(plan.get("solver", {})),
     }
+
+
+def with_checks(view: dict[str, Any], checks: dict[str, Any]) -> dict[str, Any]:
+    """``view`` (from :func:`unchecked_plan_view`) with what the check found: its verdict, each hall's
+    cooling with units lost, and the worst feed failover. An empty ``checks`` renders as not run."""
+    failures = {f["hall"]: f for f in checks.get("cooling_failures") or []}
+    halls = [{**hv, "failure": _failure_view(failures.get(hv["name"]))} for hv in view["halls"]]
+    wf, worst = checks.get("worst_failover"), None
+    if wf:
+        worst = {"rack": wf.get("rack"), "failover": fnum(wf.get("failover_kw")), "side": fnum(wf.get("side_kw")),
+                 "share": pct(wf.get("share"), 1), "lost": wf.get("lost") or "one feed side"}
+    return {**view, "halls": halls, "worst": worst, "checks": checks_view(checks),
+            "failures": [dict(hall=hv["name"], **hv["failure"]) for hv in halls if hv["failure"]]}
 
 
 def checks_view(checks: dict[str, Any]) -> dict[str, Any]:
@@ -584,9 +595,10 @@ def _solver_rows(solver: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def render_plan(plan: dict[str, Any]) -> str:
-    """The HTML report of a ``rackplan.plan/1`` document (self-contained, no JavaScript)."""
-    return _render("plan.html.j2", **plan_view(plan))
+def render_plan(plan: dict[str, Any], view: dict[str, Any] | None = None) -> str:
+    """The HTML report of a ``rackplan.plan/1`` document (self-contained, no JavaScript). ``view``: its
+    :func:`plan_view`, when the caller has it already."""
+    return _render("plan.html.j2", **(view if view is not None else plan_view(plan)))
 
 
 # ------------------------------------------------------------------------------------------------
