@@ -29,18 +29,16 @@ def _limits_by_class(data: ProblemData) -> list[list[tuple[int, float]]]:
     """For each class, the group limits its racks are in: (limit index, weight)."""
     by_class: list[list[tuple[int, float]]] = [[] for _ in range(data.K)]
     for i, lim in enumerate(data.limits):
-        for k, wgt in zip(lim.classes, lim.weight):
-            by_class[int(k)].append((i, float(wgt)))
+        for k, wgt in zip(np.asarray(lim.classes).tolist(), np.asarray(lim.weight, dtype=float).tolist()):
+            by_class[int(k)].append((i, wgt))
         for k, wgt in lim.default.items():  # rows with panels: auto, on their default lineups
             by_class[int(k)].append((i, float(wgt)))
     return by_class
 
 
-def _limits_by_rack(data: ProblemData) -> list[list[tuple[int, float]]]:
-    """For each rack, the group limits it is in: (limit index, weight)."""
-    by_class = _limits_by_class(data)
-    cls = data.racks["cls"].to_numpy()
-    return [by_class[c] if c >= 0 else [] for c in cls]
+def _limits_by_rack(data: ProblemData, by_class: list[list[tuple[int, float]]]) -> list[list[tuple[int, float]]]:
+    """For each rack, the group limits it is in (``by_class``: :func:`_limits_by_class`)."""
+    return [by_class[c] if c >= 0 else [] for c in data.racks["cls"].to_numpy().tolist()]
 
 
 def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None,
@@ -56,7 +54,8 @@ def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None
     rem = data.cap - counts @ data.use
     quantity = [data.quantity(lim.quantity).tolist() for lim in data.limits]
     carries_overhead = [lim.quantity != "liquid" for lim in data.limits]
-    in_limits = _limits_by_rack(data)
+    by_class = _limits_by_class(data)
+    in_limits = _limits_by_rack(data, by_class)
     overhead = data.racks["overhead_kw"].to_numpy(float).tolist()
     opened = (counts.sum(axis=1) > 0).tolist()
     left = [lim.budget for lim in data.limits]
@@ -66,7 +65,6 @@ def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None
             if c == s.default:
                 left[i] -= share * s.existing_kw
     cls = data.racks["cls"].to_numpy()
-    by_class = _limits_by_class(data)
     if start is not None and data.limits:  # what the start puts on each limit, class by class
         used = counts.sum(axis=1) > 0
         member = (cls >= 0) & used
@@ -115,8 +113,68 @@ def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None
         """No rack under limit ``i`` can take one more node of type ``t`` (overhead only adds to it)."""
         return left[i] < -EPS or left[i] + EPS < least[i] * quantity[i][t]
 
+    def runs(racks: list[int], fit: np.ndarray) -> list[int]:
+        """For each position in ``racks``, where its run ends: the racks after it of the same class, fit,
+        and opened state (none split), which first fit treats alike until a limit fills."""
+        if not racks:
+            return []
+        at = np.asarray(racks, dtype=np.int64)
+        key = np.stack([cls[at], fit[at], np.asarray(opened)[at], np.where(split[at], at, -1)])
+        new = np.ones(len(at), dtype=bool)
+        new[1:] = (key[:, 1:] != key[:, :-1]).any(axis=0) | split[at][1:]
+        starts = np.flatnonzero(new)
+        ends = np.append(starts[1:], len(at))
+        return np.repeat(ends, np.diff(np.append(starts, len(at)))).tolist()
+
+    def whole_racks(r: int, t: int, n: int, want_nodes: float) -> int:
+        """How many racks of ``r``'s run in a row take ``n`` nodes of type ``t`` each: one after another,
+        rack ``j`` (from 0) takes all ``n`` while every limit keeps ``(j + 1)(overhead + n x per node)``
+        within its room, and the demand still wants ``n`` more (``ceil(left - EPS) >= n``)."""
+        opening = not opened[r]
+        k = math.inf
+        for i, wgt in in_limits[r]:
+            each = (wgt * overhead[r] if opening and carries_overhead[i] else 0.0) + n * wgt * quantity[i][t]
+            if each > 0:
+                k = min(k, math.floor((left[i] + EPS) / each))
+        if math.isfinite(want_nodes):
+            extra = want_nodes - EPS - (n - 1)
+            k = min(k, math.ceil(extra / n) if extra > 0 else 0)
+        return max(0, k)
+
+    def room(r: int, t: int, n: int, want_nodes: float) -> int:
+        """Nodes of type ``t`` rack ``r`` takes, at most ``n``: what every limit above it leaves."""
+        opening = not opened[r]
+        for i, wgt in in_limits[r]:
+            ov = wgt * overhead[r] if opening and carries_overhead[i] else 0.0
+            per = wgt * quantity[i][t]
+            rest = left[i] - ov
+            if rest < -EPS:
+                return 0
+            if per > 0:
+                n = min(n, int(math.floor((rest + EPS) / per)))
+        if math.isfinite(want_nodes):
+            n = min(n, int(math.ceil(want_nodes - EPS)))
+        return n
+
+    def put(racks: list[int], t: int, n: int) -> None:
+        """``n`` nodes of type ``t`` into each of ``racks`` (all of one run: one class, alike)."""
+        r = racks[0]
+        opening = not opened[r]
+        for i, wgt in in_limits[r]:
+            ov = wgt * overhead[r] if opening and carries_overhead[i] else 0.0
+            left[i] -= len(racks) * (ov + n * wgt * quantity[i][t])
+            if full(i, t):
+                skip[limit_racks[i]] = True
+        counts[racks, t] += n
+        rem[racks] -= n * data.use[t]
+        for x in racks:
+            opened[x] = True
+
     def place(t: int, want: float, value: float) -> float:
-        """Place nodes of type t until ``want`` units of ``value`` per node are met; return units placed."""
+        """Place nodes of type t until ``want`` units of ``value`` per node are met; return units placed.
+        A run of alike racks is filled in one step as far as every limit has room for whole racks; the
+        next rack then takes what is left, and if it takes nothing, neither does the rest of its run."""
+        nonlocal skip
         fit = max_count(rem, data.use[t:t + 1])[:, 0]
         if allowed is not None:
             fit = np.where(allowed, fit, 0)
@@ -125,38 +183,34 @@ def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None
                 fit[limit_racks[i]] = 0
         skip = np.zeros(R, dtype=bool)
         placed = 0.0
-        for r in racks_to_try(t, fit):
-            if placed >= want - EPS:
-                break
-            if skip[r]:
+        order = racks_to_try(t, fit)
+        run_end = runs(order, fit)
+        p = 0
+        while p < len(order) and placed < want - EPS:
+            r = order[p]
+            if skip[r]:  # a full limit skips whole classes, so the rest of its run too
+                p = run_end[p]
                 continue
             n = int(fit[r])
             if split[r]:
                 n = pattern_room(r, t, n)
-            opening = not opened[r]
-            for i, wgt in in_limits[r]:
-                ov = wgt * overhead[r] if opening and carries_overhead[i] else 0.0
-                per = wgt * quantity[i][t]
-                room = left[i] - ov
-                if room < -EPS:
-                    n = 0
-                elif per > 0:
-                    n = min(n, int(math.floor((room + EPS) / per)))
-            if math.isfinite(want):
-                n = min(n, int(math.ceil((want - placed) / value - EPS)))
-            if n <= 0:
+            want_nodes = (want - placed) / value
+            k = 0 if split[r] or n <= 0 else min(run_end[p] - p, whole_racks(r, t, n, want_nodes))
+            if k >= 1:
+                put(order[p:p + k], t, n)
+                placed += k * n * value
+                p += k
                 continue
-            for i, wgt in in_limits[r]:
-                ov = wgt * overhead[r] if opening and carries_overhead[i] else 0.0
-                left[i] -= ov + n * wgt * quantity[i][t]
-                if full(i, t):
-                    skip[limit_racks[i]] = True
-            counts[r, t] += n
-            rem[r] -= n * data.use[t]
-            opened[r] = True
+            n = room(r, t, n, want_nodes)
+            if n <= 0:  # the rest of its run is alike: none of it takes a node either
+                p = run_end[p]
+                continue
+            put([r], t, n)
             placed += n * value
+            p += 1
         return placed
 
+    skip = np.zeros(R, dtype=bool)
     max_kw = data.quantity("power")
     have = counts.sum(axis=0)
     if demand.kind == "nodes":

@@ -62,6 +62,13 @@ class Model:
     """``panels: auto`` rows: binary, 1 for the choice of lineups ((hall, row), choice) the row takes."""
     ys: dict[tuple, pulp.LpVariable] = field(default_factory=dict)
     """The row's load [kW] under that choice (0 for the choices it does not take)."""
+    _overhead: list[float] | None = field(default=None, repr=False)
+
+    def overhead_kw(self) -> list[float]:
+        """(K,) kW of overhead each newly occupied rack of a class adds (read once from the classes)."""
+        if self._overhead is None:
+            self._overhead = self.data.classes["overhead_kw"].to_numpy(float).tolist() if self.data.K else []
+        return self._overhead
 
     def striping(self) -> dict[tuple[str, str], tuple[str, ...]]:
         """The lineups each ``panels: auto`` row takes in the solution."""
@@ -73,16 +80,18 @@ class Model:
 
     def set_start(self, z0: dict[tuple[int, int], int], w0: np.ndarray) -> None:
         """Give the solver a starting solution (a warm start)."""
+        r0 = dict.fromkeys(range(self.data.K), 0)  # racks of each class in use
+        for (k, _p), n in z0.items():
+            r0[k] += n
         for key, var in self.z.items():
             var.setInitialValue(z0.get(key, 0))
         for k, var in self.r.items():
-            var.setInitialValue(sum(n for (kk, _p), n in z0.items() if kk == k))
+            var.setInitialValue(r0[k])
         for (t, k), var in self.w.items():
             var.setInitialValue(int(w0[t, k]))
         if self.data.stripes:
             max_kw = self.data.quantity("power")
             overhead = self.data.classes["overhead_kw"].to_numpy(float)
-            r0 = {k: sum(n for (kk, _p), n in z0.items() if kk == k) for k in range(self.data.K)}
             for s in self.data.stripes:
                 load = s.existing_kw + sum(float(w0[:, k] @ max_kw) + overhead[k] * r0[k] for k in s.classes)
                 for i in range(len(s.choices)):
@@ -142,16 +151,17 @@ def node_upper_bounds(m: Model) -> dict[tuple[int, int], int]:
     each group limit it is in could still take of nodes of that type alone."""
     d = m.data
     slots = d.slots_max()
-    bound = {(t, k): int(slots[t, k]) for k in range(d.K) for t in range(d.T) if slots[t, k] > 0}
-    if m.elastic:
-        return bound
-    for lim in d.limits:
-        q = d.quantity(lim.quantity)
-        for k, wgt in zip(lim.classes, lim.weight):
-            for t in range(d.T):
-                if (t, k) in bound and q[t] * wgt > 0:
-                    bound[t, k] = min(bound[t, k], max(0, int(math.floor((lim.budget + 1e-6) / (q[t] * wgt)))))
-    return bound
+    most = slots.T.astype(float)  # (K, T)
+    if not m.elastic:
+        for lim in d.limits:
+            if not len(lim.classes):
+                continue
+            per = np.outer(np.asarray(lim.weight, dtype=float), d.quantity(lim.quantity))  # kW a node takes there
+            with np.errstate(divide="ignore"):
+                fits = np.where(per > 0, np.maximum(0.0, np.floor((lim.budget + 1e-6) / np.where(per > 0, per, 1.0))),
+                                np.inf)
+            np.minimum.at(most, np.asarray(lim.classes, dtype=np.int64), fits)
+    return {(t, k): int(most[k, t]) for k in range(d.K) for t in range(d.T) if slots[t, k] > 0}
 
 
 def add_node_vars(m: Model) -> None:
@@ -179,11 +189,12 @@ def limit_terms(m: Model, lim: GroupLimit) -> list[tuple[pulp.LpVariable, float]
     """``sum_k weight_k (sum_t q_t w[t, k] + overhead_k r[k])`` as (variable, coefficient) pairs."""
     d = m.data
     q = d.quantity(lim.quantity)
-    overhead = d.classes["overhead_kw"].to_numpy(float) if d.K else np.zeros(0)
+    overhead = m.overhead_kw()
+    positive = [t for t in range(d.T) if q[t] > 0]
     terms = []
-    for k, wgt in zip(lim.classes, lim.weight):
+    for k, wgt in zip(np.asarray(lim.classes).tolist(), np.asarray(lim.weight, dtype=float).tolist()):
         k = int(k)
-        terms += [(m.w[t, k], float(wgt * q[t])) for t in range(d.T) if (t, k) in m.w and q[t] > 0]
+        terms += [(m.w[t, k], float(wgt * q[t])) for t in positive if (t, k) in m.w]
         if lim.quantity != "liquid" and overhead[k] > 0:
             terms.append((m.r[k], float(wgt * overhead[k])))
     terms += [(m.ys[key, i], float(share)) for key, i, share in lim.aux]

@@ -110,15 +110,18 @@ def expand(data: ProblemData, z: dict[tuple[int, int], int], w: np.ndarray) -> n
         if need.sum() == 0:
             continue
         pats = data.patterns(k)
-        chosen = by_class.get(k, [])
-        racks = iter(data.class_racks[k])
-        for p, n in chosen:
-            for _ in range(n):
-                if need.sum() == 0:
-                    break
+        racks = data.class_racks[k]
+        at = 0
+        for p, n in by_class.get(k, []):
+            while n > 0 and need.sum() > 0:  # the next racks take min(pattern, what is still needed) each
                 take = np.minimum(pats[p], need)
-                counts[next(racks)] = take
-                need -= take
+                some = take > 0  # racks in a row taking just that (all n of them if it takes nothing)
+                same = min(n, int((need[some] // take[some]).min())) if some.any() else n
+                if at + same > len(racks):
+                    raise AssertionError(f"class {k}: its patterns use more racks than it has")
+                counts[racks[at:at + same]] = take
+                need -= same * take
+                at, n = at + same, n - same
         if need.sum() > 0:
             raise AssertionError(f"class {k}: {need.tolist()} nodes left without a slot")
     return counts
