@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -148,7 +149,8 @@ def demand_text(demand: dict[str, Any]) -> str:
 
 
 def _floor_rows(plan: dict[str, Any], hall: str, used: dict[tuple[str, str], list[dict]],
-                existing: dict[tuple[str, str], list[dict]], titles: bool) -> list[FloorRow]:
+                existing: dict[tuple[str, str], list[dict]], titles: bool,
+                util: Callable[[dict], float] = binding_util) -> list[FloorRow]:
     rows = []
     for row in plan.get("rows", []):
         if row["hall"] != hall:
@@ -165,7 +167,7 @@ def _floor_rows(plan: dict[str, Any], hall: str, used: dict[tuple[str, str], lis
         for r in used.get(key, []):
             i = rack_number(r["id"]) - 1
             if 0 <= i < len(tiles):
-                b = binding_util(r)
+                b = util(r)
                 tiles[i] = util_class(b)
                 if titles:
                     tip[i] = (f"{r['id']}: {nodes_text(r.get('nodes', {}))}; {fnum(r.get('it_kw'))} kW; "
@@ -181,7 +183,8 @@ def _fill(rack: dict[str, Any]) -> tuple:
     return tuple(sorted(rack.get("nodes", {}).items())), int((rack.get("existing") or {}).get("u", 0))
 
 
-def _pick_elevations(racks: list[dict[str, Any]], cap: int) -> tuple[list[tuple[dict, int]], bool]:
+def _pick_elevations(racks: list[dict[str, Any]], cap: int,
+                     util: Callable[[dict], float] = binding_util) -> tuple[list[tuple[dict, int]], bool]:
     """Racks to draw: all when they fit under ``cap``. Otherwise the racks are grouped by fill
     within each row and the most loaded rack of a group stands for it; the ``cap`` drawings are
     shared among the halls, and within a hall taken in turn from each distinct fill (so every kind
@@ -194,12 +197,12 @@ def _pick_elevations(racks: list[dict[str, Any]], cap: int) -> tuple[list[tuple[
         groups[(r["hall"], r["row"], _fill(r))].append(r)
     by_hall: dict[str, dict[tuple, list[tuple[dict, int]]]] = defaultdict(lambda: defaultdict(list))
     for (hall, _, fill), members in groups.items():
-        by_hall[hall][fill].append((max(members, key=binding_util), len(members)))
+        by_hall[hall][fill].append((max(members, key=util), len(members)))
     share = _share(cap, {h: sum(len(v) for v in fills.values()) for h, fills in by_hall.items()})
     keep: dict[int, int] = {}
     for hall, fills in by_hall.items():
-        queues = [sorted(v, key=lambda p: -binding_util(p[0])) for v in fills.values()]
-        queues.sort(key=lambda q: -binding_util(q[0][0]))
+        queues = [sorted(v, key=lambda p: -util(p[0])) for v in fills.values()]
+        queues.sort(key=lambda q: -util(q[0][0]))
         taken, depth = 0, 0
         while taken < share.get(hall, 0):
             for q in queues:
@@ -437,7 +440,12 @@ def _hall_views(plan: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, A
         ex_by_hall[r["hall"]].append(r)
     titles = len(racks) + len(existing_racks) <= MAX_TILE_TITLES
     show_nodes_usd = any(float((r.get("annual_usd") or {}).get("nodes") or 0) for r in racks)
-    picked, summarised = _pick_elevations(racks, MAX_ELEVATIONS)
+    most = {id(r): binding_util(r) for r in racks}  # each rack's binding utilization, worked out once
+
+    def util(rack: dict[str, Any]) -> float:
+        return most[id(rack)]
+
+    picked, summarised = _pick_elevations(racks, MAX_ELEVATIONS, util)
     elev_by_hall: dict[str, list[tuple[dict, int]]] = defaultdict(list)
     for r, n in picked:
         elev_by_hall[r["hall"]].append((r, n))
@@ -448,7 +456,7 @@ def _hall_views(plan: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, A
     for h in halls:
         name = h["name"]
         hall_racks = used_by_hall.get(name, [])
-        layout = FloorLayout(name, _floor_rows(plan, name, used_by_row, ex_by_row, titles))
+        layout = FloorLayout(name, _floor_rows(plan, name, used_by_row, ex_by_row, titles, util))
         row_table = [{"row": row["row"], "type": row["rack_type"], "racks": fint(row["racks"]),
                       "used": fint(row.get("racks_used")), "planned": fnum(row.get("planned_kw")),
                       "existing": fnum(row.get("existing_kw")), "heat": fnum(row.get("heat_kw")),
@@ -461,11 +469,11 @@ def _hall_views(plan: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, A
             uid += 1
             elevations.append({"id": r["id"], "svg": _elevation(r, plan, f"e{uid}"), "same": n,
                                "nodes": nodes_text(r.get("nodes", {})), "binding": limit_label(r.get("binding")),
-                               "util": pct(binding_util(r))})
+                               "util": pct(util(r))})
         k = table_share.get(name, 0)
         table_racks = hall_racks
         if k < len(hall_racks):
-            chosen = {id(r) for r in sorted(hall_racks, key=lambda r: -binding_util(r))[:k]}
+            chosen = {id(r) for r in sorted(hall_racks, key=lambda r: -util(r))[:k]}
             table_racks = [r for r in hall_racks if id(r) in chosen]
         ex_list = ex_by_hall.get(name, [])
         ex_rows = [{"id": r["id"], "type": r["rack_type"], "kw": fnum(r.get("kw")), "u": r.get("u"),
