@@ -29,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from planner import physics
 from planner.inputs.facility import Facility, Row, rack_id
 from planner.inputs.specs import Catalogue, resolve
@@ -98,6 +100,15 @@ class Recomputed:
     _failures: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
     _paths: dict[str, tuple[int, float]] = field(default_factory=dict)
     _loads: dict[str | None, dict[str, float]] = field(default_factory=dict)
+    _panels_of: dict[str, list[str]] | None = None
+
+    def panels_of(self, source: str) -> list[str]:
+        """The panels hanging off ``source`` (none for a panel)."""
+        if self._panels_of is None:
+            self._panels_of = {}
+            for panel, src in self.fac.panel_source.items():
+                self._panels_of.setdefault(src, []).append(panel)
+        return self._panels_of.get(source, [])
 
     def paths(self, rack_type: str) -> tuple[int, float]:
         """(feed paths, one path's usable kW) of a rack type."""
@@ -202,6 +213,36 @@ def _node_figures(plan: dict[str, Any], cat: Catalogue | None) -> tuple[dict[str
     return types, bad
 
 
+@dataclass(frozen=True)
+class _OneNode:
+    """One node of a type in a rack of a type: its figures, from the node's figures and the facility."""
+
+    kw: float
+    air_kw: float
+    liquid_kw: float
+    u: int
+    weight_kg: float
+    gpus: int
+    nodes_usd: float
+    energy_usd: float
+    cooling_usd: float
+    wrong_form_factor: bool
+    without_loop: bool
+    """A liquid-cooled node in a rack without a liquid loop (no cooling cost: the rule reports it)."""
+
+
+def _one_node(t: dict[str, Any], rt: Any, site: Any, air_ppue: float, liquid_ppue: float | None) -> _OneNode:
+    p, lf = float(t["max_kw"]), float(t["liquid_fraction"])
+    kwh = physics.annual_kwh(p, site.load_factor)
+    without_loop = lf > 0 and not physics.has_liquid_loop(rt.cooling, rt.liquid_kw)
+    return _OneNode(p, physics.air_heat_kw(p, lf), physics.liquid_heat_kw(p, lf), int(t["u"]),
+                    float(t["weight_kg"]), int(t["gpus"]), float(t.get("annual_cost_usd") or 0.0),
+                    physics.energy_usd(kwh, site.electricity_usd_per_kwh),
+                    0.0 if without_loop else physics.cooling_usd(kwh, lf, air_ppue, liquid_ppue,
+                                                                 site.electricity_usd_per_kwh),
+                    t.get("form_factor", "eia-19") != rt.form_factor, without_loop)
+
+
 def recompute(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None) -> Recomputed:
     """Recompute every rack's load from the plan's node counts, the node figures and the facility."""
     site = fac.site
@@ -228,6 +269,7 @@ def recompute(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None)
     structure: list[str] = []
     planned: list[str] = []
     seen: set[str] = set()
+    each: dict[tuple[str, str], _OneNode] = {}  # (rack type, node type) -> one node's figures there
     for entry in plan.get("racks") or []:
         rid = entry.get("id")
         if rid not in where:
@@ -258,26 +300,26 @@ def recompute(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None)
             if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
                 structure.append(f"rack {rid}: count of {nid} is {n!r}, not a positive integer")
                 continue
-            t = types[nid]
             ld.nodes[nid] = ld.nodes.get(nid, 0) + n
-            if t.get("form_factor", "eia-19") != rt.form_factor:
+            one = each.get((row.rack_type, nid))
+            if one is None:
+                one = each[(row.rack_type, nid)] = _one_node(types[nid], rt, site, air_ppue, liquid_ppue)
+            if one.wrong_form_factor:
                 ld.wrong_form_factor.append(nid)
             # n identical nodes: each one's figures, n times
-            p, lf = float(t["max_kw"]), float(t["liquid_fraction"])
-            ld.planned_kw += n * p
-            ld.it_kw += n * p
-            ld.air_kw += n * physics.air_heat_kw(p, lf)
-            ld.liquid_kw += n * physics.liquid_heat_kw(p, lf)
-            ld.u += n * int(t["u"])
-            ld.weight_kg += n * float(t["weight_kg"])
-            ld.gpus += n * int(t["gpus"])
-            ld.nodes_usd += n * float(t.get("annual_cost_usd") or 0.0)
-            kwh = physics.annual_kwh(p, site.load_factor)
-            ld.energy_usd += n * physics.energy_usd(kwh, site.electricity_usd_per_kwh)
-            if lf > 0 and not physics.has_liquid_loop(rt.cooling, rt.liquid_kw):
+            ld.planned_kw += n * one.kw
+            ld.it_kw += n * one.kw
+            ld.air_kw += n * one.air_kw
+            ld.liquid_kw += n * one.liquid_kw
+            ld.u += n * one.u
+            ld.weight_kg += n * one.weight_kg
+            ld.gpus += n * one.gpus
+            ld.nodes_usd += n * one.nodes_usd
+            ld.energy_usd += n * one.energy_usd
+            if one.without_loop:
                 ld.liquid_nodes_without_loop.append(nid)
             else:
-                ld.cooling_usd += n * physics.cooling_usd(kwh, lf, air_ppue, liquid_ppue, site.electricity_usd_per_kwh)
+                ld.cooling_usd += n * one.cooling_usd
         if newly and ld.nodes:
             ov = rt.overhead
             ld.it_kw += ov.kw
@@ -560,7 +602,7 @@ def element_loads(c: Recomputed, failed: str | None) -> dict[str, float]:
         return {}
     if failed in c._loads:
         return c._loads[failed]
-    source_of = {n: p.source for n, p in fac.power.panels.items()}
+    source_of = fac.panel_source
 
     def add(load: dict[str, float], rows, lost: str | None, sign: float) -> None:
         for hall, row in rows:
@@ -581,7 +623,7 @@ def element_loads(c: Recomputed, failed: str | None) -> dict[str, float]:
         touched = fac.rows_on[failed]
         add(load, touched, None, -1.0)    # take the touched rows' normal shares off
         add(load, touched, failed, 1.0)   # and put back what their surviving paths carry
-        for name in {failed} | {p for p, s in source_of.items() if s == failed}:
+        for name in [failed] + c.panels_of(failed):
             load[name] = 0.0
     c._loads[failed] = load
     return load
@@ -594,12 +636,17 @@ def check_power_tree(c: Recomputed) -> list[str]:
     if fac.power is None:
         return []
     rating = {n: s.kw for n, s in fac.power.sources.items()} | {n: p.kw for n, p in fac.power.panels.items()}
+    names = list(rating)
+    limit = np.array([rating[n] for n in names], dtype=float)
     out = []
-    for failed in [None] + list(rating):
-        for name, kw in element_loads(c, failed).items():
-            if not physics.within(kw, rating[name]):
-                when = "in normal operation" if failed is None else f"after losing {failed}"
-                out.append(f"{name} {when}: carries {_fmt(kw)} kW > {rating[name]:g} kW")
+    for failed in [None] + names:
+        loads = element_loads(c, failed)
+        if list(loads) != names:  # every element, in the ratings' order (so the arrays line up)
+            raise AssertionError(f"power tree simulation after {failed}: elements {list(loads)[:5]}... out of order")
+        kw = np.array(list(loads.values()), dtype=float)
+        for i in np.flatnonzero(~(kw <= limit + physics.EPS)).tolist():  # physics.within, element by element
+            when = "in normal operation" if failed is None else f"after losing {failed}"
+            out.append(f"{names[i]} {when}: carries {_fmt(kw[i])} kW > {limit[i]:g} kW")
     return out
 
 
@@ -738,10 +785,13 @@ def check_power_report(c: Recomputed) -> list[str]:
     if c.fac.power is None or power is None:
         return []
     normal = element_loads(c, None)
-    worst = dict(normal)
+    most = np.array(list(normal.values()), dtype=float)
     for failed in normal:
-        for name, kw in element_loads(c, failed).items():
-            worst[name] = max(worst[name], kw)
+        loads = element_loads(c, failed)
+        if list(loads) != list(normal):
+            raise AssertionError(f"power tree simulation after {failed}: elements out of order")
+        np.maximum(most, np.array(list(loads.values()), dtype=float), out=most)
+    worst = dict(zip(normal, most.tolist()))
     out = []
     for e in power.get("elements") or []:
         name = e.get("name")
