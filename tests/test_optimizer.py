@@ -1,5 +1,6 @@
 """Hand-checked optimal plans on tiny facilities; every plan also passes the independent checker."""
 
+import numpy as np
 import pytest
 
 from planner.results.checker import check_plan
@@ -233,3 +234,30 @@ def test_node_prices_stay_out_of_the_gap_for_a_fixed_node_set():
     assert placement.variable_usd == pytest.approx(18_000 + 4 * KWH_B200 * 0.45 * PRICE, abs=0.01)
     assert doc["totals"]["annual_usd"]["nodes"] == 400_000
     assert doc["totals"]["annual_usd"]["total"] == pytest.approx(64_499.48 + 400_000, abs=0.01)
+
+
+def test_shared_fills_give_each_capacity_its_maximal_patterns_in_order():
+    """Filtering the roomiest rack's fills gives what enumerating each capacity gives, same order."""
+    from planner.optimize.classes import SharedFills, maximal_patterns, node_usage
+
+    use = node_usage([B200, LIQ, node("small", u=2, max_kw=3.0, weight_kg=30.0)])
+    rng = np.random.default_rng(3)
+    roomy = np.array([60.0, 40.0, 30.0, 42.0, 1400.0, 1.0])
+    caps = np.vstack([roomy, roomy * rng.uniform(0.2, 1.0, size=(40, 6))])
+    caps[:, 5] = 1.0  # the form-factor column: these racks take the nodes' form factor
+    shared = SharedFills.build(caps, use)
+    assert shared is not None
+    for cap in caps:
+        assert np.array_equal(shared.maximal(cap), maximal_patterns(cap, use))
+    assert SharedFills.build(caps[:3], use) is None  # few capacities: enumerated one by one
+
+
+def test_unique_rows_is_numpys_unique_by_row():
+    from planner.optimize.classes import unique_rows
+
+    a = np.array([[2.0, 1.0], [1.0, 5.0], [2.0, 1.0], [1.0, 0.5], [1.0, 5.0]])
+    uniq, inverse = unique_rows(a)
+    assert uniq.tolist() == [[1.0, 0.5], [1.0, 5.0], [2.0, 1.0]]
+    assert inverse.tolist() == [2, 1, 2, 0, 1]
+    ref, ref_inv = np.unique(a, axis=0, return_inverse=True)
+    assert np.array_equal(uniq, ref) and np.array_equal(inverse, ref_inv.reshape(-1))
