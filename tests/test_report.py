@@ -401,3 +401,20 @@ def test_elevation_draws_the_plans_positions():
     assert re.search(r'class="existing"[^>]*data-u0="9" data-u="8"', svg)
     assert sorted((int(a), int(b)) for a, b in re.findall(r'class="free" data-u0="(\d+)" data-u="(\d+)"', svg)) == \
         [(1, 8), (37, 6)]
+
+
+def test_racks_csv_fields_are_quoted_as_the_csv_module_quotes_them():
+    """racks.csv is joined by hand for speed: fields read back whole, as the csv module writes them (and a
+    carriage return is quoted too, which the csv module with a newline line ending does not do)."""
+    import csv
+    import io
+
+    from planner.results.plan_json import _as_csv_fields
+
+    values = ["h1/A/01", 'row "B", east', "a,b", "two\nlines", "", None, "plain", "h1/A/01", 3]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(values)
+    assert ",".join(_as_csv_fields(values)) + "\n" == buf.getvalue()
+    values.append("cr\rhere")
+    assert next(csv.reader(io.StringIO(",".join(_as_csv_fields(values)), newline=""))) == \
+        ["" if v is None else str(v) for v in values]
