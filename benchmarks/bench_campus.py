@@ -43,7 +43,7 @@ def main() -> None:
     types = resolve_types(cat, demand)
     p = optimize(lf.facility, types, demand, solver=args.solver, time_limit=60, gap_rel=args.gap)
     wall = time.monotonic() - wall
-    df = rack_figures(lf.facility, types, p.counts)
+    df = rack_figures(lf.facility, types, p.counts).to_pandas()
     energy = float(df["energy_usd"].sum())
     total = float(df[["energy_usd", "cooling_usd", "rack_usd", "nodes_usd"]].sum().sum())
     fac = lf.facility
@@ -66,7 +66,7 @@ def main() -> None:
     g = p.greedy
     if meets(p.data, demand, g):
         gv = variable_cost(p.data, g)
-        gdf = rack_figures(lf.facility, types, g)
+        gdf = rack_figures(lf.facility, types, g).to_pandas()
         gtotal = float(gdf[["energy_usd", "cooling_usd", "rack_usd", "nodes_usd"]].sum().sum())
         print(f"   first-fit baseline: total USD {gtotal:,.0f} ({gtotal / total - 1:+.2%}); placement-controlled "
               f"{gv:,.0f} ({gv / p.variable_usd - 1:+.2%})")

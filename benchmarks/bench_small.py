@@ -71,7 +71,7 @@ def instance(n_nodes: int, n_racks: int, seed: int) -> tuple[Facility, Demand]:
 def per_node_milp(data, demand, limit: float) -> tuple[str, float | None, float]:
     """The assignment model: binary x[node, rack], binary y[rack]; the same costs and limits."""
     prob = pulp.LpProblem("per_node", pulp.LpMinimize)
-    cls = data.racks["cls"].to_numpy()
+    cls = data.racks["cls"]
     R = len(data.racks)
     nodes = [t for t, ty in enumerate(data.types) for _ in range(demand.nodes[ty.id])]
     y = [prob.add_variable(f"y_{r}", 0, 1, pulp.LpBinary) for r in range(R)]
@@ -87,7 +87,7 @@ def per_node_milp(data, demand, limit: float) -> tuple[str, float | None, float]
             terms = [(x[n, r], data.use[t, j]) for n, t in enumerate(nodes) if (n, r) in x]
             if terms:
                 prob += pulp.LpAffineExpression(terms) <= data.cap[r, j] * y[r]
-    overhead = data.racks["overhead_kw"].to_numpy(float)
+    overhead = data.racks["overhead_kw"].astype(float)
     for lim in data.limits:  # the same limits above the racks as the pattern model (here: hall cooling)
         q = data.quantity(lim.quantity)
         weight = dict(zip(lim.classes.tolist(), lim.weight.tolist())) | lim.default
@@ -97,7 +97,7 @@ def per_node_milp(data, demand, limit: float) -> tuple[str, float | None, float]
                   if cls[r] in weight and lim.quantity != "liquid" and overhead[r] > 0]
         if terms:
             prob += pulp.LpAffineExpression(terms) <= lim.budget
-    cost = data.racks["rack_cost_usd"].to_numpy(float)
+    cost = data.racks["rack_cost_usd"].astype(float)
     prob += pulp.lpSum(x[n, r] * float(np.nan_to_num(data.node_cost[nodes[n], cls[r]])) for (n, r) in x) + \
         pulp.lpSum(float(cost[r]) * y[r] for r in range(R))
     t0 = time.monotonic()

@@ -35,11 +35,11 @@ def solve_straightforward(data: ProblemData, demand: Demand, time_limit: float, 
     """(fill variables, build seconds, solve seconds, status, objective) for a nodes or target demand."""
     t0 = time.monotonic()
     prob = pulp.LpProblem("straightforward", pulp.LpMinimize)
-    cost = data.classes["rack_cost_usd"].to_numpy(float)
+    cost = data.classes["rack_cost_usd"].astype(float)
     closure = {i: all_patterns(p) for i, p in enumerate(data.pattern_sets)}
     z = {}
     for k in range(data.K):
-        for p, a in enumerate(closure[int(data.classes.at[k, "pattern_set"])]):
+        for p, a in enumerate(closure[int(data.classes["pattern_set"][k])]):
             z[k, p] = (prob.add_variable(f"z_{k}_{p}", 0, data.count(k), pulp.LpInteger), a)
     by_class: dict[int, list] = {}
     for (k, _p), (v, a) in z.items():
@@ -52,7 +52,7 @@ def solve_straightforward(data: ProblemData, demand: Demand, time_limit: float, 
     else:
         per = metric_per_node(data, demand.metric)  # type: ignore[arg-type]
         prob += pulp.LpAffineExpression([(v, float(a @ per)) for v, a in z.values()]) >= demand.amount
-    overhead = data.classes["overhead_kw"].to_numpy(float)
+    overhead = data.classes["overhead_kw"].astype(float)
     for lim in data.limits:  # every element above the racks (rows with panels: auto on their default lineups)
         q = data.quantity(lim.quantity)
         members = list(zip(lim.classes.tolist(), lim.weight.tolist())) + list(lim.default.items())

@@ -36,11 +36,11 @@ def hand_feed_kw(volts: float, amps: float) -> float:
 
 
 def racks_per_hall(fac: Facility) -> dict[str, int]:
-    return fac.racks.frame.groupby("hall", sort=False).size().to_dict()
+    return fac.racks.frame.to_pandas().groupby("hall", sort=False).size().to_dict()
 
 
 def racks_per_row(fac: Facility, hall: str) -> dict[str, int]:
-    df = fac.racks.frame
+    df = fac.racks.frame.to_pandas()
     return df[df.hall == hall].groupby("row", sort=False).size().to_dict()
 
 
@@ -84,7 +84,7 @@ def capacity(fac: Facility, hall: str, node: Node, cooling: tuple[str, ...] | No
     """Nodes of one type a hall holds: per rack, then capped by each row's cooling_kw (less its existing
     load), then (optionally) by the hall's usable cooling less its existing load. ``cooling`` restricts
     the racks counted to those cooling types."""
-    df = fac.racks.frame
+    df = fac.racks.frame.to_pandas()
     h = next(x for x in fac.halls if x.name == hall)
     total = 0
     for row in h.rows:
@@ -111,7 +111,7 @@ def test_bundled_files_present():
 @pytest.mark.parametrize("path", sorted(FACILITIES.glob("*.yaml")), ids=lambda p: p.name)
 def test_facility_loads_and_rack_ids_are_well_formed(path):
     fac = load_facility(path).facility
-    df = fac.racks.frame
+    df = fac.racks.frame.to_pandas()
     assert len(df) == sum(row.racks for hall in fac.halls for row in hall.rows) > 0
     assert df.id.is_unique
     for hall in fac.halls:
@@ -213,7 +213,7 @@ def test_ai_hall_sizes():
     assert fac.hall_usable_kw(fac.halls[0]) == (8 - 1) * 300 == 2100
     assert len(fac.existing) == 5
     assert sum(e.kw for e in fac.existing) == pytest.approx(64.1)
-    assert {fac.rack_types[t].cooling for t in fac.racks.frame.rack_type.unique()} == {
+    assert {fac.rack_types[t].cooling for t in set(fac.racks.frame["rack_type"].tolist())} == {
         "dlc", "rdhx", "immersion", "air"}
 
 
@@ -224,7 +224,7 @@ def test_ai_hall_rdhx_rack_holds_three_b200():
     assert 3 * 14.3 <= fac.rack_types["rdhx-55"].air_kw < 4 * 14.3   # heat: all to air, 55 kW door
     assert 3 * 10 <= fac.rack_types["rdhx-55"].u  # space: 30U of 48U
     assert 3 * 142.4 <= fac.rack_types["rdhx-55"].max_weight_kg
-    df = fac.racks.frame
+    df = fac.racks.frame.to_pandas()
     empty_rdhx = df[(df.rack_type == "rdhx-55") & ~df.has_existing]
     assert {rack_fit(r, B200_AIR) for r in empty_rdhx.itertuples()} == {3}
 
@@ -310,7 +310,7 @@ def test_campus_sizes():
     assert len(fac.existing) == 48
     assert 0.01 <= len(fac.existing) / len(fac.racks) <= 0.02
     # Every hall's cooling binds before its racks' power does.
-    df = fac.racks.frame
+    df = fac.racks.frame.to_pandas()
     for hall in fac.halls:
         assert df[df.hall == hall.name].power_kw.sum() > fac.hall_usable_kw(hall)
 

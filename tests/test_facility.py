@@ -86,7 +86,7 @@ def test_several_existing_entries_in_a_rack_add_up():
     42 U, 1,400 kg); a third entry overlapping the first, and the three over power together."""
     fac = facility(existing=[{"rack": "h1/A/01", "kw": 10, "u": 10, "position": 1, "weight_kg": 300},
                              {"rack": "h1/A/01", "kw": 20, "u": 10, "position": 20, "weight_kg": 300}])
-    row = fac.racks.frame.iloc[0]
+    row = fac.racks.frame.to_pandas().iloc[0]
     assert (row["existing_kw"], row["existing_u"], row["existing_weight_kg"]) == (30, 20, 600)
     assert row["existing_parts"] == ((10, 1), (10, 20))
     msgs = problems(existing=[{"rack": "h1/A/01", "kw": 10, "u": 10, "position": 1},
@@ -144,7 +144,7 @@ def test_unknown_key_suggests_and_lists_allowed(tmp_path):
 
 def test_rack_table_counts_existing_load():
     lf = loaded(existing=[{"rack": "h1/A/02", "kw": 5, "u": 4, "weight_kg": 80}])
-    df = lf.facility.racks.frame
+    df = lf.facility.racks.frame.to_pandas()
     row = df[df["id"] == "h1/A/02"].iloc[0]
     assert (row["existing_kw"], row["existing_u"], row["existing_weight_kg"], row["has_existing"]) == (5, 4, 80, True)
     assert int(df["has_existing"].sum()) == 1

@@ -57,7 +57,7 @@ def packed(cat: Catalogue, loaded: LoadedFacility, node_id: str) -> list[int]:
     except NoPlanError:
         return [0] * sum(r.racks for h in loaded.facility.halls for r in h.rows)
     counts = {r["id"]: r["nodes"].get(node_id, 0) for r in run.plan["racks"]}
-    ids = list(loaded.facility.racks.frame.id)
+    ids = loaded.facility.racks.frame["id"].tolist()
     return [counts.get(i, 0) for i in ids]
 
 

@@ -25,7 +25,7 @@ from planner.errors import InputError, Problem
 from planner.inputs.yamlio import LineMap, format_path, line_for, load_yaml, validate
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from planner.table import Table
 
 CoolingType = Literal["air", "rdhx", "dlc", "immersion"]
 FormFactor = Literal["eia-19", "orv3", "orw"]
@@ -498,13 +498,14 @@ class RackTable:
     position or None)), ``has_existing``. A rack's existing entries are added up.
     """
 
-    frame: pd.DataFrame
+    frame: "Table"
 
     @staticmethod
     def build(fac: Facility) -> "RackTable":
         # imported here: loading and checking a facility (and refusing a bad one) needs neither
         import numpy as np
-        import pandas as pd
+
+        from planner.table import Table, column
 
         cols: dict[str, list] = {k: [] for k in ("id", "hall", "row", "rack_type", "power_kw", "panels", "cdu")}
         for hall in fac.halls:
@@ -518,21 +519,23 @@ class RackTable:
                 cols["power_kw"].extend([fac.row_power_capacity_kw(row)] * n)
                 cols["panels"].extend([f"auto:{hall.name}/{row.name}" if row.striped else "+".join(row.path_panels)] * n)
                 cols["cdu"].extend([cdu_of.get(row.name, "")] * n)
-        df = pd.DataFrame(cols)
-        rt = pd.DataFrame(
-            [
-                {"rack_type": name, "cooling": t.cooling, "form_factor": t.form_factor, "u": t.u,
-                 "air_kw": t.air_kw, "liquid_kw": t.liquid_kw, "max_weight_kg": t.max_weight_kg,
-                 "annual_cost_usd": t.annual_cost_usd, "paths": fac.paths(name),
-                 "overhead_u": t.overhead.u, "overhead_kw": t.overhead.kw, "overhead_weight_kg": t.overhead.weight_kg}
-                for name, t in fac.rack_types.items()
-            ]
-        )
-        df = df.merge(rt, on="rack_type", how="left", sort=False)
+        ids = cols["id"]
+        df = Table({k: v for k, v in cols.items()}, len(ids))
+        # each rack type's figures, on every rack of that type
+        of_type = {name: {"cooling": t.cooling, "form_factor": t.form_factor, "u": t.u, "air_kw": t.air_kw,
+                          "liquid_kw": t.liquid_kw, "max_weight_kg": t.max_weight_kg,
+                          "annual_cost_usd": t.annual_cost_usd, "paths": fac.paths(name),
+                          "overhead_u": t.overhead.u, "overhead_kw": t.overhead.kw,
+                          "overhead_weight_kg": t.overhead.weight_kg}
+                   for name, t in fac.rack_types.items()}
+        kinds = list(of_type)
+        which = np.array([kinds.index(t) for t in cols["rack_type"]], dtype=np.int64) if ids else np.zeros(0, int)
+        for key in ("cooling", "form_factor", "u", "air_kw", "liquid_kw", "max_weight_kg", "annual_cost_usd", "paths",
+                    "overhead_u", "overhead_kw", "overhead_weight_kg"):
+            df[key] = column([of_type[k][key] for k in kinds])[which]
         ex: dict[str, list[Existing]] = {}
         for e in fac.existing:
             ex.setdefault(e.rack, []).append(e)
-        ids = cols["id"]
         has = np.array([i in ex for i in ids], dtype=bool)
 
         def total(key: str, rid: str) -> float:
@@ -544,10 +547,10 @@ class RackTable:
         df["existing_weight_kg"] = np.array([total("weight_kg", i) for i in ids], dtype=float)
         df["existing_position"] = np.array([min((e.position for e in ex[i] if e.position), default=0) if i in ex
                                             else 0 for i in ids], dtype=np.int64)
-        df["existing_parts"] = [tuple((e.u, e.position) for e in ex[i]) if i in ex else () for i in ids]
+        df["existing_parts"] = column([tuple((e.u, e.position) for e in ex[i]) if i in ex else () for i in ids])
         df["has_existing"] = has
         for col in ("overhead_u", "overhead_kw", "overhead_weight_kg"):
-            df[col] = np.where(has, 0, df[col].to_numpy())  # a rack with existing load has its own
+            df[col] = np.where(has, 0, df[col])  # a rack with existing load has its own
         return RackTable(df)
 
     def __len__(self) -> int:
@@ -571,7 +574,7 @@ def scope_problem(fac: "Facility", scope: str) -> str | None:
     return None
 
 
-def in_scopes(frame: "pd.DataFrame", scopes: list[str] | tuple[str, ...]):
+def in_scopes(frame: "Table", scopes: list[str] | tuple[str, ...]):
     """Boolean mask of the racks of a rack table that any of ``scopes`` covers."""
     import numpy as np
 
@@ -582,12 +585,12 @@ def in_scopes(frame: "pd.DataFrame", scopes: list[str] | tuple[str, ...]):
     for s in scopes:
         parts = s.split("/")
         (halls if len(parts) == 1 else rows if len(parts) == 2 else racks).add(s if len(parts) != 2 else tuple(parts))
-    h = frame["hall"].to_numpy()
+    h = frame["hall"]
     mask |= np.isin(h, list(halls))
     if rows:
-        mask |= np.array([(a, b) in rows for a, b in zip(h, frame["row"].to_numpy())])
+        mask |= np.array([(a, b) in rows for a, b in zip(h.tolist(), frame["row"].tolist())], dtype=bool)
     if racks:
-        mask |= frame["id"].isin(list(racks)).to_numpy()
+        mask |= np.isin(frame["id"], list(racks))
     return mask
 
 

@@ -16,7 +16,7 @@ panel and source normally and after each single failure) is a :class:`GroupLimit
 over classes of the nodes' power, air heat or liquid heat plus the overhead of the racks used, at
 most a budget. The MILP, the first-fit baseline and diagnosis all read these.
 
-Everything here is plain numpy/pandas; PuLP lives in :mod:`planner.optimize.milp`.
+Everything here is plain numpy (racks and classes in :class:`planner.table.Table`); PuLP lives in :mod:`planner.optimize.milp`.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from planner import physics
 from planner.inputs.facility import Facility
 from planner.inputs.specs import NodeType
+from planner.table import Table, group_ids, group_sums
 
 if TYPE_CHECKING:
     from planner.inputs.demand import Demand
@@ -66,21 +66,21 @@ def node_usage(types: list[NodeType]) -> np.ndarray:
     return out
 
 
-def rack_capacity(frame: pd.DataFrame, ffs: list[str]) -> np.ndarray:
+def rack_capacity(frame: Table, ffs: list[str]) -> np.ndarray:
     """(R x (5 + F)) capacity left in each rack once its existing load and, for a rack the plan would
     newly occupy, its overhead are counted; a form-factor column is open only in racks of that form
     factor."""
-    existing_air = frame["existing_kw"].to_numpy(float) - frame["existing_liquid_kw"].to_numpy(float)
-    ov_kw = frame["overhead_kw"].to_numpy(float)
+    existing_air = frame["existing_kw"].astype(float) - frame["existing_liquid_kw"].astype(float)
+    ov_kw = frame["overhead_kw"].astype(float)
     phys = np.column_stack([
-        frame["power_kw"].to_numpy(float) - frame["existing_kw"].to_numpy(float) - ov_kw,
-        frame["air_kw"].to_numpy(float) - existing_air - ov_kw,
-        frame["liquid_kw"].to_numpy(float) - frame["existing_liquid_kw"].to_numpy(float),
-        frame["u"].to_numpy(float) - frame["existing_u"].to_numpy(float) - frame["overhead_u"].to_numpy(float),
-        frame["max_weight_kg"].to_numpy(float) - frame["existing_weight_kg"].to_numpy(float)
-        - frame["overhead_weight_kg"].to_numpy(float),
+        frame["power_kw"].astype(float) - frame["existing_kw"].astype(float) - ov_kw,
+        frame["air_kw"].astype(float) - existing_air - ov_kw,
+        frame["liquid_kw"].astype(float) - frame["existing_liquid_kw"].astype(float),
+        frame["u"].astype(float) - frame["existing_u"].astype(float) - frame["overhead_u"].astype(float),
+        frame["max_weight_kg"].astype(float) - frame["existing_weight_kg"].astype(float)
+        - frame["overhead_weight_kg"].astype(float),
     ])
-    ff = frame["form_factor"].to_numpy()
+    ff = frame["form_factor"]
     compat = np.column_stack([np.where(ff == f, COMPAT, 0.0) for f in ffs]) if ffs else np.zeros((len(frame), 0))
     return np.column_stack([phys, compat])
 
@@ -203,13 +203,13 @@ class ProblemData:
 
     facility: Facility
     types: list[NodeType]
-    racks: pd.DataFrame
+    racks: Table
     """The facility's rack table plus ``cls`` (class index, -1 where no node fits)."""
     cap: np.ndarray
     """(R x (5 + F)) remaining capacity per rack (:func:`rack_capacity`)."""
     use: np.ndarray
     """(T x (5 + F)) use per node of each type (:func:`node_usage`)."""
-    classes: pd.DataFrame
+    classes: Table
     """One row per class: ``hall, row_group, rack_type, cooling, new, count, rack_cost_usd,
     overhead_kw, pattern_set``."""
     class_racks: list[np.ndarray]
@@ -237,8 +237,8 @@ class ProblemData:
         return len(self.classes)
 
     def __post_init__(self) -> None:
-        self._set_of = self.classes["pattern_set"].to_numpy(dtype=np.int64) if len(self.classes) else np.zeros(0, int)
-        self._count = self.classes["count"].to_numpy(dtype=np.int64) if len(self.classes) else np.zeros(0, int)
+        self._set_of = self.classes["pattern_set"].astype(np.int64) if len(self.classes) else np.zeros(0, int)
+        self._count = self.classes["count"].astype(np.int64) if len(self.classes) else np.zeros(0, int)
 
     def patterns(self, k: int) -> np.ndarray:
         """Maximal patterns (P x T) of class k."""
@@ -262,7 +262,7 @@ class ProblemData:
     def rack_cost(self) -> np.ndarray:
         """(K,) annual cost of one more rack of each class in use [USD]: its rack cost and, for a newly
         occupied rack, its overhead's energy and cooling."""
-        return self.classes["rack_cost_usd"].to_numpy(float) if self.K else np.zeros(0)
+        return self.classes["rack_cost_usd"].astype(float) if self.K else np.zeros(0)
 
 
 def node_class_cost(fac: Facility, t: NodeType, cooling: str, mix_varies: bool) -> float:
@@ -282,15 +282,15 @@ RELAXED = 1e6
 """Capacity given to a single-rack limit that diagnosis switches off."""
 
 
-def rack_runs(frame: pd.DataFrame) -> list[tuple[int, ...]]:
+def rack_runs(frame: Table) -> list[tuple[int, ...]]:
     """Per rack, the lengths of the free runs its planned nodes may use when existing equipment with a
     position splits the free units (a node needs contiguous units); empty where the free units are one
     run (the usual case: overhead and unpositioned existing load sit at the top)."""
     out: list[tuple[int, ...]] = [()] * len(frame)
-    pos = frame["existing_position"].to_numpy()
-    parts = frame["existing_parts"].to_numpy()
+    pos = frame["existing_position"]
+    parts = frame["existing_parts"]
     for i in np.flatnonzero(pos > 0):
-        u = int(frame["u"].iat[i])
+        u = int(frame["u"][i])
         runs = physics.free_runs(u, physics.rack_taken_units(u, 0, list(parts[i])))
         if len(runs) > 1:
             out[i] = tuple(sorted(n for _, n in runs))
@@ -405,7 +405,7 @@ def _pattern_sets(cap: np.ndarray, use: np.ndarray, runs: list[tuple[int, ...]] 
     return cap_to_set[inverse], pattern_sets
 
 
-def unavailable_racks(fac: Facility, frame: pd.DataFrame, demand: "Demand | None") -> np.ndarray:
+def unavailable_racks(fac: Facility, frame: Table, demand: "Demand | None") -> np.ndarray:
     """Racks no node may go into: the facility's ``reserved`` and, from the demand's placement
     controls, its ``reserved``, its ``exclude``, and everything outside its ``only``."""
     from planner.inputs.facility import in_scopes
@@ -441,43 +441,43 @@ def build_problem_data(fac: Facility, types: list[NodeType], mix_varies: bool,
     frame["pattern_set"] = rack_set
 
     own_group = {(h.name, r.name) for h in fac.halls for r in h.rows if r.cooling_kw is not None}
-    rows_of = frame["row"].to_numpy()
-    halls_of = frame["hall"].to_numpy()
+    rows_of = frame["row"]
+    halls_of = frame["hall"]
     per_row = naive or (demand is not None and demand.together == "row")
     frame["row_group"] = [row if per_row or (hall, row) in own_group else "" for hall, row in zip(halls_of, rows_of)]
     frame["cap_id"] = np.unique(np.round(cap, 9), axis=0, return_inverse=True)[1].reshape(-1) if naive else 0
-    new = ~frame["has_existing"].to_numpy(bool)
+    new = ~frame["has_existing"].astype(bool)
     frame["new"] = new
     usd = fac.site.electricity_usd_per_kwh
     ov_usd = np.zeros(len(frame))
-    cooling_of = frame["cooling"].to_numpy()
+    cooling_of = frame["cooling"]
     for c in np.unique(cooling_of):
         air, _ = physics.path_ppues(c, fac.ppues)
         sel = cooling_of == c
-        energy_usd, cooling_usd = physics.overhead_energy_cooling_usd(frame["overhead_kw"].to_numpy(float)[sel], usd, air)
+        energy_usd, cooling_usd = physics.overhead_energy_cooling_usd(frame["overhead_kw"].astype(float)[sel], usd, air)
         ov_usd[sel] = energy_usd + cooling_usd
-    frame["rack_cost_usd"] = np.where(new, frame["annual_cost_usd"].to_numpy(float) + ov_usd, 0.0)
+    frame["rack_cost_usd"] = np.where(new, frame["annual_cost_usd"].astype(float) + ov_usd, 0.0)
 
-    usable = frame["pattern_set"].to_numpy() >= 0
+    usable = frame["pattern_set"] >= 0
     keys = ["hall", "row_group", "panels", "cdu", "rack_type", "new", "rack_cost_usd", "pattern_set", "cap_id"]
-    frame["cls"] = -1
-    if usable.any():
-        frame.loc[usable, "cls"] = frame.loc[usable, keys].groupby(keys, sort=False).ngroup().to_numpy()
-    cls = frame["cls"].to_numpy()
+    cls = np.full(len(frame), -1, dtype=np.int64)
+    if usable.any():  # a class per distinct key, numbered in facility order
+        cls[usable] = group_ids(*(frame[k][usable] for k in keys))[0]
+    frame["cls"] = cls
     K = int(cls.max()) + 1 if usable.any() else 0
     order = np.argsort(cls, kind="stable")
     bounds = np.searchsorted(cls[order], np.arange(K + 1))
     class_racks = [order[bounds[k]:bounds[k + 1]] for k in range(K)]
     first = np.array([int(r[0]) for r in class_racks], dtype=np.int64)
-    pick = frame.iloc[first] if K else frame.iloc[:0]
-    classes = pd.DataFrame({
-        "hall": pick["hall"].to_numpy(), "row_group": pick["row_group"].to_numpy(),
-        "rack_type": pick["rack_type"].to_numpy(), "cooling": pick["cooling"].to_numpy(),
-        "new": pick["new"].to_numpy(bool),
+    pick = frame.rows(first)
+    classes = Table({
+        "hall": pick["hall"], "row_group": pick["row_group"],
+        "rack_type": pick["rack_type"], "cooling": pick["cooling"],
+        "new": pick["new"].astype(bool),
         "count": np.array([len(r) for r in class_racks], dtype=np.int64),
-        "rack_cost_usd": pick["rack_cost_usd"].to_numpy(float),
-        "overhead_kw": pick["overhead_kw"].to_numpy(float),
-        "pattern_set": pick["pattern_set"].to_numpy(),
+        "rack_cost_usd": pick["rack_cost_usd"].astype(float),
+        "overhead_kw": pick["overhead_kw"].astype(float),
+        "pattern_set": pick["pattern_set"],
     })
 
     node_cost = np.array([[node_class_cost(fac, t, c, mix_varies) for c in classes["cooling"]] for t in types],
@@ -491,10 +491,10 @@ def build_problem_data(fac: Facility, types: list[NodeType], mix_varies: bool,
 
 # --- limits above the rack --------------------------------------------------------------------------
 
-def _rows_of_classes(frame: pd.DataFrame, class_racks: list[np.ndarray]) -> dict[tuple[str, str], list[int]]:
+def _rows_of_classes(frame: Table, class_racks: list[np.ndarray]) -> dict[tuple[str, str], list[int]]:
     """(hall, row) -> classes with racks in that row."""
     out: dict[tuple[str, str], list[int]] = {}
-    hall, row = frame["hall"].to_numpy(), frame["row"].to_numpy()
+    hall, row = frame["hall"], frame["row"]
     for k, idx in enumerate(class_racks):
         for key in dict.fromkeys(zip(hall[idx], row[idx])):
             out.setdefault(key, []).append(k)
@@ -508,18 +508,18 @@ def _limit(family: str, key: tuple, label: str, limit_kw: float, existing_kw: fl
                       np.array(ks, dtype=np.int64), np.array([weights[k] for k in ks], dtype=float))
 
 
-def stripe_rows(fac: Facility, frame: pd.DataFrame, class_racks: list[np.ndarray]) -> list[Stripe]:
+def stripe_rows(fac: Facility, frame: Table, class_racks: list[np.ndarray]) -> list[Stripe]:
     """The ``panels: auto`` rows, with the lineup choices each may take."""
     if not fac.striped_rows():
         return []
     by_row = _rows_of_classes(frame, class_racks)
     out = []
     for i, (hall, row) in enumerate(fac.striped_rows()):
-        sel = (frame["hall"].to_numpy() == hall) & (frame["row"].to_numpy() == row.name)
+        sel = (frame["hall"] == hall) & (frame["row"] == row.name)
         choices = fac.stripe_choices(row)
         out.append(Stripe(hall, row.name, choices, by_row.get((hall, row.name), []),
-                          float(frame["existing_kw"].to_numpy(float)[sel].sum()),
-                          float(frame["power_kw"].to_numpy(float)[sel].sum()), i % len(choices)))
+                          float(frame["existing_kw"].astype(float)[sel].sum()),
+                          float(frame["power_kw"].astype(float)[sel].sum()), i % len(choices)))
     return out
 
 
@@ -532,7 +532,7 @@ def stripe_share(choice: tuple[str, ...], source: str, failed: str | None) -> fl
     return sum(1 for s in choice if s == source and s != failed) / (len(choice) - lost)
 
 
-def group_limits(fac: Facility, frame: pd.DataFrame, class_racks: list[np.ndarray],
+def group_limits(fac: Facility, frame: Table, class_racks: list[np.ndarray],
                  stripes: list[Stripe] | None = None) -> list[GroupLimit]:
     """Every limit above the rack, in the order the model states them (CONTRACT.md):
 
@@ -548,9 +548,10 @@ def group_limits(fac: Facility, frame: pd.DataFrame, class_racks: list[np.ndarra
     class is in a limit with weight 1 (or, for power elements, the share of its row's load).
     """
     by_row = _rows_of_classes(frame, class_racks)
-    sums = frame.groupby(["hall", "row"], sort=False)[["existing_kw", "existing_liquid_kw"]].sum()
-    ex_row = {key: (float(kw), float(liquid)) for key, kw, liquid in
-              zip(sums.index, sums["existing_kw"], sums["existing_liquid_kw"])}
+    row_of, row_keys = frame.groups("hall", "row")
+    kw = group_sums(row_of, len(row_keys), frame["existing_kw"])
+    liquid = group_sums(row_of, len(row_keys), frame["existing_liquid_kw"])
+    ex_row = {key: (float(a), float(b)) for key, a, b in zip(row_keys, kw.tolist(), liquid.tolist())}
     out: list[GroupLimit] = []
 
     def ex(hall: str, rows: list[str], what: str) -> float:

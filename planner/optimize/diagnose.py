@@ -30,7 +30,7 @@ def _fits_nowhere(data: ProblemData, t: int) -> str:
     need = data.use[t]
     reasons = []
     ff = getattr(ty, "form_factor", "eia-19")
-    same = data.racks["form_factor"].to_numpy() == ff
+    same = data.racks["form_factor"] == ff
     if not same.any():
         kinds = ", ".join(sorted(set(data.racks["form_factor"])))
         return f"form factor: {ty.id} is a {ff} system; the facility has only {kinds} racks"

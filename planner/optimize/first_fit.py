@@ -38,7 +38,7 @@ def _limits_by_class(data: ProblemData) -> list[list[tuple[int, float]]]:
 
 def _limits_by_rack(data: ProblemData, by_class: list[list[tuple[int, float]]]) -> list[list[tuple[int, float]]]:
     """For each rack, the group limits it is in (``by_class``: :func:`_limits_by_class`)."""
-    return [by_class[c] if c >= 0 else [] for c in data.racks["cls"].to_numpy().tolist()]
+    return [by_class[c] if c >= 0 else [] for c in data.racks["cls"].tolist()]
 
 
 def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None,
@@ -56,7 +56,7 @@ def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None
     carries_overhead = [lim.quantity != "liquid" for lim in data.limits]
     by_class = _limits_by_class(data)
     in_limits = _limits_by_rack(data, by_class)
-    overhead = data.racks["overhead_kw"].to_numpy(float).tolist()
+    overhead = data.racks["overhead_kw"].astype(float).tolist()
     opened = (counts.sum(axis=1) > 0).tolist()
     left = [lim.budget for lim in data.limits]
     for i, lim in enumerate(data.limits):  # striped rows' existing load, on their default lineups
@@ -64,7 +64,7 @@ def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None
             s = next(s for s in data.stripes if (s.hall, s.row) == (hall, row))
             if c == s.default:
                 left[i] -= share * s.existing_kw
-    cls = data.racks["cls"].to_numpy()
+    cls = data.racks["cls"]
     if start is not None and data.limits:  # what the start puts on each limit, class by class
         used = counts.sum(axis=1) > 0
         member = (cls >= 0) & used
@@ -90,10 +90,10 @@ def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None
     limit_racks = [np.concatenate([np.asarray(data.class_racks[k], dtype=np.int64) for k in ks])
                    if ks else np.zeros(0, dtype=np.int64) for ks in members]
 
-    rack_cost = data.racks["rack_cost_usd"].to_numpy(float)
+    rack_cost = data.racks["rack_cost_usd"].astype(float)
     # racks whose free units are split by positioned existing equipment: what they take is what their
     # class's patterns allow (the units' sum alone would overstate it)
-    split = (data.racks["existing_position"].to_numpy() > 0) & (cls >= 0)
+    split = (data.racks["existing_position"] > 0) & (cls >= 0)
 
     def pattern_room(r: int, t: int, n: int) -> int:
         pats = data.patterns(int(cls[r]))

@@ -67,7 +67,7 @@ class Model:
     def overhead_kw(self) -> list[float]:
         """(K,) kW of overhead each newly occupied rack of a class adds (read once from the classes)."""
         if self._overhead is None:
-            self._overhead = self.data.classes["overhead_kw"].to_numpy(float).tolist() if self.data.K else []
+            self._overhead = self.data.classes["overhead_kw"].astype(float).tolist() if self.data.K else []
         return self._overhead
 
     def striping(self) -> dict[tuple[str, str], tuple[str, ...]]:
@@ -91,7 +91,7 @@ class Model:
             var.setInitialValue(int(w0[t, k]))
         if self.data.stripes:
             max_kw = self.data.quantity("power")
-            overhead = self.data.classes["overhead_kw"].to_numpy(float)
+            overhead = self.data.classes["overhead_kw"].astype(float)
             for s in self.data.stripes:
                 load = s.existing_kw + sum(float(w0[:, k] @ max_kw) + overhead[k] * r0[k] for k in s.classes)
                 for i in range(len(s.choices)):
@@ -252,7 +252,7 @@ def add_striping(m: Model) -> None:
     linear, so the striping is chosen together with the placement (docs/formulation.md)."""
     d = m.data
     max_kw = d.quantity("power")
-    overhead = d.classes["overhead_kw"].to_numpy(float) if d.K else np.zeros(0)
+    overhead = d.classes["overhead_kw"].astype(float) if d.K else np.zeros(0)
     for s in d.stripes:
         key = (s.hall, s.row)
         tag = f"{sanitize(s.hall)}_{sanitize(s.row)}"
@@ -290,8 +290,8 @@ def together_groups(data: ProblemData, together: str) -> dict[int, tuple]:
     out = {}
     for k, idx in enumerate(data.class_racks):
         r = int(idx[0])
-        hall = data.racks["hall"].iat[r]
-        out[k] = (hall,) if together == "hall" else (hall, data.racks["row"].iat[r])
+        hall = data.racks["hall"][r]
+        out[k] = (hall,) if together == "hall" else (hall, data.racks["row"][r])
     return out
 
 
@@ -501,7 +501,7 @@ def start_from_counts(data: ProblemData, counts: np.ndarray) -> tuple[dict[tuple
     used = np.flatnonzero(counts.sum(axis=1))
     if len(used) == 0:
         return z, w
-    cls = data.racks["cls"].to_numpy()[used]
+    cls = data.racks["cls"][used]
     # identical (class, fill) racks are looked up once
     keys, times = np.unique(np.column_stack([cls, counts[used]]), axis=0, return_counts=True)
     for key, n in zip(keys, times):

@@ -55,7 +55,7 @@ class Placement:
 
 def variable_cost(data: ProblemData, counts: np.ndarray) -> float:
     """Annual cost of an (R x T) plan that the solver's objective measures [USD]."""
-    cls = data.racks["cls"].to_numpy()
+    cls = data.racks["cls"]
     used = counts.sum(axis=1) > 0
     if not used.any():
         return 0.0
@@ -63,7 +63,7 @@ def variable_cost(data: ProblemData, counts: np.ndarray) -> float:
         raise ValueError("a node was placed in a rack where nothing fits")
     per_node = data.node_cost[:, cls[used]].T  # (used racks x T)
     nodes = float((counts[used] * np.nan_to_num(per_node)).sum())
-    racks = float(data.racks["rack_cost_usd"].to_numpy(float)[used].sum())
+    racks = float(data.racks["rack_cost_usd"].astype(float)[used].sum())
     return nodes + racks
 
 
@@ -135,7 +135,7 @@ def baseline(data: ProblemData, demand: Demand) -> np.ndarray:
     from planner.optimize.milp import together_groups
 
     group_of = together_groups(data, demand.together)
-    cls = data.racks["cls"].to_numpy()
+    cls = data.racks["cls"]
     best, best_key = np.zeros((len(data.racks), data.T), dtype=np.int64), None
     for g in dict.fromkeys(group_of.values()):
         ks = [k for k, gg in group_of.items() if gg == g]

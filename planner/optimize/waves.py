@@ -175,7 +175,7 @@ class _Model:
     def _limits(self) -> None:
         """Every group limit over everything installed together, at each wave of :func:`binding_waves`."""
         d = self.data
-        overhead = d.classes["overhead_kw"].to_numpy(float)
+        overhead = d.classes["overhead_kw"].astype(float)
         for v in self.binding:
             live = active(self.waves, v)
             for i, lim in enumerate(d.limits):
@@ -235,7 +235,7 @@ class _Model:
     def _fix(self, v: int, counts: np.ndarray) -> None:
         """Hold wave ``v`` to a given (R x T) plan (the wave-by-wave baseline's earlier waves)."""
         d = self.data
-        cls = d.racks["cls"].to_numpy()
+        cls = d.racks["cls"]
         used = np.flatnonzero(counts.sum(axis=1))
         z: dict[tuple[int, int], int] = {}
         w = np.zeros((d.T, d.K), dtype=np.int64)
@@ -407,7 +407,7 @@ class _Repair:
                 self.slots[v, :, k] += d.patterns(k)[p] * n
         for (t, k, v), n in list(self.w.items()):  # never more nodes than the rounded racks hold
             self.w[t, k, v] = min(n, int(self.slots[v, t, k]))
-        overhead = d.classes["overhead_kw"].to_numpy(float) if K else np.zeros(0)
+        overhead = d.classes["overhead_kw"].astype(float) if K else np.zeros(0)
         nl = len(d.limits)
         self.coef = np.zeros((nl, K))
         """(L x K) each limit's weight on each class."""
@@ -612,12 +612,12 @@ def plan_waves(fac: Facility, types: list[NodeType], waves: list[Wave], *, today
 def _annual_cost(data: ProblemData, counts: np.ndarray) -> float:
     """Annual cost of an (R x T) set of added nodes [USD a year]: their energy, cooling and price, and the
     racks they newly occupy (with overhead)."""
-    cls = data.racks["cls"].to_numpy()
+    cls = data.racks["cls"]
     used = counts.sum(axis=1) > 0
     if not used.any():
         return 0.0
     nodes = float((counts[used] * np.nan_to_num(data.node_cost[:, cls[used]].T)).sum())
-    return nodes + float(data.racks["rack_cost_usd"].to_numpy(float)[used].sum())
+    return nodes + float(data.racks["rack_cost_usd"].astype(float)[used].sum())
 
 
 def capital_recovery_factor(rate: float, years: float) -> float:

@@ -173,9 +173,9 @@ def floor_layouts(fac: Facility, hybrid: dict[str, Any], v: int) -> list[dict[st
     for hall in fac.halls:
         rows, used = [], 0
         frame = fac.racks.frame
-        ids = frame.loc[frame["hall"] == hall.name, ["row", "id"]]
+        ids = frame.rows(frame["hall"] == hall.name)
         by_row: dict[str, list[str]] = {}
-        for row, rid in zip(ids["row"], ids["id"]):
+        for row, rid in zip(ids["row"].tolist(), ids["id"].tolist()):
             by_row.setdefault(row, []).append(rid)
         for row in hall.rows:
             tiles, titles = [], {}

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+from collections import Counter
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from planner import __version__, physics
 from planner.inputs.demand import Demand
@@ -24,6 +24,7 @@ from planner.inputs.facility import Facility, LoadedFacility
 from planner.inputs.specs import Catalogue, NodeType
 from planner.optimize.first_fit import meets
 from planner.optimize.placement import Placement
+from planner.table import Table, group_sums
 from planner.vocabulary import LIMIT_LABEL, RACK_LIMITS, SCHEMA_PLAN
 
 
@@ -42,7 +43,7 @@ def tool_record(cat: Catalogue | None) -> dict[str, Any]:
             "spec_library": getattr(cat, "version", None) if cat is not None else None}
 
 
-def rack_figures(fac: Facility, types: list[NodeType], counts: np.ndarray) -> pd.DataFrame:
+def rack_figures(fac: Facility, types: list[NodeType], counts: np.ndarray) -> Table:
     """Per-rack loads, capacities, utilization and annual cost for an (R x T) plan (all racks)."""
     df = fac.racks.frame.copy()
     max_kw = np.array([t.max_kw for t in types])
@@ -50,12 +51,12 @@ def rack_figures(fac: Facility, types: list[NodeType], counts: np.ndarray) -> pd
     u = np.array([t.u for t in types], dtype=float)
     wt = np.array([t.weight_kg for t in types])
     df["nodes_planned"] = counts.sum(axis=1)
-    used = df["nodes_planned"].to_numpy() > 0
-    new = used & ~df["has_existing"].to_numpy(bool)
+    used = df["nodes_planned"] > 0
+    new = used & ~df["has_existing"].astype(bool)
     df["new"] = new
-    ov_kw = np.where(new, df["overhead_kw"].to_numpy(float), 0.0)
+    ov_kw = np.where(new, df["overhead_kw"].astype(float), 0.0)
     df["overhead_kw_used"] = ov_kw
-    ex_air = df["existing_kw"].to_numpy(float) - df["existing_liquid_kw"].to_numpy(float)
+    ex_air = df["existing_kw"].astype(float) - df["existing_liquid_kw"].astype(float)
     df["planned_kw"] = counts @ max_kw
     df["it_kw"] = df["planned_kw"] + df["existing_kw"] + ov_kw
     df["liquid_heat_kw"] = counts @ np.array([physics.liquid_heat_kw(p, f) for p, f in zip(max_kw, lf)]) \
@@ -65,21 +66,24 @@ def rack_figures(fac: Facility, types: list[NodeType], counts: np.ndarray) -> pd
     df["weight_kg"] = counts @ wt + df["existing_weight_kg"] + np.where(new, df["overhead_weight_kg"], 0.0)
     df["gpus"] = counts @ np.array([t.gpus for t in types])
 
-    paths = df["paths"].to_numpy(float)
-    df["feed_kw"] = df["rack_type"].map({n: fac.one_feed_kw(n) for n in fac.rack_types})
-    df["provisioned_kw"] = df["rack_type"].map(
-        {n: physics.provisioned_kw(fac.one_feed_kw(n), t.feeds, fac.redundancy(n)) for n, t in fac.rack_types.items()})
+    paths = df["paths"].astype(float)
+    feed = {n: fac.one_feed_kw(n) for n in fac.rack_types}
+    provisioned = {n: physics.provisioned_kw(fac.one_feed_kw(n), t.feeds, fac.redundancy(n))
+                   for n, t in fac.rack_types.items()}
+    kinds = df["rack_type"].tolist()
+    df["feed_kw"] = np.array([feed[k] for k in kinds], dtype=float)
+    df["provisioned_kw"] = np.array([provisioned[k] for k in kinds], dtype=float)
     alive = {(h.name, r.name): fac.surviving_paths(r) for h in fac.halls for r in h.rows}
     df["path_normal_kw"] = df["it_kw"] / paths
     df["path_worst_kw"] = df["it_kw"] / np.array(
-        [alive[k] for k in zip(df["hall"].to_numpy().tolist(), df["row"].to_numpy().tolist())], dtype=float)
+        [alive[k] for k in zip(df["hall"].tolist(), df["row"].tolist())], dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         df["util_power"] = df["it_kw"] / df["power_kw"]
         df["util_air"] = np.where(df["air_kw"] > 0, df["air_heat_kw"] / df["air_kw"], 0.0)
         df["util_liquid"] = np.where(df["liquid_kw"] > 0, df["liquid_heat_kw"] / df["liquid_kw"], 0.0)
         df["util_u"] = df["u_used"] / df["u"]
         df["util_weight"] = df["weight_kg"] / df["max_weight_kg"]
-    util = df[[f"util_{x}" for x in RACK_LIMITS]].to_numpy()
+    util = np.column_stack([df[f"util_{x}"] for x in RACK_LIMITS])
     df["binding"] = np.array(RACK_LIMITS)[util.argmax(axis=1)]
     df["binding_util"] = util.max(axis=1)
 
@@ -87,7 +91,7 @@ def rack_figures(fac: Facility, types: list[NodeType], counts: np.ndarray) -> pd
     usd = site.electricity_usd_per_kwh
     energy = np.zeros(len(df))
     cooling = np.zeros(len(df))
-    kinds = df["cooling"].to_numpy()
+    kinds = df["cooling"]
     for c in np.unique(kinds):
         air_p, liq_p = physics.path_ppues(c, fac.ppues)
         # a liquid node never goes into a rack without a liquid path (the checker's liquid-loop rule)
@@ -108,7 +112,7 @@ def rack_figures(fac: Facility, types: list[NodeType], counts: np.ndarray) -> pd
     return df
 
 
-def _costs(df: pd.DataFrame) -> dict[str, float]:
+def _costs(df: Table) -> dict[str, float]:
     energy, cooling = float(df["energy_usd"].sum()), float(df["cooling_usd"].sum())
     racks, nodes = float(df["rack_usd"].sum()), float(df["nodes_usd"].sum())
     return {"energy": _r(energy, 2), "cooling": _r(cooling, 2), "racks": _r(racks, 2), "nodes": _r(nodes, 2),
@@ -201,23 +205,23 @@ def _positions(u_total: int, overhead_u: int, existing: tuple, nodes: tuple) -> 
     return tuple(sorted(((nid, low) for (nid, _), low in zip(nodes, lows)), key=lambda p: p[1]))
 
 
-def _rack_entries(df: pd.DataFrame, counts: np.ndarray, types: list[NodeType]) -> list[dict[str, Any]]:
+def _rack_entries(df: Table, counts: np.ndarray, types: list[NodeType]) -> list[dict[str, Any]]:
     """``racks[]``: one entry per rack holding a planned node (columns pulled out once, not row by row)."""
     ids = [t.id for t in types]
     heights = [t.u for t in types]
-    idx = np.flatnonzero(df["nodes_planned"].to_numpy() > 0)
-    col = {name: df[name].to_numpy()[idx].tolist() for name in (
+    idx = np.flatnonzero(df["nodes_planned"] > 0)
+    col = {name: df[name][idx].tolist() for name in (
         "id", "hall", "row", "rack_type", "has_existing", "binding", "u_used")}
-    num = {name: np.round(df[name].to_numpy(float)[idx], 6).tolist() for name in (
+    num = {name: np.round(df[name].astype(float)[idx], 6).tolist() for name in (
         "it_kw", "air_heat_kw", "liquid_heat_kw", "weight_kg", "existing_kw", "existing_liquid_kw",
         "existing_weight_kg", "overhead_kw", "overhead_kw_used", "overhead_weight_kg")}
-    util = {x: np.round(df[f"util_{x}"].to_numpy(float)[idx], 4).tolist() for x in RACK_LIMITS}
-    usd = {name: np.round(df[name].to_numpy(float)[idx], 2).tolist()
+    util = {x: np.round(df[f"util_{x}"].astype(float)[idx], 4).tolist() for x in RACK_LIMITS}
+    usd = {name: np.round(df[name].astype(float)[idx], 2).tolist()
            for name in ("energy_usd", "cooling_usd", "rack_usd", "nodes_usd")}
-    ex_u = df["existing_u"].to_numpy()[idx].tolist()
-    ex_parts = df["existing_parts"].to_numpy()[idx].tolist()
-    ov_u = df["overhead_u"].to_numpy()[idx].tolist()
-    u_total = df["u"].to_numpy()[idx].tolist()
+    ex_u = df["existing_u"][idx].tolist()
+    ex_parts = df["existing_parts"][idx].tolist()
+    ov_u = df["overhead_u"][idx].tolist()
+    u_total = df["u"][idx].tolist()
     sub = counts[idx].tolist()
     racks = []
     for i in range(len(idx)):
@@ -249,19 +253,21 @@ def _rack_entries(df: pd.DataFrame, counts: np.ndarray, types: list[NodeType]) -
     return racks
 
 
-def _rows_and_halls(fac: Facility, df: pd.DataFrame) -> tuple[list[dict], list[dict]]:
+def _rows_and_halls(fac: Facility, df: Table) -> tuple[list[dict], list[dict]]:
     """Per row: heat against ``cooling_kw``; per hall: heat (air heat with CDUs) against usable cooling,
     and draw against ``it_kw``."""
-    used = (df["nodes_planned"] > 0)
-    by_row = df.assign(used=used).groupby(["hall", "row"], sort=False).agg(
-        heat_kw=("it_kw", "sum"), air_kw=("air_heat_kw", "sum"), existing_kw=("existing_kw", "sum"),
-        planned_kw=("planned_kw", "sum"), racks_used=("used", "sum"))
+    of_row, keys = df.groups("hall", "row")
+    sums = {name: group_sums(of_row, len(keys), df[column]).tolist() for name, column in (
+        ("heat_kw", "it_kw"), ("air_kw", "air_heat_kw"), ("existing_kw", "existing_kw"), ("planned_kw", "planned_kw"),
+        ("racks_used", "nodes_planned"))}
+    sums["racks_used"] = np.bincount(of_row, weights=df["nodes_planned"] > 0, minlength=len(keys)).tolist()
+    by_row = {key: {name: values[i] for name, values in sums.items()} for i, key in enumerate(keys)}
     rows, halls = [], []
     for hall in fac.halls:
         h_heat = h_air = h_ex = 0.0
         h_used = h_racks = 0
         for row in hall.rows:
-            g = by_row.loc[(hall.name, row.name)]
+            g = by_row[(hall.name, row.name)]
             h_heat += float(g["heat_kw"])
             h_air += float(g["air_kw"])
             h_ex += float(g["existing_kw"])
@@ -286,7 +292,7 @@ def _rows_and_halls(fac: Facility, df: pd.DataFrame) -> tuple[list[dict], list[d
     return rows, halls
 
 
-def power_section(fac: Facility, df: pd.DataFrame) -> dict[str, Any] | None:
+def power_section(fac: Facility, df: Table) -> dict[str, Any] | None:
     """``power``: each source and panel with its normal load and its worst load after any single
     failure (and which); each single failure that cuts power to racks (CONTRACT.md); and, per single
     failure, the most loaded element left and the rows that lose power (the report's impact table).
@@ -294,8 +300,10 @@ def power_section(fac: Facility, df: pd.DataFrame) -> dict[str, Any] | None:
     recomputed."""
     if fac.power is None:
         return None
-    row_kw = df.groupby(["hall", "row"], sort=False)["it_kw"].sum().to_dict()
-    used = df[df["it_kw"] > 0].groupby(["hall", "row"], sort=False).size().to_dict()
+    of_row, keys = df.groups("hall", "row")
+    row_kw = dict(zip(keys, group_sums(of_row, len(keys), df["it_kw"]).tolist()))
+    in_use = np.bincount(of_row, weights=df["it_kw"] > 0, minlength=len(keys)).astype(np.int64).tolist()
+    used = {key: n for key, n in zip(keys, in_use) if n}
     elements = fac.power_elements()
     rating = {n: kw for n, _, kw in elements}
     normal = {n: sum(fac.path_share(row, n) * row_kw[(h, row.name)] for h, row in fac.rows_on[n])
@@ -336,22 +344,23 @@ def power_section(fac: Facility, df: pd.DataFrame) -> dict[str, Any] | None:
     return {"elements": out, "dropped": dropped, "failures": failures}
 
 
-def cdu_section(fac: Facility, df: pd.DataFrame) -> list[dict[str, Any]] | None:
+def cdu_section(fac: Facility, df: Table) -> list[dict[str, Any]] | None:
     """``cdus``: each CDU group's liquid heat against its usable capacity."""
     if not any(h.cdus for h in fac.halls):
         return None
-    liquid = df.groupby(["hall", "row"], sort=False)["liquid_heat_kw"].sum().to_dict()
+    of_row, keys = df.groups("hall", "row")
+    liquid = dict(zip(keys, group_sums(of_row, len(keys), df["liquid_heat_kw"]).tolist()))
     return [{"hall": hall.name, "name": g.name, "rows": list(g.rows),
              "liquid_kw": _r(sum(liquid[(hall.name, r)] for r in g.rows)), "usable_kw": _r(fac.usable_kw(g)),
              "units": g.count, "unit_kw": g.unit_kw, "redundant": g.redundant}
             for hall in fac.halls for g in hall.cdus or []]
 
 
-def _totals(fac: Facility, types: list[NodeType], counts: np.ndarray, df: pd.DataFrame) -> dict[str, Any]:
+def _totals(fac: Facility, types: list[NodeType], counts: np.ndarray, df: Table) -> dict[str, Any]:
     """``totals``: nodes, GPUs, racks, what the plan adds in kW (nodes and overhead), FP8, HBM, energy,
     carbon, provisioned and stranded power, and the annual cost by kind."""
-    used = df["nodes_planned"].to_numpy() > 0
-    planned = df[used]
+    used = df["nodes_planned"] > 0
+    planned = df.rows(used)
     ids = [t.id for t in types]
     per_type = counts.sum(axis=0)
     fp8 = float(sum(per_type[t] * types[t].fp8_pflops for t in range(len(types))))
@@ -397,7 +406,7 @@ def _baseline(placement: Placement, demand: Demand, types: list[NodeType], fac: 
 
 
 def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], demand: Demand,
-               placement: Placement, solver_options: dict[str, Any], df: pd.DataFrame | None = None) -> dict[str, Any]:
+               placement: Placement, solver_options: dict[str, Any], df: Table | None = None) -> dict[str, Any]:
     """The ``plan.json`` document for a placement (``df``: its :func:`rack_figures`, if already made).
     ``loaded`` is the facility the plan is for: with ``panels: auto`` rows, the one with the placement's
     striping written in (:meth:`~planner.inputs.facility.Facility.with_striping`)."""
@@ -406,13 +415,14 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
         raise ValueError("build the plan against the facility with its striping (Facility.with_striping)")
     counts = placement.counts
     df = rack_figures(fac, types, counts) if df is None else df
-    used = df["nodes_planned"].to_numpy() > 0
+    used = df["nodes_planned"] > 0
     rows, halls = _rows_and_halls(fac, df)
     existing_only = [
         {"id": r["id"], "hall": r["hall"], "row": r["row"], "rack_type": r["rack_type"],
          "kw": _r(r["existing_kw"]), "liquid_kw": _r(r["existing_liquid_kw"]), "u": int(r["existing_u"]),
          "weight_kg": _r(r["existing_weight_kg"])}
-        for r in df[df["has_existing"] & ~used].to_dict("records")
+        for r in _records(df.rows(df["has_existing"] & ~used), ("id", "hall", "row", "rack_type", "existing_kw",
+                                                                "existing_liquid_kw", "existing_u", "existing_weight_kg"))
     ]
 
     totals = _totals(fac, types, counts, df)
@@ -469,7 +479,7 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
         plan["plant"] = {"heat_kw": _r(heat), "usable_kw": _r(usable), "units": fac.plant.count,
                          "unit_kw": fac.plant.unit_kw, "redundant": fac.plant.redundant,
                          "utilization": _r(heat / usable, 4)}
-    plan["binding"] = _binding_summary(df[used], plan)
+    plan["binding"] = _binding_summary(df.rows(used), plan)
     return plan
 
 
@@ -477,12 +487,13 @@ FULL = 0.98
 """Utilization at which a limit counts as full (binding) in the summary."""
 
 
-def _binding_summary(used: pd.DataFrame, plan: dict[str, Any]) -> dict[str, Any]:
+def _binding_summary(used: Table, plan: dict[str, Any]) -> dict[str, Any]:
     """Which limit binds: the limits above the racks that are full (power sources and panels after their
     worst single failure, hall IT capacity, the plant, CDU groups, hall and row cooling), else the
     single-rack limit that binds the most used racks."""
     rows, halls = plan["rows"], plan["halls"]
-    per_rack = used["binding"].value_counts().to_dict() if len(used) else {}
+    counted = Counter(used["binding"].tolist())  # most racks first; ties in order of first appearance
+    per_rack = dict(sorted(counted.items(), key=lambda kv: -kv[1]))
     full_rows = [f"{r['hall']}/{r['row']}" for r in rows if r["utilization"] is not None and r["utilization"] > FULL]
     full_halls = [h["name"] for h in halls if h["utilization"] > FULL]
     full_it = [h["name"] for h in halls if (h.get("it_utilization") or 0) > FULL]
@@ -515,6 +526,12 @@ CSV_COLUMNS = [
 ]
 
 
+def _records(table: Table, names: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The rows of ``table`` as dicts of Python values, for ``names``."""
+    cols = [table[n].tolist() for n in names]
+    return [dict(zip(names, row)) for row in zip(*cols)]
+
+
 def _as_text(values: np.ndarray) -> list[str]:
     """A numeric column as the text the csv module writes for it (``str`` of each Python number),
     formatted once per distinct value: a campus's 14,000 racks have a few dozen distinct figures per
@@ -523,13 +540,13 @@ def _as_text(values: np.ndarray) -> list[str]:
     return np.array([str(v) for v in distinct.tolist()], dtype=object)[where.ravel()].tolist()
 
 
-def racks_csv(fac: Facility, types: list[NodeType], counts: np.ndarray, df: pd.DataFrame | None = None) -> str:
+def racks_csv(fac: Facility, types: list[NodeType], counts: np.ndarray, df: Table | None = None) -> str:
     """``racks.csv``: one line per rack holding a planned node, with load and headroom per resource and
     the load on each feed path normally and after the worst loss it must survive."""
     df = rack_figures(fac, types, counts) if df is None else df
-    used = df[df["nodes_planned"] > 0].copy()
+    used = df.rows(df["nodes_planned"] > 0)
     ids = [t.id for t in types]
-    sub = counts[df["nodes_planned"].to_numpy() > 0]
+    sub = counts[df["nodes_planned"] > 0]
     fills, which = np.unique(sub.reshape(len(sub), -1), axis=0, return_inverse=True)  # each distinct fill once
     text = [";".join(f"{ids[t]}={n}" for t, n in enumerate(row) if n) for row in fills.tolist()]
     used["nodes"] = np.array(text, dtype=object)[which.ravel()] if len(sub) else np.array([], dtype=object)
@@ -543,7 +560,7 @@ def racks_csv(fac: Facility, types: list[NodeType], counts: np.ndarray, df: pd.D
     # module row by row, took 0.3-0.5 s for a campus)
     cols = []
     for name in CSV_COLUMNS:
-        values = used[name].to_numpy()
+        values = used[name]
         if values.dtype.kind == "f":
             values = np.round(values.astype(float), 4)
         cols.append(_as_text(values) if values.dtype.kind in "fiub" else _as_csv_fields(values.tolist()))

@@ -332,9 +332,9 @@ def installed_state(loaded: LoadedFacility, cat: Catalogue, lib: dict[str, NodeT
     counts = counts_all[:, keep]
     added = res.added[v][:, keep]
     df = rack_figures(fac, types, counts)
-    used = df["nodes_planned"].to_numpy() > 0
+    used = df["nodes_planned"] > 0
     data = dataclasses.replace(res.data, types=types)
-    operating = float(df[["energy_usd", "cooling_usd", "rack_usd", "nodes_usd"]].to_numpy()[used].sum())
+    operating = float(np.column_stack([df[c] for c in ("energy_usd", "cooling_usd", "rack_usd", "nodes_usd")])[used].sum())
     placement = Placement(data, counts, counts, SolveOutcome(solver, res.status, operating, None, res.seconds),
                           operating, None, res.gap, {"solve": res.seconds}, status=res.status)
     installed = {t.id: int(counts[:, i].sum()) for i, t in enumerate(types) if counts[:, i].sum()}
@@ -349,7 +349,7 @@ def installed_state(loaded: LoadedFacility, cat: Catalogue, lib: dict[str, NodeT
         raise PlanCheckError(report.violations)
     plan["checks"] = report.to_json()
     w = res.waves[v]
-    u = df[used]
+    u = df.rows(used)
     halls_used = {h["name"] for h in plan["halls"] if h["racks_used"]}
     new_racks = (added.sum(axis=1) > 0)
     figures = {
@@ -371,7 +371,7 @@ def installed_state(loaded: LoadedFacility, cat: Catalogue, lib: dict[str, NodeT
             "halls_in_use": sorted(halls_used),
         },
         "binding": plan["binding"]["label"],
-        "racks_filled": df["id"].to_numpy()[new_racks].tolist(),
+        "racks_filled": df["id"][new_racks].tolist(),
         "check": {k: plan["checks"][k] for k in ("passed", "summary", "racks_checked", "failures_simulated")},
     }
     return plan, figures, df
@@ -742,7 +742,7 @@ def timeline(res: WaveResult, horizon: str) -> list[dict[str, Any]]:
                                                     month_index(w.retire) < month_index(horizon)}, key=month_index)
     max_kw = np.array([t.max_kw for t in res.data.types])
     gpus = np.array([t.gpus for t in res.data.types])
-    overhead = np.where(res.data.racks["has_existing"].to_numpy(bool), 0.0, res.data.racks["overhead_kw"].to_numpy(float))
+    overhead = np.where(res.data.racks["has_existing"].astype(bool), 0.0, res.data.racks["overhead_kw"].astype(float))
     out = []
     for m in months:
         counts = np.zeros_like(res.added[0])
@@ -791,7 +791,8 @@ def wave_csv(res: WaveResult, v: int, df) -> str:
         return ";".join(f"{ids[j]}={int(row[t])}" for j, t in enumerate(keep) if row[t])
 
     for r in used:
-        x = df.iloc[r]
+        x = {name: df[name][r] for name in ("id", "hall", "row", "rack_type", "gpus", "it_kw", "power_kw", "air_heat_kw",
+                                             "air_kw", "liquid_heat_kw", "liquid_kw")}
         w.writerow([x["id"], x["hall"], x["row"], x["rack_type"], res.waves[filled[r]].name if filled[r] >= 0 else "",
                     text(res.added[v][r]), text(installed[r]), int(x["gpus"]), round(float(x["it_kw"]), 4),
                     round(float(x["power_kw"]), 4), round(float(x["power_kw"] - x["it_kw"]), 4),

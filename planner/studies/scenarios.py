@@ -192,7 +192,7 @@ class Context:
         cols = self.__dict__.get("_rack_columns")
         if cols is None:
             df = self.loaded.facility.racks.frame
-            cols = {k: df[k].to_numpy() for k in ("id", "hall", "row", "rack_type", "has_existing", "existing_kw",
+            cols = {k: df[k] for k in ("id", "hall", "row", "rack_type", "has_existing", "existing_kw",
                                                   "existing_u", "existing_weight_kg", "power_kw")}
             self.__dict__["_rack_columns"] = cols
         return cols
