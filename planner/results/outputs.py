@@ -95,7 +95,7 @@ class OutputSet:
         return target
 
     def write_json(self, relative: str, obj: Any) -> Path:
-        return self.write_text(relative, dumps_json(obj))
+        return self.write_bytes(relative, json_bytes(obj))
 
     def commit(self) -> None:
         if self._tmpdir is None:
@@ -133,11 +133,11 @@ class OutputSet:
             self._tmpdir = None
 
 
-def dumps_json(obj: Any) -> str:
-    """A document as indented JSON text (orjson: numpy numbers and arrays written directly)."""
+def json_bytes(obj: Any) -> bytes:
+    """A document as indented UTF-8 JSON (orjson: numpy numbers and arrays written directly)."""
     import orjson
 
-    return orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY).decode("utf-8") + "\n"
+    return orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n"
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> Path:
