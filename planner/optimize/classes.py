@@ -21,6 +21,7 @@ Everything here is plain numpy (racks and classes in :class:`planner.table.Table
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -239,6 +240,18 @@ class ProblemData:
     def __post_init__(self) -> None:
         self._set_of = self.classes["pattern_set"].astype(np.int64) if len(self.classes) else np.zeros(0, int)
         self._count = self.classes["count"].astype(np.int64) if len(self.classes) else np.zeros(0, int)
+
+    @functools.cached_property
+    def limits_of_class(self) -> list[list[tuple[int, float]]]:
+        """For each class, the group limits its racks are in: (limit index, weight); rows with
+        ``panels: auto`` count on their default lineups."""
+        by_class: list[list[tuple[int, float]]] = [[] for _ in range(self.K)]
+        for i, lim in enumerate(self.limits):
+            for k, wgt in zip(np.asarray(lim.classes).tolist(), np.asarray(lim.weight, dtype=float).tolist()):
+                by_class[int(k)].append((i, wgt))
+            for k, wgt in lim.default.items():
+                by_class[int(k)].append((i, float(wgt)))
+        return by_class
 
     def patterns(self, k: int) -> np.ndarray:
         """Maximal patterns (P x T) of class k."""

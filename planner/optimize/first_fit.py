@@ -25,19 +25,8 @@ def metric_per_node(data: ProblemData, metric: str) -> np.ndarray:
     return np.array([float(t.gpus) if metric == "gpus" else getattr(t, metric) for t in data.types])
 
 
-def _limits_by_class(data: ProblemData) -> list[list[tuple[int, float]]]:
-    """For each class, the group limits its racks are in: (limit index, weight)."""
-    by_class: list[list[tuple[int, float]]] = [[] for _ in range(data.K)]
-    for i, lim in enumerate(data.limits):
-        for k, wgt in zip(np.asarray(lim.classes).tolist(), np.asarray(lim.weight, dtype=float).tolist()):
-            by_class[int(k)].append((i, wgt))
-        for k, wgt in lim.default.items():  # rows with panels: auto, on their default lineups
-            by_class[int(k)].append((i, float(wgt)))
-    return by_class
-
-
 def _limits_by_rack(data: ProblemData, by_class: list[list[tuple[int, float]]]) -> list[list[tuple[int, float]]]:
-    """For each rack, the group limits it is in (``by_class``: :func:`_limits_by_class`)."""
+    """For each rack, the group limits it is in (``by_class``: :attr:`ProblemData.limits_of_class`)."""
     return [by_class[c] if c >= 0 else [] for c in data.racks["cls"].tolist()]
 
 
@@ -54,7 +43,7 @@ def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None
     rem = data.cap - counts @ data.use
     quantity = [data.quantity(lim.quantity).tolist() for lim in data.limits]
     carries_overhead = [lim.quantity != "liquid" for lim in data.limits]
-    by_class = _limits_by_class(data)
+    by_class = data.limits_of_class
     in_limits = _limits_by_rack(data, by_class)
     overhead = data.racks["overhead_kw"].astype(float).tolist()
     opened = (counts.sum(axis=1) > 0).tolist()
