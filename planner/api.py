@@ -106,8 +106,12 @@ def plan_and_write(loaded: LoadedFacility, cat: Catalogue, demand: Demand, out_d
 
     run = run_plan(loaded, cat, demand, check=False, **options)
     pending = CheckInBackground(run.loaded.facility, run.plan, cat)
-    view = unchecked_plan_view(run.plan)
-    texts = _csv_texts(run)
+    try:
+        view = unchecked_plan_view(run.plan)
+        texts = _csv_texts(run)
+    except BaseException:
+        pending.close()
+        raise
     attach_check(run, pending.result())
     return run, write_plan(run, out_dir, xlsx=xlsx, view=with_checks(view, run.plan["checks"]), texts=texts)
 

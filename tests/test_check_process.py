@@ -91,3 +91,13 @@ def test_plan_and_write_writes_what_run_plan_and_write_plan_write(tmp_path, monk
         assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
     html = [(tmp_path / d / "report.html").read_text() for d in "ab"]
     assert "Independent check" in html[0] and html[0].count("passed") == html[1].count("passed")
+
+
+def test_a_child_no_longer_wanted_is_stopped(unchecked):
+    run, cat = unchecked
+    pending = CheckInBackground(run.loaded.facility, run.plan, cat, min_racks=0)
+    pid = pending._pid
+    pending.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, 0)  # reaped already
+    assert pending.result().passed  # asked after all: checked here

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 from typing import Any
 
 from planner.results.checker import CheckReport, check_plan
@@ -51,6 +52,18 @@ class CheckInBackground:
                 os._exit(0)
         os.close(write)
         self._pid, self._fd = pid, read
+
+    def close(self) -> None:
+        """Stop a child whose report is no longer wanted (the caller failed before asking for it)."""
+        if self._pid is not None:
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+                os.waitpid(self._pid, 0)
+            except OSError:  # already gone
+                pass
+            if self._fd is not None:
+                os.close(self._fd)
+            self._pid = self._fd = None
 
     def result(self) -> CheckReport:
         """The checker's report (waits for the child; checks here if the child sent nothing)."""
