@@ -1324,5 +1324,32 @@ def main(argv: list[str] | None = None) -> int:
         return Exit.INTERNAL
 
 
+QUICK_EXIT = ("plan", "check", "report", "validate", "schema", "specs")
+"""Commands after which the process ends as soon as its output is flushed (:func:`console`)."""
+
+
+def console(argv: list[str] | None = None) -> None:
+    """The ``rackplan`` command: :func:`main`, then the process exits. After one of :data:`QUICK_EXIT`
+    that left nothing running (no Ray, no worker processes, no other thread), it ends at once, once
+    stdout and stderr are flushed, instead of freeing every object first: tearing down a campus plan
+    (16 MB of plan document, the model, the rack tables) took 0.2-0.3 s of a 2 s budget. Every file
+    is written and closed before :func:`main` returns (``atomic_outputs``)."""
+    argv = sys.argv[1:] if argv is None else argv
+    code = int(main(argv))
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # the reader went away: nothing more to say
+        pass
+    import threading
+
+    alone = threading.active_count() == 1 and "ray" not in sys.modules and not (
+        "multiprocessing" in sys.modules and sys.modules["multiprocessing"].active_children())
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if alone and command in QUICK_EXIT:
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -292,3 +292,36 @@ def test_check_catches_a_missed_fp8_target_and_reads_contract_shaped_plans(rackp
     assert bad.returncode == 1
     assert "fp8_pflops 1000.0 differs from the library's 36.0" in bad.stdout
     assert "demand: target 2000 fp8_pflops, plan reaches" in bad.stdout
+
+
+def test_console_ends_quick_commands_at_once_and_others_normally(monkeypatch, tmp_path):
+    """`rackplan` ends the process right after a plan-type command (no teardown of a campus plan's
+    objects), with main's exit code; other commands, or a process with other threads, exit normally."""
+    import threading
+
+    from planner import cli
+
+    ended = []
+
+    class Ended(Exception):
+        pass
+
+    def fake_exit(code):
+        ended.append(code)
+        raise Ended
+
+    monkeypatch.setattr(cli.os, "_exit", fake_exit)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # whatever threads the test runner has
+    with pytest.raises(Ended):
+        cli.console(["validate", CONTRACT])
+    assert ended == [0]
+    with pytest.raises(Ended):
+        cli.console(["validate", str(tmp_path / "missing.yaml")])
+    assert ended == [0, 2]
+    with pytest.raises(SystemExit) as out:
+        cli.console(["compare", str(tmp_path / "missing.yaml")])
+    assert out.value.code == 2 and ended == [0, 2]
+    monkeypatch.setattr(threading, "active_count", lambda: 2)  # another thread still runs
+    with pytest.raises(SystemExit) as out:
+        cli.console(["validate", CONTRACT])
+    assert out.value.code == 0 and ended == [0, 2]
