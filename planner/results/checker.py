@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from planner import physics
-from planner.inputs.facility import Facility, Row, rack_id
+from planner.inputs.facility import Facility, Row, row_rack_ids
 from planner.inputs.specs import Catalogue, resolve
 from planner.vocabulary import SCHEMA_PLAN
 
@@ -51,7 +51,7 @@ def _fmt(x: float, nd: int = 2) -> str:
 
 # --- recomputation ----------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class RackLoad:
     """What one rack carries, recomputed: planned nodes, existing load and, if newly occupied, overhead."""
 
@@ -252,8 +252,7 @@ def recompute(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None)
     for hall in fac.halls:
         for row in hall.rows:
             rows[(hall.name, row.name)] = row
-            for i in range(1, row.racks + 1):
-                where[rack_id(hall.name, row.name, i, row.racks)] = (hall.name, row)
+            where.update(dict.fromkeys(row_rack_ids(hall.name, row.name, row.racks), (hall.name, row)))
     racks: dict[str, RackLoad] = {}
     for e in fac.existing:  # a rack's entries add up
         hall, row = where[e.rack]
@@ -270,6 +269,7 @@ def recompute(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None)
     planned: list[str] = []
     seen: set[str] = set()
     each: dict[tuple[str, str], _OneNode] = {}  # (rack type, node type) -> one node's figures there
+    ppues: dict[str, tuple[float, float | None]] = {}  # cooling type -> (air, liquid) pPUE
     for entry in plan.get("racks") or []:
         rid = entry.get("id")
         if rid not in where:
@@ -289,7 +289,9 @@ def recompute(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None)
         if ld is None:
             ld = racks[rid] = RackLoad(rid, hall, row, row.rack_type)
         rt = fac.rack_types[row.rack_type]
-        air_ppue, liquid_ppue = physics.path_ppues(rt.cooling, fac.ppues)
+        if rt.cooling not in ppues:
+            ppues[rt.cooling] = physics.path_ppues(rt.cooling, fac.ppues)
+        air_ppue, liquid_ppue = ppues[rt.cooling]
         nodes = entry.get("nodes") or {}
         if not nodes:
             structure.append(f"rack {rid}: listed without planned nodes")
