@@ -101,7 +101,7 @@ def plan_and_write(loaded: LoadedFacility, cat: Catalogue, demand: Demand, out_d
     second process (:class:`~planner.results.check_process.CheckInBackground`) while this one prepares
     the report and the CSV files. The same files, the same check; nothing is written before the check
     has passed. ``options``: :func:`run_plan`'s keywords."""
-    from planner.report.views import unchecked_plan_view, with_checks
+    from planner.report.views import prepare_template, unchecked_plan_view, with_checks
     from planner.results.check_process import CheckInBackground
 
     run = run_plan(loaded, cat, demand, check=False, **options)
@@ -109,6 +109,7 @@ def plan_and_write(loaded: LoadedFacility, cat: Catalogue, demand: Demand, out_d
     try:
         view = unchecked_plan_view(run.plan)
         texts = _csv_texts(run)
+        prepare_template("plan.html.j2")
     except BaseException:
         pending.close()
         raise

@@ -75,6 +75,13 @@ def stylesheet() -> str:
     return _load_template("report.css")
 
 
+def prepare_template(template: str) -> None:
+    """Load and compile ``template`` (and the stylesheet) now, so that rendering it later costs only the
+    rendering (``plan_and_write`` does this while the check runs in its second process)."""
+    environment().get_template(template)
+    stylesheet()
+
+
 def _render(template: str, **view: Any) -> str:
     return environment().get_template(template).render(css=stylesheet(), **view)
 
