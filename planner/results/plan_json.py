@@ -224,11 +224,19 @@ def _rack_entries(df: Table, counts: np.ndarray, types: list[NodeType]) -> list[
     u_total = df["u"][idx].tolist()
     sub = counts[idx].tolist()
     racks = []
+    fills: dict[tuple, tuple] = {}  # a rack's fill and free units -> its node counts and positions
     for i in range(len(idx)):
-        held = [(t, n) for t, n in enumerate(sub[i]) if n]
+        existing = bool(col["has_existing"][i])
+        key = (tuple(sub[i]), u_total[i], ov_u[i], existing, ex_parts[i] if existing else ())
+        fill = fills.get(key)
+        if fill is None:
+            held = [(t, n) for t, n in enumerate(sub[i]) if n]
+            fill = fills[key] = (tuple((ids[t], int(n)) for t, n in held), rack_positions(
+                int(u_total[i]), int(ov_u[i]) if not existing else 0, list(ex_parts[i]) if existing else [],
+                [(ids[t], heights[t]) for t, n in held for _ in range(int(n))]))
         entry: dict[str, Any] = {
             "id": col["id"][i], "hall": col["hall"][i], "row": col["row"][i], "rack_type": col["rack_type"][i],
-            "nodes": {ids[t]: int(n) for t, n in held},
+            "nodes": dict(fill[0]),
             "it_kw": num["it_kw"][i], "air_heat_kw": num["air_heat_kw"][i],
             "liquid_heat_kw": num["liquid_heat_kw"][i], "u_used": int(col["u_used"][i]),
             "weight_kg": num["weight_kg"][i],
@@ -240,11 +248,8 @@ def _rack_entries(df: Table, counts: np.ndarray, types: list[NodeType]) -> list[
                 entry["existing"]["parts"] = [{"u": int(u), "position": pos} for u, pos in ex_parts[i]]
         elif num["overhead_kw_used"][i] or ov_u[i] or num["overhead_weight_kg"][i]:
             entry["overhead"] = {"kw": num["overhead_kw"][i], "u": int(ov_u[i]), "weight_kg": num["overhead_weight_kg"][i]}
-        positions = rack_positions(int(u_total[i]), int(ov_u[i]) if not col["has_existing"][i] else 0,
-                                   list(ex_parts[i]) if col["has_existing"][i] else [],
-                                   [(ids[t], heights[t]) for t, n in held for _ in range(int(n))])
-        if positions is not None:
-            entry["positions"] = positions
+        if fill[1] is not None:  # each rack its own list of its own dicts
+            entry["positions"] = [{"node": p["node"], "u": p["u"]} for p in fill[1]]
         entry["utilization"] = {x: util[x][i] for x in RACK_LIMITS}
         entry["binding"] = col["binding"][i]
         entry["annual_usd"] = {"energy": usd["energy_usd"][i], "cooling": usd["cooling_usd"][i],
