@@ -99,15 +99,16 @@ def main() -> None:
                     s = run.plan["solver"]
                     status, gap, solve_s = s["status"], s["gap"], run.placement.outcome.seconds
                     racks = run.plan["totals"]["racks_used"]
+                    objective = run.placement.variable_usd
                 except NoPlanError as exc:
-                    status, gap, solve_s, racks = "no plan", None, float("nan"), 0
+                    status, gap, solve_s, racks, objective = "no plan", None, float("nan"), 0, None
                     print(f"      ! {exc}", file=sys.stderr)
                 wall = time.monotonic() - t0
                 rows.append({"facility": path.name, "pair": "+".join(pair) + (
                                  " (unpriced)" if prices is not None and not prices["applied"] else ""),
                              "share": share, "target_gpus": target,
                              "most_gpus": most, "status": status, "gap": gap, "solve_s": round(solve_s, 3),
-                             "wall_s": round(wall, 3), "racks": racks})
+                             "wall_s": round(wall, 3), "racks": racks, "objective_usd": objective})
                 gap_text = "-" if gap is None else f"{gap:.4%}"
                 print(f"   {path.name:<30} {rows[-1]['pair']:<38} {share:>4.0%} {target:>7,} of {most:>7,} GPUs  "
                       f"{status:<8} gap {gap_text:>8}  solve {solve_s:6.2f} s  wall {wall:6.2f} s  {racks:>5,} racks",

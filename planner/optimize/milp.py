@@ -62,6 +62,8 @@ class Model:
     """``panels: auto`` rows: binary, 1 for the choice of lineups ((hall, row), choice) the row takes."""
     ys: dict[tuple, pulp.LpVariable] = field(default_factory=dict)
     """The row's load [kW] under that choice (0 for the choices it does not take)."""
+    n: dict[int, pulp.LpVariable] = field(default_factory=dict)
+    """A target among several candidates: integer, the nodes of type t placed in all (``sum_k w[t, k]``)."""
     _overhead: list[float] | None = field(default=None, repr=False)
 
     def overhead_kw(self) -> list[float]:
@@ -89,6 +91,8 @@ class Model:
             var.setInitialValue(r0[k])
         for (t, k), var in self.w.items():
             var.setInitialValue(int(w0[t, k]))
+        for t, var in self.n.items():
+            var.setInitialValue(int(w0[t].sum()))
         if self.data.stripes:
             max_kw = self.data.quantity("power")
             overhead = self.data.classes["overhead_kw"].astype(float)
@@ -169,6 +173,22 @@ def add_node_vars(m: Model) -> None:
     fits class k)."""
     for (t, k), ub in node_upper_bounds(m).items():
         m.w[t, k] = m.prob.add_variable(f"w_{t}_{k}", lowBound=0, upBound=ub, cat=pulp.LpInteger)
+
+
+def add_type_count_vars(m: Model) -> None:
+    """``n[t] = sum_k w[t, k]``, integer: the nodes of type t in the whole plan, for a target among
+    several candidates, where the mix is what the solver chooses. Every ``w`` is whole, so ``n`` is whole
+    at every integer point and declaring it integer removes none. It gives branch and bound the
+    disjunction ``n[t] <= v`` or ``n[t] >= v + 1`` over all classes at once (docs/formulation.md, "Counts
+    per node type")."""
+    d = m.data
+    for t in range(d.T):
+        ws = [v for (tt, _k), v in m.w.items() if tt == t]
+        if not ws:
+            continue
+        m.n[t] = m.prob.add_variable(f"n_{t}", lowBound=0, upBound=sum(int(v.upBound) for v in ws), cat=pulp.LpInteger)
+        m._add("type_count", (t,), pulp.LpConstraint(pulp.LpAffineExpression([(v, 1) for v in ws] + [(m.n[t], -1)]),
+                                                      pulp.LpConstraintEQ, f"type_count__{t}", 0))
 
 
 # --- constraints ------------------------------------------------------------------------------------
@@ -466,14 +486,18 @@ def set_objective(m: Model) -> None:
 
 
 def build_problem(data: ProblemData, demand: Demand, maximize_count: bool = False,
-                  fill_count: int | None = None, elastic: bool = False, cuts: bool = True) -> Model:
+                  fill_count: int | None = None, elastic: bool = False, cuts: bool = True,
+                  type_counts: bool = True) -> Model:
     """The whole program: variables, then constraints family by family, then the objective.
-    ``cuts=False`` leaves out the rounding cuts (for measuring what they do)."""
+    ``cuts=False`` leaves out the rounding cuts and ``type_counts=False`` the counts per node type (for
+    measuring what they do)."""
     sense = pulp.LpMaximize if maximize_count else pulp.LpMinimize
     m = Model(pulp.LpProblem("rackplan", sense), data, maximize_count=maximize_count, elastic=elastic)
     add_pattern_vars(m)
     add_rack_count_vars(m)
     add_node_vars(m)
+    if type_counts and demand.kind == "target" and data.mix_varies and data.T > 1 and not (maximize_count or elastic):
+        add_type_count_vars(m)
     add_class_slot_limits(m)
     add_row_heat_limits(m)
     add_hall_heat_limits(m)

@@ -330,6 +330,11 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
                     sol.col_value = [float(v.varValue or 0.0) for v in variables]
                     sol.value_valid = True
                     h.setSolution(sol)
+            if getattr(m, "n", None):
+                # HiGHS's presolve substitutes each count n[t] out (a column in one equation), and with it
+                # the branching on whole counts per type that proves these plans (docs/formulation.md,
+                # "Counts per node type"): branch and bound runs on the model as built
+                h.setOptionValue("presolve", "off")
             with quiet_stdout():
                 h.run()
             if start is not None and h.getInfo().primal_solution_status == 2:
