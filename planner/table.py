@@ -28,12 +28,15 @@ def column(values: Any, length: int | None = None) -> np.ndarray:
         out = np.empty(length, dtype=object if isinstance(values, str) or values is None else type(values))
         out[:] = values
         return out
-    items = list(values)
-    if items and all(isinstance(v, (bool, np.bool_)) for v in items):
-        return np.array(items, dtype=bool)
-    if items and all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-                     for v in items):
-        return np.array(items)
+    items = values if isinstance(values, list) else list(values)
+    if items and not isinstance(items[0], (tuple, list, dict, set)):
+        kinds = {type(v) for v in items}
+        if kinds <= {bool, np.bool_}:
+            return np.array(items, dtype=bool)
+        if kinds <= {int, float, np.int64, np.float64}:  # a bool is none of these
+            return np.array(items)
+        if kinds == {str}:
+            return np.array(items, dtype=object)
     out = np.empty(len(items), dtype=object)
     for i, v in enumerate(items):
         out[i] = v
