@@ -262,6 +262,15 @@ def support_mip(h: Any, m: Any, lp_values: Any, seconds: float,
     return float(cost), col
 
 
+PRESOLVED_FIRST_S = 0.25
+PRESOLVED_FIRST_X = 2.0
+"""With counts per node type (``Model.n``), HiGHS's branch and bound runs with presolve on for
+``max(PRESOLVED_FIRST_S, PRESOLVED_FIRST_X x the seconds spent before it)`` (the LP and the first
+plans: about the model's size), then starts again without presolve, from its best plan. Presolved
+branch and bound proves most plans fastest; the counts, which presolve removes, prove the ones where
+the mix decides the last few nodes (docs/formulation.md, "Counts per node type")."""
+
+
 def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: Progress | None,
                  start_from_lp: StartMaker | None = None) -> SolveOutcome:
     """HiGHS, in up to four steps on one model: (1) with ``start_from_lp``, the LP relaxation, a whole
@@ -276,12 +285,15 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
     started = time.monotonic()
     maximize = m.maximize_count
     report = _Reporter(progress, "highs", maximize, started) if progress is not None else None
-    state: dict[str, Any] = {"lp_bound": None, "rounded": False, "retried": False, "support": False}
+    state: dict[str, Any] = {"lp_bound": None, "rounded": False, "retried": False, "support": False,
+                             "slice_end": None, "sliced": False}
 
     def interrupt(event):
         now = time.monotonic() - started
-        if time_limit is not None and now > time_limit:
-            event.interrupt()
+        stop = time_limit is not None and now > time_limit
+        if not stop and state["slice_end"] is not None and time.monotonic() > state["slice_end"]:
+            state["sliced"] = stop = True  # presolved branch and bound had its turn: on to the counts
+        event.interrupt(stop)  # said every time: HiGHS keeps the flag from one run to the next
         if report is not None:
             out = event.data_out
             sign = -1.0 if maximize else 1.0
@@ -330,13 +342,23 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
                     sol.col_value = [float(v.varValue or 0.0) for v in variables]
                     sol.value_valid = True
                     h.setSolution(sol)
-            if getattr(m, "n", None):
-                # HiGHS's presolve substitutes each count n[t] out (a column in one equation), and with it
-                # the branching on whole counts per type that proves these plans (docs/formulation.md,
-                # "Counts per node type"): branch and bound runs on the model as built
-                h.setOptionValue("presolve", "off")
+            if getattr(m, "n", None):  # presolved first, for a while: most plans are proven there
+                so_far = time.monotonic() - started
+                state["slice_end"] = time.monotonic() + max(PRESOLVED_FIRST_S, PRESOLVED_FIRST_X * so_far)
             with quiet_stdout():
                 h.run()
+            if state["sliced"]:
+                # HiGHS's presolve substitutes each count n[t] out (a column in one equation), and with it
+                # the branching on whole counts per type that proves the plans presolved branch and bound
+                # does not (docs/formulation.md, "Counts per node type"): on, from its best plan, with the
+                # model as built
+                state["slice_end"] = None
+                best = h.getSolution() if h.getInfo().primal_solution_status == 2 else None
+                h.setOptionValue("presolve", "off")
+                if best is not None:
+                    h.setSolution(best)
+                with quiet_stdout():
+                    h.run()
             if start is not None and h.getInfo().primal_solution_status == 2:
                 got = h.getSolution().col_value
                 actual = sum(c * got[v.index] for v, c in lp.objective.items()) + (lp.objective.constant or 0.0)
