@@ -98,3 +98,18 @@ def test_the_counts_leave_the_optimum_unchanged(seed):
         assert got[True][0] == got[False][0]
         if got[True][1] is not None:
             assert got[True][1] == pytest.approx(got[False][1], rel=1e-6, abs=1e-6)
+
+
+def test_branch_and_bound_starts_again_without_presolve_and_finishes(monkeypatch):
+    """The presolved first slice cut to nothing: branch and bound is interrupted at once and starts again
+    without presolve, which must run to the end (HiGHS keeps its interrupt flag from one run to the
+    next unless the callback clears it) and prove the hand-computed plan."""
+    from planner.optimize import solvers
+
+    monkeypatch.setattr(solvers, "PRESOLVED_FIRST_S", 0.0)
+    monkeypatch.setattr(solvers, "PRESOLVED_FIRST_X", 0.0)
+    lf = tree(102.0)
+    demand = Demand("target", metric="gpus", amount=64.0, candidates=("cheap", "dear"))
+    placement = optimize(lf.facility, [CHEAP, DEAR], demand, solver="highs", gap_rel=0.0)
+    assert placement.counts.sum(axis=0).tolist() == [7, 1]
+    assert placement.status == "optimal" and placement.gap <= 1e-9
