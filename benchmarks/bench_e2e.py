@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import ROOT, header  # noqa: I001 (sets sys.path)
+from common import ROOT, header, speed  # noqa: I001 (sets sys.path)
 
 import yaml
 
@@ -79,7 +79,7 @@ def main() -> None:
              f"\n      {s['status']}, gap {s['gap']:.4%} (tolerance {s['gap_tolerance']:g}), solver stages "
              f"{s['seconds']:.2f} s, {t['racks_used']:,} racks, {t['gpus']:,} GPUs, check "
              f"{plan['checks']['summary']}")
-    print(f"   load average after: {os.getloadavg()[0]:.2f}")
+    print(f"   load average after: {os.getloadavg()[0]:.2f}; 10 M Python additions take {speed():.2f} s now")
 
 
 if __name__ == "__main__":
