@@ -270,6 +270,7 @@ def recompute(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None)
     seen: set[str] = set()
     each: dict[tuple[str, str], _OneNode] = {}  # (rack type, node type) -> one node's figures there
     ppues: dict[str, tuple[float, float | None]] = {}  # cooling type -> (air, liquid) pPUE
+    overhead_usd: dict[str, tuple[float, float]] = {}  # rack type -> its overhead's energy and cooling
     for entry in plan.get("racks") or []:
         rid = entry.get("id")
         if rid not in where:
@@ -331,7 +332,10 @@ def recompute(fac: Facility, plan: dict[str, Any], cat: Catalogue | None = None)
             ld.overhead_kw = ov.kw
             ld.weight_kg += ov.weight_kg
             ld.rack_usd += rt.annual_cost_usd
-            energy, cooling = physics.overhead_energy_cooling_usd(ov.kw, site.electricity_usd_per_kwh, air_ppue)
+            if row.rack_type not in overhead_usd:
+                overhead_usd[row.rack_type] = physics.overhead_energy_cooling_usd(
+                    ov.kw, site.electricity_usd_per_kwh, air_ppue)
+            energy, cooling = overhead_usd[row.rack_type]
             ld.energy_usd += energy
             ld.cooling_usd += cooling
     return Recomputed(fac, plan, types, racks, planned, structure, figures, rows)
@@ -732,8 +736,9 @@ def check_rack_figures(c: Recomputed) -> list[str]:
             continue
         for key, value in (("it_kw", ld.it_kw), ("air_heat_kw", ld.air_kw), ("liquid_heat_kw", ld.liquid_kw),
                            ("u_used", ld.u), ("weight_kg", ld.weight_kg)):
-            if entry.get(key) is not None and not _close(float(entry[key]), value):
-                out.append(f"rack {ld.id}: reports {key} {entry[key]}, recomputed {value:.6f}")
+            said = entry.get(key)
+            if said is not None and said != value and not _close(float(said), value):
+                out.append(f"rack {ld.id}: reports {key} {said}, recomputed {value:.6f}")
     return out
 
 
