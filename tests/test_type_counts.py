@@ -113,3 +113,19 @@ def test_branch_and_bound_starts_again_without_presolve_and_finishes(monkeypatch
     placement = optimize(lf.facility, [CHEAP, DEAR], demand, solver="highs", gap_rel=0.0)
     assert placement.counts.sum(axis=0).tolist() == [7, 1]
     assert placement.status == "optimal" and placement.gap <= 1e-9
+
+
+def test_a_highs_solve_elsewhere_in_the_process_does_not_stop_ours():
+    """A plain pulp.HiGHS solve starts HiGHS's thread scheduler with its default threads; rackplan's runs
+    (threads=1) then failed at once and the plan fell back to first fit. They must still prove it."""
+    p = pulp.LpProblem("other", pulp.LpMinimize)
+    x = pulp.LpVariable("x", 0, 10, cat=pulp.LpInteger)
+    p += x
+    p += x >= 2.5
+    p.solve(pulp.HiGHS(msg=False))
+    assert x.value() == 3
+    lf = tree(102.0)
+    demand = Demand("target", metric="gpus", amount=64.0, candidates=("cheap", "dear"))
+    placement = optimize(lf.facility, [CHEAP, DEAR], demand, solver="highs", gap_rel=0.0)
+    assert placement.outcome.status == "optimal" and placement.status == "optimal"
+    assert placement.counts.sum(axis=0).tolist() == [7, 1]

@@ -282,6 +282,10 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
     without the start."""
     import highspy
 
+    # HiGHS keeps one thread scheduler per process: if another solve here started it with more threads
+    # (a plain pulp.HiGHS, say), every run with threads=1 fails at once ("the scheduler has already
+    # been initialized"). Starting it again costs nothing with one thread.
+    highspy.Highs.resetGlobalScheduler(True)
     started = time.monotonic()
     maximize = m.maximize_count
     report = _Reporter(progress, "highs", maximize, started) if progress is not None else None
