@@ -119,7 +119,7 @@ def test_a_highs_solve_elsewhere_in_the_process_does_not_stop_ours():
     """A plain pulp.HiGHS solve starts HiGHS's thread scheduler with its default threads; rackplan's runs
     (threads=1) then failed at once and the plan fell back to first fit. They must still prove it."""
     p = pulp.LpProblem("other", pulp.LpMinimize)
-    x = pulp.LpVariable("x", 0, 10, cat=pulp.LpInteger)
+    x = p.add_variable("x", lowBound=0, upBound=10, cat=pulp.LpInteger)
     p += x
     p += x >= 2.5
     p.solve(pulp.HiGHS(msg=False))
