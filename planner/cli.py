@@ -370,9 +370,9 @@ def _solver_opts(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _read_json(path: str) -> dict[str, Any]:
-    from planner.inputs.yamlio import read_text
+    from planner.inputs.yamlio import MAX_JSON_BYTES, read_text
 
-    text = read_text(path, path)
+    text = read_text(path, path, MAX_JSON_BYTES)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

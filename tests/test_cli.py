@@ -325,3 +325,24 @@ def test_console_ends_quick_commands_at_once_and_others_normally(monkeypatch, tm
     with pytest.raises(SystemExit) as out:
         cli.console(["validate", CONTRACT])
     assert out.value.code == 0 and ended == [0, 2]
+
+
+def test_a_plan_larger_than_a_yaml_input_is_read_back(rackplan, tmp_path):
+    """plan.json reaches 16 MB at campus size: check and report read JSON up to 128 MB (YAML inputs stay
+    bounded at 8 MB)."""
+    import json
+
+    out = tmp_path / "o"
+    assert rackplan("plan", CONTRACT, "--nodes", "b200-8x-air=2", "-q", "--no-xlsx", "-o", str(out)).returncode == 0
+    plan = json.loads((out / "plan.json").read_text())
+    plan["facility"]["description"] = "x" * (9 * 1024 * 1024)
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(plan))
+    assert big.stat().st_size > 9 * 1024 * 1024
+    ran = rackplan("check", str(big))
+    assert ran.returncode == 0 and "passed" in ran.stdout
+    assert rackplan("report", str(big), "-o", str(tmp_path / "r")).returncode == 0
+    yaml_file = tmp_path / "big.yaml"
+    yaml_file.write_text("name: " + "x" * (9 * 1024 * 1024) + "\n")
+    ran = rackplan("validate", str(yaml_file))
+    assert ran.returncode == 2 and "the limit is 8,388,608" in ran.stderr

@@ -25,7 +25,10 @@ from pydantic import BaseModel, ValidationError
 from planner.errors import InputError, Problem
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
-"""Largest input file read [bytes]; the 28,800-rack campus descriptor is a few kB."""
+"""Largest YAML input file read [bytes]; the 28,800-rack campus descriptor is 53 kB."""
+MAX_JSON_BYTES = 128 * 1024 * 1024
+"""Largest JSON document read back [bytes]: a plan.json rackplan wrote for the 28,800-rack campus is
+16 MB. JSON has no aliases, so its size bounds the work of parsing it."""
 MAX_EXPANDED_NODES = 500_000
 """Largest number of YAML nodes after alias expansion; more is refused as an alias bomb."""
 MAX_DEPTH = 64
@@ -55,8 +58,9 @@ def line_for(lines: LineMap, loc: Iterable[Any]) -> int | None:
     return None
 
 
-def read_text(path: str | os.PathLike, display: str | None = None) -> str:
-    """Read a UTF-8 text file with the checks every input gets (exists, is a file, bounded, text)."""
+def read_text(path: str | os.PathLike, display: str | None = None, limit: int = MAX_FILE_BYTES) -> str:
+    """Read a UTF-8 text file with the checks every input gets (exists, is a file, at most ``limit``
+    bytes, text)."""
     name = display or str(path)
     p = Path(path)
     if not p.exists():
@@ -66,8 +70,8 @@ def read_text(path: str | os.PathLike, display: str | None = None) -> str:
     if not p.is_file():
         raise InputError.one(name, "", "is not a regular file")
     size = p.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise InputError.one(name, "", f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
+    if size > limit:
+        raise InputError.one(name, "", f"file is {size:,} bytes; the limit is {limit:,}")
     raw = p.read_bytes()
     if b"\x00" in raw:
         raise InputError.one(name, "", "binary file (contains NUL bytes); expected YAML text")
