@@ -391,7 +391,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     fac = loaded.facility
     rows = sum(len(h.rows) for h in fac.halls)
     per_type: dict[str, int] = {}
-    for hall in fac.halls:  # plain counts: validating needs neither pandas nor the rack table
+    for hall in fac.halls:  # plain counts: validating needs neither numpy nor the rack table
         for row in hall.rows:
             per_type[row.rack_type] = per_type.get(row.rack_type, 0) + row.racks
     print(f"ok: {args.facility}: '{fac.name}': {_n(len(fac.halls), 'hall')}, {_n(rows, 'row')}, "

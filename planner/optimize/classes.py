@@ -458,7 +458,7 @@ def build_problem_data(fac: Facility, types: list[NodeType], mix_varies: bool,
     halls_of = frame["hall"]
     per_row = naive or (demand is not None and demand.together == "row")
     frame["row_group"] = [row if per_row or (hall, row) in own_group else "" for hall, row in zip(halls_of, rows_of)]
-    frame["cap_id"] = np.unique(np.round(cap, 9), axis=0, return_inverse=True)[1].reshape(-1) if naive else 0
+    frame["cap_id"] = unique_rows(np.round(cap, 9))[1] if naive else 0
     new = ~frame["has_existing"].astype(bool)
     frame["new"] = new
     usd = fac.site.electricity_usd_per_kwh

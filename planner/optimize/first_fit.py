@@ -25,8 +25,9 @@ def metric_per_node(data: ProblemData, metric: str) -> np.ndarray:
     return np.array([float(t.gpus) if metric == "gpus" else getattr(t, metric) for t in data.types])
 
 
-def _limits_by_rack(data: ProblemData, by_class: list[list[tuple[int, float]]]) -> list[list[tuple[int, float]]]:
-    """For each rack, the group limits it is in (``by_class``: :attr:`ProblemData.limits_of_class`)."""
+def _limits_by_rack(data: ProblemData) -> list[list[tuple[int, float]]]:
+    """For each rack, the group limits it is in: its class's (:attr:`ProblemData.limits_of_class`)."""
+    by_class = data.limits_of_class
     return [by_class[c] if c >= 0 else [] for c in data.racks["cls"].tolist()]
 
 
@@ -44,7 +45,7 @@ def first_fit(data: ProblemData, demand: Demand, start: np.ndarray | None = None
     quantity = [data.quantity(lim.quantity).tolist() for lim in data.limits]
     carries_overhead = [lim.quantity != "liquid" for lim in data.limits]
     by_class = data.limits_of_class
-    in_limits = _limits_by_rack(data, by_class)
+    in_limits = _limits_by_rack(data)
     overhead = data.racks["overhead_kw"].astype(float).tolist()
     opened = (counts.sum(axis=1) > 0).tolist()
     left = [lim.budget for lim in data.limits]

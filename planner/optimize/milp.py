@@ -161,9 +161,8 @@ def node_upper_bounds(m: Model) -> dict[tuple[int, int], int]:
             if not len(lim.classes):
                 continue
             per = np.outer(np.asarray(lim.weight, dtype=float), d.quantity(lim.quantity))  # kW a node takes there
-            with np.errstate(divide="ignore"):
-                fits = np.where(per > 0, np.maximum(0.0, np.floor((lim.budget + 1e-6) / np.where(per > 0, per, 1.0))),
-                                np.inf)
+            fits = np.where(per > 0, np.maximum(0.0, np.floor((lim.budget + 1e-6) / np.where(per > 0, per, 1.0))),
+                            np.inf)
             np.minimum.at(most, np.asarray(lim.classes, dtype=np.int64), fits)
     return {(t, k): int(most[k, t]) for k in range(d.K) for t in range(d.T) if slots[t, k] > 0}
 

@@ -6,7 +6,7 @@ neither needs its result until the very end. :class:`CheckInBackground` forks a 
 checker on the same plan (the child's copy of memory is the parent's at the moment of the fork, so
 nothing the parent does afterwards can change what is checked) and sends its report back through a
 pipe; :meth:`CheckInBackground.result` waits for it. Nothing is shown as checked before ``result``
-returns, and the caller writes no file before it (``planner.api.write_checked``).
+returns, and the caller writes no file before it (``planner.api.plan_and_write``).
 
 Where ``os.fork`` is missing (Windows), the plan is small (forking costs more than it saves), or the
 child sends nothing back (it was killed, or the checker raised), the check runs here instead, so a
