@@ -422,3 +422,67 @@ def test_several_positioned_existing_entries_split_the_rack():
     assert rack["nodes"] == {"tall": 2} and [p["u"] for p in rack["positions"]] == [5, 24]
     assert rack["existing"]["parts"] == [{"u": 4, "position": 1}, {"u": 4, "position": 20}]
     assert rack["it_kw"] == 22.0 and rack["u_used"] == 28
+
+
+# --- limits that others imply -------------------------------------------------------------------------
+
+def _power_labels(lf, types):
+    from planner.optimize.classes import build_problem_data
+
+    data = build_problem_data(lf.facility, types, mix_varies=True)
+    return data, [lim.label for lim in data.limits if lim.family in ("source", "panel")]
+
+
+def test_implied_power_limits_are_left_out():
+    """The 2N pair: U1 (100 kW) carries the row's half normally and all of it after losing PB or U2,
+    which load it alike; so does PA (1,000 kW). Of the 12 limits (4 elements x normal, and the two
+    failures that move load onto each), each element's first failure implies its other two; and U2
+    after losing PA is U1 after losing PB again (the whole row within 100 kW), PB's like PA's: two
+    rows of the model are left."""
+    lf = loaded(rack_types={"r": big_rack()},
+                power={"sources": {"U1": {"kw": 100}, "U2": {"kw": 100}},
+                       "panels": {"PA": {"source": "U1", "kw": 1000}, "PB": {"source": "U2", "kw": 1000}}},
+                halls=hall([{"name": "A", "rack_type": "r", "racks": 4, "panels": ["PA", "PB"]}]))
+    data, labels = _power_labels(lf, [TEN])
+    assert labels == ["U1 after losing PB", "PA after losing PB"]
+    assert [(float(w), lim.budget) for lim in data.limits if lim.family in ("source", "panel")
+            for w in lim.weight] == [(1.0, 100.0), (1.0, 1000.0)]
+
+
+@pytest.mark.parametrize("source", ["ai-building.yaml", "contract-power-example.yaml", "striped"])
+def test_the_limits_kept_bind_whenever_any_limit_does(source, monkeypatch):
+    """Left-out limits change no plan: for random loads per class and random choices of lineups for
+    striped rows, the most any limit is over (or short of) its budget is the same with every limit as
+    with those kept, on the bundled facilities with trees and on three striped rows."""
+    import numpy as np
+
+    from planner.inputs.facility import load_facility
+    from planner.optimize import classes
+
+    if source == "striped":
+        lf = loaded(rack_types={"r": big_rack()}, power=THREE_UPS, halls=hall(AUTO_ROWS))
+    else:
+        lf = load_facility(Path(__file__).resolve().parent.parent / "facilities" / source)
+    types = [TEN, LIQ]
+    data = classes.build_problem_data(lf.facility, types, mix_varies=True)
+    kept = data.limits
+    monkeypatch.setattr(classes, "_without_implied", lambda limits: limits)
+    monkeypatch.setattr(classes, "_distinct", lambda limits: limits)
+    every = classes.build_problem_data(lf.facility, types, mix_varies=True).limits
+    power = ("source", "panel")
+    kept = [lim for lim in kept if lim.family in power]
+    every = [lim for lim in every if lim.family in power]
+    assert len(kept) < len(every)
+    rng = np.random.default_rng(7)
+    classes_n = data.K
+    choices = {(key, i) for lim in every for key, i, _ in lim.aux}
+
+    def most_over(limits, load, pick):
+        return max(float(np.dot(lim.weight, load[lim.classes])) + sum(sh * pick.get((key, i), 0.0)
+                                                                      for key, i, sh in lim.aux) - lim.budget
+                   for lim in limits)
+
+    for _ in range(300):
+        load = rng.uniform(0, 400, classes_n) * (rng.random(classes_n) < 0.7)
+        pick = {c: float(rng.uniform(0, 400)) for c in choices}
+        assert most_over(kept, load, pick) == pytest.approx(most_over(every, load, pick), abs=1e-9)
