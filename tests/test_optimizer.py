@@ -158,23 +158,27 @@ def test_weight_limit_binds():
 def test_time_limit_gives_the_best_plan_with_its_gap():
     """Stopped by the time limit, the planner keeps the best plan found, says 'feasible', reports an
     honest gap (the bound is below the plan's cost, and status and gap agree), and the plan passes
-    the checker. 90 % of what the bundled campus fits, with no gap tolerance, is not proven in 1 s."""
+    the checker. 2,599 GPUs (90 % of what fits) from b200-8x-air and b200-8x-dlc, priced, in
+    ai-building.yaml: whether one more air node fits is a partition problem HiGHS does not settle in
+    600 s (docs/benchmarks.md), let alone in 1 s."""
     from pathlib import Path
 
     from planner.api import resolve_types
     from planner.inputs.facility import load_facility
     from planner.inputs.specs import load_library
+    from planner.studies.tco import plan_prices
 
-    lf = load_facility(Path(__file__).resolve().parents[1] / "facilities" / "campus.yaml")
-    demand = Demand("target", metric="gpus", amount=74_232, candidates=("mi400-8x", "b200-8x-dlc"))
-    types = resolve_types(load_library(), demand)
+    lf = load_facility(Path(__file__).resolve().parents[1] / "facilities" / "ai-building.yaml")
+    demand = Demand("target", metric="gpus", amount=2_599, candidates=("b200-8x-air", "b200-8x-dlc"))
+    cat, _prices = plan_prices(load_library(), demand)
+    types = resolve_types(cat, demand)
     placement = optimize(lf.facility, types, demand, time_limit=1.0, gap_rel=0.0)
     assert placement.status == placement.outcome.status == "feasible"
     assert 0 < placement.gap <= 1.0
     assert placement.bound_usd < placement.variable_usd
     doc = build_plan(lf, Catalogue(), types, demand, placement, {})
     assert check_plan(lf.facility, doc).passed
-    assert doc["totals"]["gpus"] >= 74_232 and doc["solver"]["status"] == "feasible"
+    assert doc["totals"]["gpus"] >= 2_599 and doc["solver"]["status"] == "feasible"
     assert doc["solver"]["gap_usd"] == pytest.approx(placement.variable_usd - placement.bound_usd, abs=0.01)
 
 

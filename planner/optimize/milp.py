@@ -64,6 +64,10 @@ class Model:
     """The row's load [kW] under that choice (0 for the choices it does not take)."""
     n: dict[int, pulp.LpVariable] = field(default_factory=dict)
     """A target among several candidates: integer, the nodes of type t placed in all (``sum_k w[t, k]``)."""
+    n_hall: dict[tuple[int, str], pulp.LpVariable] = field(default_factory=dict)
+    """With ``n``, in a facility of several halls: integer, the nodes of type t in a hall."""
+    r_hall: dict[str, pulp.LpVariable] = field(default_factory=dict)
+    """With ``n``, in a facility of several halls: integer, the racks in use in a hall."""
     _overhead: list[float] | None = field(default=None, repr=False)
 
     def overhead_kw(self) -> list[float]:
@@ -93,6 +97,12 @@ class Model:
             var.setInitialValue(int(w0[t, k]))
         for t, var in self.n.items():
             var.setInitialValue(int(w0[t].sum()))
+        if self.n_hall or self.r_hall:
+            in_hall = hall_classes(self.data)
+            for (t, hall), var in self.n_hall.items():
+                var.setInitialValue(int(w0[t, in_hall[hall]].sum()))
+            for hall, var in self.r_hall.items():
+                var.setInitialValue(sum(r0[k] for k in in_hall[hall]))
         if self.data.stripes:
             max_kw = self.data.quantity("power")
             overhead = self.data.classes["overhead_kw"].astype(float)
@@ -188,6 +198,46 @@ def add_type_count_vars(m: Model) -> None:
         m.n[t] = m.prob.add_variable(f"n_{t}", lowBound=0, upBound=sum(int(v.upBound) for v in ws), cat=pulp.LpInteger)
         m._add("type_count", (t,), pulp.LpConstraint(pulp.LpAffineExpression([(v, 1) for v in ws] + [(m.n[t], -1)]),
                                                       pulp.LpConstraintEQ, f"type_count__{t}", 0))
+
+
+def hall_classes(data: ProblemData) -> dict[str, list[int]]:
+    """Hall -> the classes in it, in class order."""
+    out: dict[str, list[int]] = {}
+    for k, hall in enumerate(data.classes["hall"].tolist() if data.K else []):
+        out.setdefault(str(hall), []).append(k)
+    return out
+
+
+def add_hall_count_vars(m: Model) -> None:
+    """With the counts per node type, and the same way, per hall: ``n_hall[t, h] = sum_{k in h} w[t, k]``
+    and ``r_hall[h] = sum_{k in h} r[k]``, integer, where a hall has several classes and the facility
+    several halls. Exact like ``n`` (whole at every integer point, the LP unchanged); they give branch
+    and bound the disjunctions "at most v nodes of this type (racks) in this hall, or at least v + 1",
+    which split plans by where the mix goes: near capacity, the limits of one hall and of the lineups
+    shared between halls trade a node here against a node there (docs/formulation.md, "Counts per
+    node type")."""
+    in_hall = hall_classes(m.data)
+    if len(in_hall) < 2:
+        return
+    for j, (hall, ks) in enumerate(in_hall.items()):
+        if len(ks) < 2:
+            continue
+        tag = f"{j}_{sanitize(hall)}"  # the index keeps names apart that sanitize alike
+        for t in range(m.data.T):
+            ws = [m.w[t, k] for k in ks if (t, k) in m.w]
+            if len(ws) < 2:
+                continue
+            v = m.prob.add_variable(f"nh_{t}_{tag}", lowBound=0, upBound=sum(int(x.upBound) for x in ws),
+                                    cat=pulp.LpInteger)
+            m.n_hall[t, hall] = v
+            m._add("hall_type_count", (t, hall), pulp.LpConstraint(
+                pulp.LpAffineExpression([(x, 1) for x in ws] + [(v, -1)]), pulp.LpConstraintEQ,
+                f"hall_type_count__{t}_{tag}", 0))
+        v = m.prob.add_variable(f"rh_{tag}", lowBound=0, upBound=sum(m.data.count(k) for k in ks), cat=pulp.LpInteger)
+        m.r_hall[hall] = v
+        m._add("hall_racks", (hall,), pulp.LpConstraint(
+            pulp.LpAffineExpression([(m.r[k], 1) for k in ks] + [(v, -1)]), pulp.LpConstraintEQ,
+            f"hall_racks__{tag}", 0))
 
 
 # --- constraints ------------------------------------------------------------------------------------
@@ -497,6 +547,7 @@ def build_problem(data: ProblemData, demand: Demand, maximize_count: bool = Fals
     add_node_vars(m)
     if type_counts and demand.kind == "target" and data.mix_varies and data.T > 1 and not (maximize_count or elastic):
         add_type_count_vars(m)
+        add_hall_count_vars(m)
     add_class_slot_limits(m)
     add_row_heat_limits(m)
     add_hall_heat_limits(m)
