@@ -76,6 +76,21 @@ def test_together_keeps_a_cluster_in_one_hall_at_a_known_cost():
     assert doc["baseline"]["meets_demand"] and doc["baseline"]["racks_used"] == 4
 
 
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_together_in_halls_whose_names_sanitize_alike(solver):
+    """Halls named 'h-1' and 'h_1' (the model's variable names replace '-' by '_'): each hall's binary
+    still has a name of its own, so the solvers see two variables, and the cluster goes into the hall
+    of air racks at the known cost of the test above."""
+    halls = [dict(TWO_HALLS["halls"][0], name="h-1"), dict(TWO_HALLS["halls"][1], name="h_1")]
+    lf = loaded(rack_types=TWO_HALLS["rack_types"], halls=halls)
+    demand = Demand("nodes", nodes={"b200": 8}, together="hall")
+    placement = optimize(lf.facility, [B200], demand, solver=solver, gap_rel=0.0)
+    doc = build_plan(lf, Catalogue(), [B200], demand, placement, {})
+    assert check_plan(lf.facility, doc).passed
+    assert {r["hall"] for r in doc["racks"]} == {"h_1"}
+    assert placement.variable_usd == pytest.approx(36_000 + 8 * AIR_COOLING, abs=0.01)
+
+
 def test_together_with_a_demand_no_hall_can_hold_alone():
     """Eleven B200: h2 holds eight at most, h1 six: together in one hall, nothing fits."""
     with pytest.raises(NoPlanError):

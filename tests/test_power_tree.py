@@ -3,6 +3,7 @@ tree, rack overhead, N+k racks, CDU groups, the plant, hall IT capacity and form
 also passes the independent checker, and the ``power`` section reports what the hand computation
 says."""
 
+import random
 import re
 
 from pathlib import Path
@@ -486,3 +487,71 @@ def test_the_limits_kept_bind_whenever_any_limit_does(source, monkeypatch):
         load = rng.uniform(0, 400, classes_n) * (rng.random(classes_n) < 0.7)
         pick = {c: float(rng.uniform(0, 400)) for c in choices}
         assert most_over(kept, load, pick) == pytest.approx(most_over(every, load, pick), abs=1e-9)
+
+
+def _random_tree(rnd):
+    """1-2 halls of 1-3 rows on 2-4 sources and 2-6 panels of mixed ratings: 2N rows (some with
+    overhead), single-corded N rows, N+1 rows of three paths, some striped (``panels: auto``), some
+    racks with existing load. None when the draw gives a hall no valid row."""
+    sources = {f"U{i}": {"kw": rnd.choice([40, 60, 80, 100, 150])} for i in range(1, rnd.randint(2, 4) + 1)}
+    panels = {f"P{j}": {"source": rnd.choice(list(sources)), "kw": rnd.choice([30, 50, 70, 1000])}
+              for j in range(rnd.randint(2, 6))}
+    base = {"u": 42, "cooling": "air", "air_kw": 200, "max_weight_kg": 2000}
+    rack_types = {"r2n": {**base, "feed": {"kw": 60}, "annual_cost_usd": 1000, "overhead": {"kw": rnd.choice([0, 3])}},
+                  "rn": {**base, "feed": {"kw": 60}, "annual_cost_usd": 1500, "power_redundancy": "N"},
+                  "rn1": {**base, "feed": {"kw": 25}, "annual_cost_usd": 1200, "power_redundancy": "N+1", "feeds": 3}}
+    paths_of = {"r2n": 2, "rn": 1, "rn1": 3}
+    halls, existing = [], []
+    for h in range(rnd.randint(1, 2)):
+        rows = []
+        for i in range(rnd.randint(1, 3)):
+            rt, name = rnd.choice(sorted(rack_types)), f"R{h}{i}"
+            paths = paths_of[rt]
+            if rt != "rn" and len(sources) >= paths and rnd.random() < 0.3:
+                rows.append({"name": name, "rack_type": rt, "racks": rnd.randint(1, 3), "panels": "auto",
+                             "lineups": rnd.sample(sorted(sources), rnd.randint(paths, len(sources)))})
+                continue
+            for _ in range(50):  # a redundant row on paths of at least two sources (one failure must not drop it)
+                ps = rnd.sample(sorted(panels), paths) if paths <= len(panels) else []
+                if ps and (paths == 1 or len({panels[p]["source"] for p in ps}) >= 2):
+                    rows.append({"name": name, "rack_type": rt, "racks": rnd.randint(1, 3), "panels": ps})
+                    break
+            if rows and rows[-1]["name"] == name and rnd.random() < 0.3:
+                existing.append({"rack": f"h{h + 1}/{name}/01", "kw": rnd.choice([2, 5, 11])})
+        if not rows:
+            return None
+        halls.append({"name": f"h{h + 1}", "cooling_units": {"count": 2, "unit_kw": 10_000, "redundant": 1},
+                      "rows": rows})
+    over = {"rack_types": rack_types, "power": {"sources": sources, "panels": panels}, "halls": halls}
+    return loaded(**over, **({"existing": existing} if existing else {}))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_leaving_implied_limits_out_changes_no_optimum(seed, monkeypatch):
+    """Random trees (2N, N and N+1 rows, striping, existing load, overhead), a fill and a two-candidate
+    target, solved to gap 0 with the implied limits left out and with every limit: the same optimum
+    (cost and node count), and every plan passes the checker, which enumerates every failure."""
+    from planner.optimize import classes
+
+    rnd = random.Random(seed)
+    lf = _random_tree(rnd)
+    if lf is None:
+        pytest.skip("this draw has a hall without a valid row")
+    seven = node("seven", gpus=4, u=2, max_kw=7.0, weight_kg=20.0, annual_cost_usd=30_000.0)
+    ten = node("ten", u=2, max_kw=10.0, weight_kg=20.0, annual_cost_usd=1_000.0)
+    demands = [(Demand("fill", fill="ten"), [ten]),
+               (Demand("target", metric="gpus", amount=float(rnd.choice([24, 40, 64])), candidates=("ten", "seven")),
+                [ten, seven])]
+    keep, distinct = classes._without_implied, classes._distinct
+    for demand, types in demands:
+        got = []
+        for reduced in (True, False):
+            monkeypatch.setattr(classes, "_without_implied", keep if reduced else (lambda limits: limits))
+            monkeypatch.setattr(classes, "_distinct", distinct if reduced else (lambda limits: limits))
+            try:
+                placement, _doc = plan(lf, types, demand)  # asserts that the checker passes
+            except NoPlanError:
+                got.append(None)
+                continue
+            got.append((round(placement.variable_usd, 6), int(placement.counts.sum())))
+        assert got[0] == got[1]

@@ -322,12 +322,12 @@ def add_striping(m: Model) -> None:
     d = m.data
     max_kw = d.quantity("power")
     overhead = d.classes["overhead_kw"].astype(float) if d.K else np.zeros(0)
-    for s in d.stripes:
+    for j, s in enumerate(d.stripes):
         key = (s.hall, s.row)
-        tag = f"{sanitize(s.hall)}_{sanitize(s.row)}"
+        tag = f"{j}_{sanitize(s.hall)}_{sanitize(s.row)}"  # the index keeps names apart that sanitize alike
         for i in range(len(s.choices)):
             m.x[key, i] = m.prob.add_variable(f"x_{tag}_{i}", cat=pulp.LpBinary)
-            m.ys[key, i] = m.prob.add_variable(f"y_{tag}_{i}", lowBound=0)
+            m.ys[key, i] = m.prob.add_variable(f"ys_{tag}_{i}", lowBound=0)
             m._add("stripe", (key, i), pulp.LpConstraint(
                 pulp.LpAffineExpression([(m.ys[key, i], 1), (m.x[key, i], -(s.most_kw + s.existing_kw))]),
                 pulp.LpConstraintLE, f"stripe_load_max__{tag}_{i}", 0))
@@ -373,8 +373,8 @@ def add_together(m: Model, demand: Demand) -> None:
     d = m.data
     m.together = demand.together
     group_of = together_groups(d, demand.together)
-    for g in dict.fromkeys(group_of.values()):
-        m.y[g] = m.prob.add_variable("y_" + "_".join(sanitize(x) for x in g), cat=pulp.LpBinary)
+    for j, g in enumerate(dict.fromkeys(group_of.values())):  # the index keeps names apart that sanitize alike
+        m.y[g] = m.prob.add_variable(f"y_{j}_" + "_".join(sanitize(x) for x in g), cat=pulp.LpBinary)
     m._add("together", ("one",), pulp.LpConstraint(pulp.LpAffineExpression([(v, 1) for v in m.y.values()]),
                                                    pulp.LpConstraintLE, "together_one", 1))
     for (t, k), wv in m.w.items():
