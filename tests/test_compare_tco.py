@@ -176,9 +176,13 @@ def test_break_even_spans_the_whole_disputed_range(cat):
     loaded = load_facility(AI_HALL)
     prices = {"mi400-8x": PriceInput(rent_usd_month=Figure(nominal=25_000)),
               "b200-8x-dlc": PriceInput(rent_usd_month=Figure(nominal=40_000))}
+    said: list[str] = []
     res = run_compare(loaded, cat, ["mi400-8x", "b200-8x-dlc"], {"gpus": 1024}, False, prices=prices,
-                      time_limit=60)
+                      time_limit=60, progress=said.append)
     (f,) = res.doc["break_even"]
+    # each TDP tried is solved once and named apart: probes 0.7 W apart show a decimal
+    tries = [line for line in said if "trying" in line]
+    assert len(tries) >= 5 and len(set(tries)) == len(tries)
     # the rent gap keeps MI400 cheaper until the hall cannot take 128 nodes at all (about 1.6 kW a GPU)
     assert f["found"] and 1500 < f["tdp_w"] < 1750 and f["no_plan_above_w"] is not None
     assert "cooling" in f["reason"] and "never cross" in f["note"]

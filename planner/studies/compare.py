@@ -324,7 +324,8 @@ def _break_even(cat: Catalogue, candidates: list[str], rows: list[dict[str, Any]
             watts = round(watts, 1)
             if watts not in cache:
                 if progress:
-                    progress(f"break-even {a}: trying {acc_id} at {watts:,.0f} W")
+                    shown = f"{watts:,.0f}" if watts == round(watts) else f"{watts:,.1f}"  # 1,613.7 and 1,614.4 apart
+                    progress(f"break-even {a}: trying {acc_id} at {shown} W")
                 try:
                     plan = plan_one(a, "nominal", {acc_id: watts})
                     row = (row_of or compare_row)(a, "nominal", plan)
