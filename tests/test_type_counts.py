@@ -142,6 +142,7 @@ def test_branch_and_bound_starts_again_without_presolve_and_finishes(monkeypatch
 
     monkeypatch.setattr(solvers, "PRESOLVED_FIRST_S", 0.0)
     monkeypatch.setattr(solvers, "PRESOLVED_FIRST_X", 0.0)
+    monkeypatch.setattr(solvers, "PRESOLVED_FIRST_MIN_COLUMNS", 0)  # this small model takes the slice too
     lf = tree(102.0)
     demand = Demand("target", metric="gpus", amount=64.0, candidates=("cheap", "dear"))
     placement = optimize(lf.facility, [CHEAP, DEAR], demand, solver="highs", gap_rel=0.0)

@@ -262,6 +262,11 @@ def support_mip(h: Any, m: Any, lp_values: Any, seconds: float,
     return float(cost), col
 
 
+PRESOLVED_FIRST_MIN_COLUMNS = 200
+"""A model with counts and fewer columns than this goes straight to branch and bound without presolve.
+Presolve has little to remove from a model that small, and on ``ai-building.yaml`` (70-132 columns for
+most pairs) the presolved slice ended before its root node was done, then the search started again;
+the campus's models (216-506 columns) are proven fastest presolved (docs/formulation.md, section 7a)."""
 PRESOLVED_FIRST_S = 0.25
 PRESOLVED_FIRST_X = 2.0
 """With counts per node type (``Model.n``), HiGHS's branch and bound runs with presolve on for
@@ -346,7 +351,9 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
                     sol.col_value = [float(v.varValue or 0.0) for v in variables]
                     sol.value_valid = True
                     h.setSolution(sol)
-            if getattr(m, "n", None):  # presolved first, for a while: most plans are proven there
+            if getattr(m, "n", None) and len(variables) < PRESOLVED_FIRST_MIN_COLUMNS:
+                h.setOptionValue("presolve", "off")  # small: straight to the counts (see the constant)
+            elif getattr(m, "n", None):  # presolved first, for a while: most plans are proven there
                 so_far = time.monotonic() - started
                 state["slice_end"] = time.monotonic() + max(PRESOLVED_FIRST_S, PRESOLVED_FIRST_X * so_far)
             with quiet_stdout():
