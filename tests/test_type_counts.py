@@ -135,19 +135,38 @@ def test_the_counts_leave_the_optimum_unchanged(seed):
 
 
 def test_branch_and_bound_starts_again_without_presolve_and_finishes(monkeypatch):
-    """The presolved first slice cut to nothing: branch and bound is interrupted at once and starts again
-    without presolve, which must run to the end (HiGHS keeps its interrupt flag from one run to the
-    next unless the callback clears it) and prove the hand-computed plan."""
-    from planner.optimize import solvers
+    """The presolved first run cut to one node, which does not prove the plan: branch and bound starts
+    again without presolve, from the plan found, with the node limit lifted, and proves it.
+    2,404 GPUs (90 % of what fits) from mi300x-8x and h100-8x, priced, in ai-building.yaml, where
+    the counts per type decide the last node (docs/formulation.md, section 7a)."""
+    from pathlib import Path
 
-    monkeypatch.setattr(solvers, "PRESOLVED_FIRST_S", 0.0)
-    monkeypatch.setattr(solvers, "PRESOLVED_FIRST_X", 0.0)
-    monkeypatch.setattr(solvers, "PRESOLVED_FIRST_MIN_COLUMNS", 0)  # this small model takes the slice too
-    lf = tree(102.0)
-    demand = Demand("target", metric="gpus", amount=64.0, candidates=("cheap", "dear"))
-    placement = optimize(lf.facility, [CHEAP, DEAR], demand, solver="highs", gap_rel=0.0)
-    assert placement.counts.sum(axis=0).tolist() == [7, 1]
-    assert placement.status == "optimal" and placement.gap <= 1e-9
+    import highspy
+
+    from planner.api import resolve_types
+    from planner.inputs.facility import load_facility
+    from planner.inputs.specs import load_library
+    from planner.optimize import solvers
+    from planner.studies.tco import plan_prices
+
+    monkeypatch.setattr(solvers, "PRESOLVED_FIRST_NODES", 1)
+    monkeypatch.setattr(solvers, "PRESOLVED_FIRST_MIN_COLUMNS", 0)  # this small model takes the first run too
+    runs = []
+    run = highspy.Highs.run
+
+    def counted(h):
+        out = run(h)
+        runs.append((h.getOptionValue("presolve")[1], h.getOptionValue("mip_max_nodes")[1], h.getModelStatus()))
+        return out
+
+    monkeypatch.setattr(highspy.Highs, "run", counted)
+    lf = load_facility(Path(__file__).resolve().parents[1] / "facilities" / "ai-building.yaml")
+    demand = Demand("target", metric="gpus", amount=2_404, candidates=("mi300x-8x", "h100-8x"))
+    cat, _prices = plan_prices(load_library(), demand)
+    placement = optimize(lf.facility, resolve_types(cat, demand), demand, solver="highs", time_limit=60)
+    assert placement.status == "optimal" and placement.outcome.status == "optimal"
+    assert runs[-2:] == [("choose", 1, highspy.HighsModelStatus.kSolutionLimit),
+                         ("off", solvers.MAX_NODES, highspy.HighsModelStatus.kOptimal)]
 
 
 def test_a_highs_solve_elsewhere_in_the_process_does_not_stop_ours():

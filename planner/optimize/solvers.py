@@ -265,15 +265,17 @@ def support_mip(h: Any, m: Any, lp_values: Any, seconds: float,
 PRESOLVED_FIRST_MIN_COLUMNS = 200
 """A model with counts and fewer columns than this goes straight to branch and bound without presolve.
 Presolve has little to remove from a model that small, and on ``ai-building.yaml`` (70-132 columns for
-most pairs) the presolved slice ended before its root node was done, then the search started again;
-the campus's models (216-506 columns) are proven fastest presolved (docs/formulation.md, section 7a)."""
-PRESOLVED_FIRST_S = 0.25
-PRESOLVED_FIRST_X = 2.0
-"""With counts per node type (``Model.n``), HiGHS's branch and bound runs with presolve on for
-``max(PRESOLVED_FIRST_S, PRESOLVED_FIRST_X x the seconds spent before it)`` (the LP and the first
-plans: about the model's size), then starts again without presolve, from its best plan. Presolved
-branch and bound proves most plans fastest; the counts, which presolve removes, prove the ones where
-the mix decides the last few nodes (docs/formulation.md, "Counts per node type")."""
+most pairs) the presolved root node alone took longer than the whole search without presolve; the
+campus's models (216-506 columns) are proven fastest presolved (docs/formulation.md, section 7a)."""
+PRESOLVED_FIRST_NODES = 2
+"""With counts per node type (``Model.n``), HiGHS's branch and bound first runs presolved for at most
+this many nodes (in effect its root node, where presolved branch and bound proves most plans), then,
+if it has not proven the plan, starts again without presolve from its best plan: presolve substitutes
+the counts out, and branching on them proves the plans where the mix decides the last few nodes
+(docs/formulation.md, "Counts per node type"). A count of nodes, not seconds, so that the plan does not
+depend on the machine's speed."""
+MAX_NODES = 2_147_483_647
+"""HiGHS's default ``mip_max_nodes`` (no limit)."""
 
 
 def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: Progress | None,
@@ -295,13 +297,11 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
     maximize = m.maximize_count
     report = _Reporter(progress, "highs", maximize, started) if progress is not None else None
     state: dict[str, Any] = {"lp_bound": None, "rounded": False, "retried": False, "support": False,
-                             "slice_end": None, "sliced": False}
+                             "sliced": False}
 
     def interrupt(event):
         now = time.monotonic() - started
         stop = time_limit is not None and now > time_limit
-        if not stop and state["slice_end"] is not None and time.monotonic() > state["slice_end"]:
-            state["sliced"] = stop = True  # presolved branch and bound had its turn: on to the counts
         event.interrupt(stop)  # said every time: HiGHS keeps the flag from one run to the next
         if report is not None:
             out = event.data_out
@@ -353,17 +353,18 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
                     h.setSolution(sol)
             if getattr(m, "n", None) and len(variables) < PRESOLVED_FIRST_MIN_COLUMNS:
                 h.setOptionValue("presolve", "off")  # small: straight to the counts (see the constant)
-            elif getattr(m, "n", None):  # presolved first, for a while: most plans are proven there
-                so_far = time.monotonic() - started
-                state["slice_end"] = time.monotonic() + max(PRESOLVED_FIRST_S, PRESOLVED_FIRST_X * so_far)
+            elif getattr(m, "n", None):  # presolved first, for a few nodes: most plans are proven there
+                h.setOptionValue("mip_max_nodes", PRESOLVED_FIRST_NODES)
             with quiet_stdout():
                 h.run()
+            if getattr(m, "n", None) and len(variables) >= PRESOLVED_FIRST_MIN_COLUMNS:
+                h.setOptionValue("mip_max_nodes", MAX_NODES)
+                state["sliced"] = h.getModelStatus() == highspy.HighsModelStatus.kSolutionLimit
             if state["sliced"]:
                 # HiGHS's presolve substitutes each count n[t] out (a column in one equation), and with it
                 # the branching on whole counts per type that proves the plans presolved branch and bound
                 # does not (docs/formulation.md, "Counts per node type"): on, from its best plan, with the
                 # model as built
-                state["slice_end"] = None
                 best = h.getSolution() if h.getInfo().primal_solution_status == 2 else None
                 h.setOptionValue("presolve", "off")
                 if best is not None:
