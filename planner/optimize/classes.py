@@ -601,15 +601,14 @@ def group_limits(fac: Facility, frame: Table, class_racks: list[np.ndarray],
 
 
 def power_limits(fac: Facility, by_row: dict[tuple[str, str], list[int]],
-                 ex_row: dict[tuple[str, str], tuple[float, float]], stripes: list[Stripe],
-                 implied: bool = False) -> list[GroupLimit]:
+                 ex_row: dict[tuple[str, str], tuple[float, float]], stripes: list[Stripe]) -> list[GroupLimit]:
     """Each source and panel within its ``kw`` in normal operation, and after each single failure of
     another source or panel that moves load onto it: a failure can only move load onto an element
     through a row with paths on both, so only those failures are looked at, and a pair where no row's
     share on the element grows is implied by the normal-operation limit and left out. Sources first,
     then panels. A source also carries the rows with ``panels: auto``, through the share each choice of
     lineups would give it (the MILP chooses one); their own panels are the row's alone. Limits that
-    others imply are left out (:func:`_without_implied`) unless ``implied`` (for tests)."""
+    others imply are left out (:func:`_without_implied`, :func:`_distinct`)."""
     if fac.power is None:
         return []
     out = []
@@ -651,8 +650,8 @@ def power_limits(fac: Facility, by_row: dict[tuple[str, str], list[int]],
                         if i == s.default:
                             lim.default.update({k: sh for k in s.classes})
             mine.append(lim)
-        out += mine if implied else _without_implied(mine)
-    return out if implied else _distinct(out)
+        out += _without_implied(mine)
+    return _distinct(out)
 
 
 def _distinct(limits: list[GroupLimit]) -> list[GroupLimit]:
@@ -670,31 +669,29 @@ def _distinct(limits: list[GroupLimit]) -> list[GroupLimit]:
 
 
 def _without_implied(limits: list[GroupLimit]) -> list[GroupLimit]:
-    """One element's limits without those another of them implies. A failure that puts exactly the
-    same shares on the element as an earlier one (losing a busway's partner or the partner's UPS, say)
-    states the same limit again (:func:`_distinct`). And a limit is implied by another whose shares of
-    every class, striping shares and existing load are each at least as large: every term is a count
-    times a share, all counts are at least 0, and the rating is the element's. So the normal-operation
+    """One element's limits without those another of them implies: a limit is implied by another whose
+    shares of every class, striping shares and existing load are each at least as large (of two alike,
+    such as losing a busway's partner and losing the partner's UPS, the first is kept): every term is a
+    count times a share, all counts are at least 0, and the rating is the element's. So the normal-operation
     limit goes whenever a failure moves load onto the element (a surviving element's share of a row
     never falls when something else fails), and a lost busway's limit goes when losing its whole UPS
     loads the element at least as much. The plans that satisfy what is left are exactly those that
     satisfy all; on ``ai-building.yaml`` 165 power limits become 25, which the MILP and first fit check.
     Messages name the limits kept: the normal and worst loads of every element are the checker's,
     which enumerates every failure."""
-    kept = _distinct(limits)
-    if len(kept) < 2:
-        return kept
+    if len(limits) < 2:
+        return limits
     shares = [(dict(zip(lim.classes.tolist(), lim.weight.tolist())), {(key, i): sh for key, i, sh in lim.aux})
-              for lim in kept]
+              for lim in limits]
 
     def implies(a: int, b: int) -> bool:  # limit a implies limit b
         (wa, xa), (wb, xb) = shares[a], shares[b]
-        return (kept[a].existing_kw >= kept[b].existing_kw
+        return (limits[a].existing_kw >= limits[b].existing_kw
                 and all(wa.get(k, 0.0) >= w for k, w in wb.items())
                 and all(xa.get(k, 0.0) >= sh for k, sh in xb.items()))
 
-    return [lim for b, lim in enumerate(kept)
-            if not any(a != b and implies(a, b) and (a < b or not implies(b, a)) for a in range(len(kept)))]
+    return [lim for b, lim in enumerate(limits)
+            if not any(a != b and implies(a, b) and (a < b or not implies(b, a)) for a in range(len(limits)))]
 
 
 def limit_label(family: str) -> str:

@@ -105,7 +105,7 @@ class Model:
                 var.setInitialValue(sum(r0[k] for k in in_hall[hall]))
         if self.data.stripes:
             max_kw = self.data.quantity("power")
-            overhead = self.data.classes["overhead_kw"].astype(float)
+            overhead = self.overhead_kw()
             for s in self.data.stripes:
                 load = s.existing_kw + sum(float(w0[:, k] @ max_kw) + overhead[k] * r0[k] for k in s.classes)
                 for i in range(len(s.choices)):
@@ -184,20 +184,26 @@ def add_node_vars(m: Model) -> None:
         m.w[t, k] = m.prob.add_variable(f"w_{t}_{k}", lowBound=0, upBound=ub, cat=pulp.LpInteger)
 
 
+def _sum_var(m: Model, name: str, family: str, key: tuple, row: str,
+             parts: list[pulp.LpVariable]) -> pulp.LpVariable:
+    """An integer variable ``name`` equal to the sum of ``parts`` (integer variables, so it is whole at
+    every integer point), bounded by theirs; the equation is row ``row`` of ``family``."""
+    v = m.prob.add_variable(name, lowBound=0, upBound=sum(int(x.upBound) for x in parts), cat=pulp.LpInteger)
+    m._add(family, key, pulp.LpConstraint(pulp.LpAffineExpression([(x, 1) for x in parts] + [(v, -1)]),
+                                          pulp.LpConstraintEQ, row, 0))
+    return v
+
+
 def add_type_count_vars(m: Model) -> None:
     """``n[t] = sum_k w[t, k]``, integer: the nodes of type t in the whole plan, for a target among
     several candidates, where the mix is what the solver chooses. Every ``w`` is whole, so ``n`` is whole
     at every integer point and declaring it integer removes none. It gives branch and bound the
     disjunction ``n[t] <= v`` or ``n[t] >= v + 1`` over all classes at once (docs/formulation.md, "Counts
     per node type")."""
-    d = m.data
-    for t in range(d.T):
+    for t in range(m.data.T):
         ws = [v for (tt, _k), v in m.w.items() if tt == t]
-        if not ws:
-            continue
-        m.n[t] = m.prob.add_variable(f"n_{t}", lowBound=0, upBound=sum(int(v.upBound) for v in ws), cat=pulp.LpInteger)
-        m._add("type_count", (t,), pulp.LpConstraint(pulp.LpAffineExpression([(v, 1) for v in ws] + [(m.n[t], -1)]),
-                                                      pulp.LpConstraintEQ, f"type_count__{t}", 0))
+        if ws:
+            m.n[t] = _sum_var(m, f"n_{t}", "type_count", (t,), f"type_count__{t}", ws)
 
 
 def hall_classes(data: ProblemData) -> dict[str, list[int]]:
@@ -225,19 +231,10 @@ def add_hall_count_vars(m: Model) -> None:
         tag = f"{j}_{sanitize(hall)}"  # the index keeps names apart that sanitize alike
         for t in range(m.data.T):
             ws = [m.w[t, k] for k in ks if (t, k) in m.w]
-            if len(ws) < 2:
-                continue
-            v = m.prob.add_variable(f"nh_{t}_{tag}", lowBound=0, upBound=sum(int(x.upBound) for x in ws),
-                                    cat=pulp.LpInteger)
-            m.n_hall[t, hall] = v
-            m._add("hall_type_count", (t, hall), pulp.LpConstraint(
-                pulp.LpAffineExpression([(x, 1) for x in ws] + [(v, -1)]), pulp.LpConstraintEQ,
-                f"hall_type_count__{t}_{tag}", 0))
-        v = m.prob.add_variable(f"rh_{tag}", lowBound=0, upBound=sum(m.data.count(k) for k in ks), cat=pulp.LpInteger)
-        m.r_hall[hall] = v
-        m._add("hall_racks", (hall,), pulp.LpConstraint(
-            pulp.LpAffineExpression([(m.r[k], 1) for k in ks] + [(v, -1)]), pulp.LpConstraintEQ,
-            f"hall_racks__{tag}", 0))
+            if len(ws) >= 2:
+                m.n_hall[t, hall] = _sum_var(m, f"nh_{t}_{tag}", "hall_type_count", (t, hall),
+                                             f"hall_type_count__{t}_{tag}", ws)
+        m.r_hall[hall] = _sum_var(m, f"rh_{tag}", "hall_racks", (hall,), f"hall_racks__{tag}", [m.r[k] for k in ks])
 
 
 # --- constraints ------------------------------------------------------------------------------------
@@ -321,7 +318,7 @@ def add_striping(m: Model) -> None:
     linear, so the striping is chosen together with the placement (docs/formulation.md)."""
     d = m.data
     max_kw = d.quantity("power")
-    overhead = d.classes["overhead_kw"].astype(float) if d.K else np.zeros(0)
+    overhead = m.overhead_kw()
     for j, s in enumerate(d.stripes):
         key = (s.hall, s.row)
         tag = f"{j}_{sanitize(s.hall)}_{sanitize(s.row)}"  # the index keeps names apart that sanitize alike

@@ -296,8 +296,7 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
     started = time.monotonic()
     maximize = m.maximize_count
     report = _Reporter(progress, "highs", maximize, started) if progress is not None else None
-    state: dict[str, Any] = {"lp_bound": None, "rounded": False, "retried": False, "support": False,
-                             "sliced": False}
+    state: dict[str, Any] = {"lp_bound": None, "rounded": False, "retried": False, "support": False}
 
     def interrupt(event):
         now = time.monotonic() - started
@@ -351,16 +350,17 @@ def _solve_highs(m: Model, time_limit: float | None, gap_rel: float, progress: P
                     sol.col_value = [float(v.varValue or 0.0) for v in variables]
                     sol.value_valid = True
                     h.setSolution(sol)
-            if getattr(m, "n", None) and len(variables) < PRESOLVED_FIRST_MIN_COLUMNS:
-                h.setOptionValue("presolve", "off")  # small: straight to the counts (see the constant)
-            elif getattr(m, "n", None):  # presolved first, for a few nodes: most plans are proven there
+            counts = bool(getattr(m, "n", None))  # (the waves model has none)
+            presolved_first = counts and len(variables) >= PRESOLVED_FIRST_MIN_COLUMNS
+            if presolved_first:  # presolved first, for a few nodes: most plans are proven there
                 h.setOptionValue("mip_max_nodes", PRESOLVED_FIRST_NODES)
+            elif counts:  # small: straight to the counts (see the constant)
+                h.setOptionValue("presolve", "off")
             with quiet_stdout():
                 h.run()
-            if getattr(m, "n", None) and len(variables) >= PRESOLVED_FIRST_MIN_COLUMNS:
+            if presolved_first:
                 h.setOptionValue("mip_max_nodes", MAX_NODES)
-                state["sliced"] = h.getModelStatus() == highspy.HighsModelStatus.kSolutionLimit
-            if state["sliced"]:
+            if presolved_first and h.getModelStatus() == highspy.HighsModelStatus.kSolutionLimit:
                 # HiGHS's presolve substitutes each count n[t] out (a column in one equation), and with it
                 # the branching on whole counts per type that proves the plans presolved branch and bound
                 # does not (docs/formulation.md, "Counts per node type"): on, from its best plan, with the

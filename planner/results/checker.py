@@ -635,6 +635,14 @@ def element_loads(c: Recomputed, failed: str | None) -> dict[str, float]:
     return load
 
 
+def _load_array(c: Recomputed, failed: str | None, names: list[str]) -> np.ndarray:
+    """:func:`element_loads` after ``failed`` as an array in the order of ``names`` (every element)."""
+    loads = element_loads(c, failed)
+    if list(loads) != names:  # the simulation lists every element, always in the same order
+        raise AssertionError(f"power tree simulation after {failed}: elements {list(loads)[:5]}... out of order")
+    return np.array(list(loads.values()), dtype=float)
+
+
 def check_power_tree(c: Recomputed) -> list[str]:
     """Every source and panel within its ``kw`` in normal operation and after every single failure of a
     source or a panel."""
@@ -646,10 +654,7 @@ def check_power_tree(c: Recomputed) -> list[str]:
     limit = np.array([rating[n] for n in names], dtype=float)
     out = []
     for failed in [None] + names:
-        loads = element_loads(c, failed)
-        if list(loads) != names:  # every element, in the ratings' order (so the arrays line up)
-            raise AssertionError(f"power tree simulation after {failed}: elements {list(loads)[:5]}... out of order")
-        kw = np.array(list(loads.values()), dtype=float)
+        kw = _load_array(c, failed, names)
         for i in np.flatnonzero(~(kw <= limit + physics.EPS)).tolist():  # physics.within, element by element
             when = "in normal operation" if failed is None else f"after losing {failed}"
             out.append(f"{names[i]} {when}: carries {_fmt(kw[i])} kW > {limit[i]:g} kW")
@@ -792,13 +797,11 @@ def check_power_report(c: Recomputed) -> list[str]:
     if c.fac.power is None or power is None:
         return []
     normal = element_loads(c, None)
-    most = np.array(list(normal.values()), dtype=float)
-    for failed in normal:
-        loads = element_loads(c, failed)
-        if list(loads) != list(normal):
-            raise AssertionError(f"power tree simulation after {failed}: elements out of order")
-        np.maximum(most, np.array(list(loads.values()), dtype=float), out=most)
-    worst = dict(zip(normal, most.tolist()))
+    names = list(normal)
+    most = _load_array(c, None, names)
+    for failed in names:
+        np.maximum(most, _load_array(c, failed, names), out=most)
+    worst = dict(zip(names, most.tolist()))
     out = []
     for e in power.get("elements") or []:
         name = e.get("name")

@@ -263,8 +263,7 @@ def _rows_and_halls(fac: Facility, df: Table) -> tuple[list[dict], list[dict]]:
     and draw against ``it_kw``."""
     of_row, keys = df.groups("hall", "row")
     sums = {name: group_sums(of_row, len(keys), df[column]).tolist() for name, column in (
-        ("heat_kw", "it_kw"), ("air_kw", "air_heat_kw"), ("existing_kw", "existing_kw"), ("planned_kw", "planned_kw"),
-        ("racks_used", "nodes_planned"))}
+        ("heat_kw", "it_kw"), ("air_kw", "air_heat_kw"), ("existing_kw", "existing_kw"), ("planned_kw", "planned_kw"))}
     sums["racks_used"] = np.bincount(of_row, weights=df["nodes_planned"] > 0, minlength=len(keys)).tolist()
     by_row = {key: {name: values[i] for name, values in sums.items()} for i, key in enumerate(keys)}
     rows, halls = [], []
