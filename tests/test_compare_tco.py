@@ -238,3 +238,20 @@ def test_placement_controls_of_the_demand_file_hold_in_compare_and_sweep(tmp_pat
                    "--no-tornado", "-o", str(tmp_path / "s"))
     assert res.returncode == 0, res.stderr
     assert json.loads((tmp_path / "s" / "sweep-meta.json").read_text())["setup"]["controls"]["exclude"] == ["hall-1/A"]
+
+
+def test_a_bought_against_a_rented_candidate_is_said_and_no_plan_above_an_edge_is_named(cat):
+    """The README's example: MI400 rented against B200 bought. The verdict says the bases differ, as
+    ``plan`` does, and the break-even, where MI400 ranks worse at every TDP it has a plan for, names the
+    TDP above which it has none rather than calling the whole range worse."""
+    prices = {"mi400-8x": PriceInput(rent_usd_month=Figure(nominal=25_000)),
+              "b200-8x-dlc": PriceInput(price_usd=Figure(nominal=515_000))}
+    res = run_compare(load_facility(AI_HALL), cat, ["mi400-8x", "b200-8x-dlc"], {"gpus": 1024}, False,
+                      prices=prices, years=4, discount_rate=0.08, time_limit=60)
+    notes = res.doc["verdict"]["notes"]
+    assert any(n.startswith("the candidates are priced on different bases (mi400-8x rent, b200-8x-dlc buy)")
+               for n in notes), notes
+    (f,) = res.doc["break_even"]
+    assert not f["found"] and 1500 < f["no_plan_above_w"] < 1750 and "cooling" in f["reason"]
+    assert re.fullmatch(r"no break-even: mi400-8x ranks worse than b200-8x-dlc over the whole range 900-2,500 W "
+                        r"where it has a plan; above about 1,6\d\d W it has none \(hall .*cooling.*\)", f["note"]), f["note"]

@@ -37,7 +37,7 @@ from planner.inputs.specs import Catalogue, Point, resolve, suggest
 from planner.results.plan_json import made_at, tool_record
 from planner.studies.scenarios import reason_kind
 from planner.studies.tco import (DEFAULT_DISCOUNT_RATE, DEFAULT_YEARS, VALUE_LABEL, PriceChoice, PriceInput,
-                                 choose_prices, money, priced_catalogue, tco, value_key)
+                                 choose_prices, mixed_bases_note, money, priced_catalogue, tco, value_key)
 from planner.vocabulary import DEFAULT_GAP, DEFAULT_SOLVER, DEFAULT_TIME_LIMIT_S, SCHEMA_COMPARE
 
 BISECTION_TOL_W = 2.0
@@ -255,6 +255,9 @@ def nominal_verdict(doc: dict[str, Any]) -> dict[str, Any]:
     if unpriced:
         notes.append(f"no price is known for {', '.join(unpriced)}: {'its' if len(unpriced) == 1 else 'their'} "
                      "nodes cost nothing here (give one with --price ID=USD or ID=USD/month)")
+    mixed = mixed_bases_note({c: (p or {}).get("basis") for c, p in (doc.get("prices") or {}).items()})
+    if mixed:
+        notes.append(mixed)
     if doc.get("cooling_note"):
         notes.append(doc["cooling_note"])
     if not ok:
@@ -367,7 +370,10 @@ def _break_even(cat: Catalogue, candidates: list[str], rows: list[dict[str, Any]
             better_low = v_lo < target
             if better_low == (v_hi < target):
                 word = "better" if better_low else "worse"
-                finding["note"] = f"no break-even: {a} ranks {word} than {b} over the whole range {lo_w:,.0f}-{hi_w:,.0f} W"
+                finding["note"] = (f"no break-even: {a} ranks {word} than {b} over the whole range {lo_w:,.0f}-"
+                                   f"{hi_w:,.0f} W" + (f" where it has a plan; above about {finding['no_plan_above_w']:,.0f} W "
+                                                       f"it has none ({finding['reason']})"
+                                                       if finding["no_plan_above_w"] else ""))
                 out.append(finding)
                 continue
             left, right = lo_w, hi_w

@@ -265,6 +265,17 @@ def priced_catalogue(cat: Catalogue, choices: dict[str, PriceChoice | None]) -> 
     return new
 
 
+def mixed_bases_note(bases: dict[str, str | None]) -> str | None:
+    """The note for candidates priced on different bases (some bought, some rented; ``bases`` maps each
+    node id to ``buy``, ``rent`` or None), or None when they are alike: a rent also pays the provider, so
+    such a comparison is not like with like."""
+    if not {"buy", "rent"} <= set(bases.values()):
+        return None
+    each = ", ".join(f"{nid} {b}" for nid, b in bases.items() if b)
+    return (f"the candidates are priced on different bases ({each}): a purchase recovered over the years "
+            "against a rent that also pays the provider; give --price ID=buy or ID=rent to compare like with like")
+
+
 def plan_prices(cat: Catalogue, demand: Any, given: dict[str, PriceInput] | None = None,
                 years: float = DEFAULT_YEARS, rate: float = DEFAULT_DISCOUNT_RATE) -> tuple[Catalogue, dict[str, Any]]:
     """The catalogue a plan is made with, its node profiles carrying the chosen prices, and
@@ -285,11 +296,8 @@ def plan_prices(cat: Catalogue, demand: Any, given: dict[str, PriceInput] | None
                 "cost nothing here")
         note += (f"; give {'it' if len(unpriced) == 1 else 'them'} with --price {unpriced[0]}=USD or "
                  f"{unpriced[0]}=USD/month")
-    if applied and demand.kind != "nodes" and {"buy", "rent"} <= {c.basis for c in choices.values() if c}:
-        each = ", ".join(f"{nid} {c.basis}" for nid, c in choices.items() if c)
-        mixed = (f"the candidates are priced on different bases ({each}): a purchase recovered over the years "
-                 "against a rent that also pays the provider; give --price ID=buy or ID=rent to compare like "
-                 "with like")
+    mixed = mixed_bases_note({nid: c.basis if c else None for nid, c in choices.items()})
+    if applied and demand.kind != "nodes" and mixed:
         note = f"{note}; {mixed}" if note else mixed
     record = {"applied": applied and any(c is not None for c in choices.values()), "years": years,
               "discount_rate": rate, "note": note,
