@@ -125,6 +125,11 @@ def _csv_texts(run: PlanRun) -> dict[str, str]:
     return texts
 
 
+PLAN_FILES = ("plan.json", "racks.csv", "racks.xlsx", "power.csv", "facility.striped.yaml", "report.html")
+"""Every file ``rackplan plan`` may write into its output directory; one a run does not write is removed
+if an earlier run left it there, so the directory holds one plan's files only."""
+
+
 def write_plan(run: PlanRun, out_dir: str | Path, xlsx: bool = True, *, view: dict[str, Any] | None = None,
                texts: dict[str, str] | None = None) -> list[Path]:
     """Write ``plan.json``, ``racks.csv``, ``racks.xlsx`` (unless ``xlsx`` is false), ``power.csv``
@@ -149,6 +154,9 @@ def write_plan(run: PlanRun, out_dir: str | Path, xlsx: bool = True, *, view: di
         if run.placement.striping:
             paths.append(out.write_text("facility.striped.yaml", striped_facility_yaml(run)))
         paths.append(out.write_text("report.html", html))
+        for name in PLAN_FILES:
+            if out.directory / name not in paths:
+                out.retire(name)
     return paths
 
 

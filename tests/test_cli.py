@@ -249,18 +249,40 @@ def test_output_commit_is_all_or_nothing(tmp_path, monkeypatch):
         return real(src, dst)
 
     monkeypatch.setattr(outputs.os, "replace", flaky)
+    (out / "c.txt").write_text("old c")
     with pytest.raises(Exception) as info:
         with outputs.atomic_outputs(out) as o:
             o.write_text("a.txt", "new a")
             o.write_text("b.txt", "new b")
+            o.retire("c.txt")  # removed by a commit that succeeds; this one fails, so it stays
     assert calls["n"] == 1 and "No space left" in str(info.value)
     assert (out / "a.txt").read_text() == "old a" and (out / "b.txt").read_text() == "old b"
-    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt", "plans"]  # no temporary files left
+    assert (out / "c.txt").read_text() == "old c"
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt", "c.txt", "plans"]  # no temporary files left
     monkeypatch.setattr(outputs.os, "replace", real)
     with outputs.atomic_outputs(out) as o:
         o.replace_dir("plans")
         o.write_text("plans/y@nominal.json", "{}")
     assert [p.name for p in (out / "plans").iterdir()] == ["y@nominal.json"]
+    with outputs.atomic_outputs(out) as o:
+        o.write_text("a.txt", "newer a")
+        o.retire("c.txt")
+        o.retire("d.txt")  # not there: nothing to do
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt", "plans"]
+
+
+def test_a_plan_written_over_an_earlier_one_leaves_none_of_its_files(rackplan, tmp_path):
+    """A plan of a facility with a power tree, then one without, written to the same directory with
+    --no-xlsx: the first run's power.csv and racks.xlsx go (they would pass for the new plan's), a file
+    rackplan does not write stays."""
+    out = tmp_path / "o"
+    first = rackplan("plan", ROOT / "facilities" / "ai-building.yaml", "--nodes", "b200-8x-dlc=4", "-q", "-o", out)
+    assert first.returncode == 0 and (out / "power.csv").exists() and (out / "racks.xlsx").exists()
+    (out / "notes.txt").write_text("mine")
+    second = rackplan("plan", ROOT / "facilities" / "ai-hall.yaml", "--nodes", "h100-8x=2", "-q", "--no-xlsx",
+                      "-o", out)
+    assert second.returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "plan.json", "racks.csv", "report.html"]
 
 
 def test_compare_with_no_candidate_fitting_exits_1_and_writes_nothing(rackplan, tmp_path):

@@ -52,13 +52,15 @@ class OutputSet:
 
     The commit is all or nothing: files it replaces are first set aside, and if any move fails every
     file already moved is taken back and the set-aside ones restored. A subdirectory declared with
-    :meth:`replace_dir` is replaced as a whole, so files from an earlier run do not linger in it.
+    :meth:`replace_dir` is replaced as a whole, so files from an earlier run do not linger in it, and a
+    file declared with :meth:`retire` is removed.
     """
 
     def __init__(self, directory: Path):
         self.directory = directory
         self._staged: list[tuple[Path, Path]] = []
         self._whole: list[str] = []
+        self._retired: list[str] = []
         self._tmpdir: Path | None = None
 
     def _stage_dir(self) -> Path:
@@ -78,6 +80,12 @@ class OutputSet:
         """Replace the subdirectory ``relative`` as a whole on commit (an empty one if nothing is written)."""
         (self._stage_dir() / relative).mkdir(parents=True, exist_ok=True)
         self._whole.append(relative)
+
+    def retire(self, relative: str) -> None:
+        """Remove the file ``relative`` on commit if an earlier run left it there: an output this run does
+        not write (``power.csv`` of a facility without a power tree, ``racks.xlsx`` with ``--no-xlsx``)
+        must not linger beside the new ones as if it belonged to them. Restored if the commit fails."""
+        self._retired.append(relative)
 
     def write_text(self, relative: str, text: str) -> Path:
         return self.write_bytes(relative, text.encode("utf-8"))
@@ -108,7 +116,13 @@ class OutputSet:
                 raise InputError.one("<command line>", "-o", f"cannot write '{target}': it is {kind}")
         old = self._tmpdir / ".old"
         done: list[tuple[Path, Path, Path | None]] = []  # (staged, target, set-aside copy)
+        retired: list[tuple[Path, Path]] = []  # (target, set-aside copy)
         try:
+            for i, relative in enumerate(self._retired):
+                target = self.directory / relative
+                if target.is_file() and not any(t == target for _, t in moves):
+                    os.replace(target, old / f"retired-{i}")
+                    retired.append((target, old / f"retired-{i}"))
             for i, (staged, target) in enumerate(moves):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 aside = None
@@ -123,6 +137,8 @@ class OutputSet:
                     os.replace(target, staged)
                 if aside is not None and aside.exists():
                     os.replace(aside, target)
+            for target, aside in retired:
+                os.replace(aside, target)
             self.discard()
             raise _unwritable(moves[len(done) - 1][1] if done else self.directory, exc) from None
         self.discard()
