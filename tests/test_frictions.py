@@ -89,6 +89,35 @@ def _fill_count(capsys, facility: str, node: str, tmp_path: Path) -> tuple[int, 
     return _FILLS[facility, node]
 
 
+TINY = """version: 1
+name: tiny
+site: {electricity_usd_per_kwh: 0.10, power_redundancy: N, derate: 0.8, power_factor: 1.0, load_factor: 1.0}
+rack_types:
+  air-42: {u: 42, cooling: air, air_kw: 100, feed: {volts: 400, phases: 3, amps: 63}, max_weight_kg: 2000}
+halls:
+  - name: h
+    cooling_units: {count: 3, unit_kw: 30, redundant: 1}
+    rows:
+      - {name: A, rack_type: air-42, racks: 2}
+"""
+
+
+def test_the_binding_limit_is_the_one_that_stops_one_more_node(capsys, tmp_path):
+    """By hand: a feed carries 400 x 63 x sqrt(3) x 0.8 / 1000 = 34.9 kW, three h100-8x (10.2 kW each);
+    the hall's cooling, 2 x 30 kW usable (N+1), five. The fill places 5 nodes: 51 kW of 60 kW, 85 %, but
+    a sixth (61.2 kW) does not fit, so the hall's cooling binds, not the racks' power (20.4 and 30.6 kW
+    of 34.9 kW), and a demand of six says the same."""
+    facility = tmp_path / "tiny.yaml"
+    facility.write_text(TINY)
+    code, _, err = run(capsys, "plan", str(facility), "--fill", "h100-8x", "-q", "-o", str(tmp_path / "o"))
+    assert code == 0, err
+    plan = json.loads((tmp_path / "o" / "plan.json").read_text())
+    assert plan["totals"]["nodes"]["h100-8x"] == 5 and plan["halls"][0]["utilization"] == pytest.approx(51 / 60)
+    assert plan["binding"]["limit"] == "hall" and plan["binding"]["halls_full"] == ["h"]
+    code, _, err = run(capsys, "plan", str(facility), "--nodes", "h100-8x=6", "-q", "-o", str(tmp_path / "six"))
+    assert code == 1 and "at most 5 h100-8x fit (40 GPUs); binding: hall cooling" in err, err
+
+
 def test_too_many_nodes_says_the_most_that_fit(capsys, tmp_path):
     most, binding = _fill_count(capsys, CONTRACT, "b200-8x-air", tmp_path)
     code, _, err = run(capsys, "plan", CONTRACT, "--nodes", f"b200-8x-air={most + 1}", "-q", "-o", str(tmp_path / "o"))

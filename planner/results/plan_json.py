@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import math
 from collections import Counter
 from typing import Any
 
@@ -488,7 +489,8 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
 
 
 FULL = 0.98
-"""Utilization at which a limit counts as full (binding) in the summary."""
+"""Utilization at which a limit counts as full (binding) in the summary, whatever its headroom; below it,
+a limit is full when its headroom would not take one more of the plan's smallest node."""
 
 
 def _binding_summary(used: Table, plan: dict[str, Any]) -> dict[str, Any]:
@@ -498,14 +500,27 @@ def _binding_summary(used: Table, plan: dict[str, Any]) -> dict[str, Any]:
     rows, halls = plan["rows"], plan["halls"]
     counted = Counter(used["binding"].tolist())  # most racks first; ties in order of first appearance
     per_rack = dict(sorted(counted.items(), key=lambda kv: -kv[1]))
-    full_rows = [f"{r['hall']}/{r['row']}" for r in rows if r["utilization"] is not None and r["utilization"] > FULL]
-    full_halls = [h["name"] for h in halls if h["utilization"] > FULL]
-    full_it = [h["name"] for h in halls if (h.get("it_utilization") or 0) > FULL]
-    full_cdus = [f"{g['hall']}/{g['name']}" for g in plan.get("cdus") or [] if g["liquid_kw"] > FULL * g["usable_kw"]]
-    full_plant = bool(plan.get("plant") and plan["plant"]["utilization"] > FULL)
+    types = (plan.get("node_types") or {}).values()
+    node_kw = min((float(t["max_kw"]) for t in types), default=0.0)  # one more of the smallest node
+    liquid_kw = min((float(t["max_kw"]) * float(t["liquid_fraction"]) for t in types if t.get("liquid_fraction")),
+                    default=math.inf)
+
+    def full(load_kw: float | None, limit_kw: float | None, step_kw: float = node_kw) -> bool:
+        if load_kw is None or not limit_kw:
+            return False
+        return load_kw > FULL * limit_kw or limit_kw - load_kw < step_kw
+
+    full_rows = [f"{r['hall']}/{r['row']}" for r in rows if full(r["heat_kw"], r["cooling_kw"])]
+    full_halls = [h["name"] for h in halls if full(h["utilization"] * h["usable_kw"], h["usable_kw"])]
+    full_it = [h["name"] for h in halls if h.get("it_kw_limit")
+               and full((h.get("it_utilization") or 0) * h["it_kw_limit"], h["it_kw_limit"])]
+    full_cdus = [f"{g['hall']}/{g['name']}" for g in plan.get("cdus") or []
+                 if full(g["liquid_kw"], g["usable_kw"], liquid_kw)]
+    plant = plan.get("plant")
+    full_plant = bool(plant and full(plant["utilization"] * plant["usable_kw"], plant["usable_kw"]))
     elements = (plan.get("power") or {}).get("elements") or []
-    full_sources = [e["name"] for e in elements if e["kind"] == "source" and e["utilization"] > FULL]
-    full_panels = [e["name"] for e in elements if e["kind"] == "panel" and e["utilization"] > FULL]
+    full_sources = [e["name"] for e in elements if e["kind"] == "source" and full(e["worst_kw"], e["kw"])]
+    full_panels = [e["name"] for e in elements if e["kind"] == "panel" and full(e["worst_kw"], e["kw"])]
     main = max(per_rack, key=per_rack.get) if per_rack else None
     for limit, full in (("source", full_sources), ("plant", full_plant), ("hall_it", full_it), ("cdu", full_cdus),
                         ("hall", full_halls), ("panel", full_panels)):
