@@ -49,7 +49,8 @@ def run_plan(loaded: LoadedFacility, cat: Catalogue, demand: Demand, *, point: P
              prices: dict[str, Any] | None = None, check: bool = True) -> PlanRun:
     """Optimize, build ``plan.json``, and check it independently (unless ``check`` is false: then
     :func:`attach_check` must follow before anything is written). ``prices`` is the record of the node
-    prices ``cat`` carries (``plan.json``'s ``prices``; see ``planner.cli._plan_prices``). Raises
+    prices ``cat`` carries (``plan.json``'s ``prices``): both come from
+    :func:`planner.studies.tco.plan_prices`, as ``rackplan plan`` prices; without them no node is priced. Raises
     :class:`~planner.errors.NoPlanError` when nothing fits and
     :class:`~planner.errors.PlanCheckError` if the plan breaks a limit (a bug)."""
     if not available(solver):
