@@ -1270,9 +1270,15 @@ def cmd_phases(args: argparse.Namespace) -> int:
     if progress:
         _err(f"rackplan: '{loaded.facility.name}' ({_n(len(loaded.facility.racks), 'rack')}); "
              f"{_n(len(spec.waves), 'wave')}: " + "; ".join(f"{w.name} {w.date} {w.demand.describe()}" for w in spec.waves))
-    result = run_phases(loaded, cat, spec, point=args.point, tdp=tdp, solver=opts["solver"],
-                        time_limit=opts["time_limit"], gap=opts["gap"], progress=progress,
-                        sweep=not args.no_sensitivity, spec_files=args.specs)
+    try:
+        result = run_phases(loaded, cat, spec, point=args.point, tdp=tdp, solver=opts["solver"],
+                            time_limit=opts["time_limit"], gap=opts["gap"], progress=progress,
+                            sweep=not args.no_sensitivity, spec_files=args.specs)
+    except NoPlanError as exc:
+        if exc.demand is None:
+            raise
+        # the first wave that does not fit: what plan says of it, and the most that does fit
+        return _no_plan(exc, loaded, cat, exc.demand, args, tdp, opts, progress)
     paths = write_phases(result, args.out, loaded)
     if not args.quiet:
         for line in _phases_summary(result.doc):

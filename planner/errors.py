@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 
 class Exit(IntEnum):
@@ -62,10 +63,13 @@ class InputError(Exception):
 
 
 class NoPlanError(Exception):
-    """The demand cannot be met by this facility. ``shortfalls`` name what runs out and by how much."""
+    """The demand cannot be met by this facility. ``shortfalls`` name what runs out and by how much;
+    ``demand`` is the demand they are about when it is not the one the command was given (``phases``:
+    the first wave that does not fit, with the waves installed before it)."""
 
-    def __init__(self, message: str, shortfalls: list[str] | None = None):
+    def __init__(self, message: str, shortfalls: list[str] | None = None, demand: Any = None):
         self.shortfalls = list(shortfalls or [])
+        self.demand = demand
         super().__init__(message)
 
 

@@ -1,6 +1,7 @@
 """``rackplan phases`` end to end, in process: hand-checked strategy costs on a tiny facility, the
-refused wave whose nodes are not yet available (exit 2), nodes that stay in their racks, every wave
-checked, same inputs -> same phases.json, and the report's structure.
+refused wave whose nodes are not yet available (exit 2), waves that do not fit (exit 1, saying which
+wave and what runs out), nodes that stay in their racks, every wave checked, same inputs -> same
+phases.json, and the report's structure.
 
 The tiny facility (tests/helpers.py): three 42U air racks, 32.78 kW feeds, 35 kW of air, 9,000 USD a
 rack-year; electricity 0.08 USD/kWh at a load factor of 0.8; air pPUE 1.45. Two node profiles of our
@@ -365,12 +366,32 @@ def test_where_waiting_pays_off_in_words(rows, sentence):
     assert wait_finding(_grid(D, rows)) == sentence
 
 
+RACKS_SHORT = ("racks: 3 of 12 tb200 (30 kW) cannot be placed in any rack even with every limit above the racks "
+               "lifted; binding: rack power, heat, space, weight and form factor together")
+MOST_THAT_FITS = "  at most 9 tb200 fit (72 GPUs); binding: rack power (feeds)"
+
+
 def test_waves_that_do_not_fit_exit_1(files, capsys):
-    """Twelve 10 kW nodes need four racks; the facility has three."""
-    code, out = phases(files, "--wave", "2027-01:tb200=12")
+    """Twelve 10 kW nodes need four racks; the facility has three (three nodes a rack). Exit 1 says of
+    the wave what ``plan`` says of its nodes: what runs out, how many cannot be placed, how many fit."""
+    code, out = phases(files, "--wave", "2027-01:tb200=12", "-q")
     assert code == 1
-    assert capsys.readouterr().err.strip().splitlines()[-1] == \
-        "rackplan: no plan: the waves do not fit together (all waves: infeasible)"
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"rackplan: no plan: wave wave-1 (2027-01) does not fit: {RACKS_SHORT}", MOST_THAT_FITS]
+    assert not out.exists()
+    assert main(["plan", files["facility"], "--specs", files["specs"], "--nodes", "tb200=12", "-q",
+                 "-o", str(Path(files["dir"]) / "plan")]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [f"rackplan: no plan: {RACKS_SHORT}", MOST_THAT_FITS]
+
+
+def test_waves_that_fit_alone_but_not_together_say_which_wave_breaks_it(files, capsys):
+    """Six nodes now and six more later: each wave fits alone (two racks), the second not beside the
+    first. Exit 1 names the second wave, and what runs out for all twelve nodes together."""
+    code, out = phases(files, "--wave", "2027-01:tb200=6", "--wave", "2027-04:tb200=6", "-q")
+    assert code == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "rackplan: no plan: wave wave-2 (2027-04) fits alone but not beside the 1 wave installed then (wave-1); "
+        f"all 12 x tb200 together: {RACKS_SHORT}", MOST_THAT_FITS]
     assert not out.exists()
 
 

@@ -26,6 +26,9 @@ few seconds instead of a minute); otherwise it starts the MIP.
 The **wave-by-wave baseline** solves the waves one after the other, each at its least cost with the
 earlier ones fixed: what a team that plans each purchase when it comes would get. The difference is
 the value of planning ahead; it may stop at a wave that no longer fits (:attr:`WaveResult.stopped`).
+
+When the waves do not fit together, :func:`why_not` finds the first wave that does not fit beside the
+ones before it and says what ``plan`` says of it (or of all the nodes installed then).
 """
 
 from __future__ import annotations
@@ -538,12 +541,13 @@ class _Repair:
 
 def plan_waves(fac: Facility, types: list[NodeType], waves: list[Wave], *, today: str, horizon: str,
                discount_rate: float = 0.08, solver: str = DEFAULT_SOLVER, time_limit: float | None = DEFAULT_TIME_LIMIT_S,
-               gap: float = DEFAULT_GAP, myopic: bool = True,
-               data: ProblemData | None = None) -> tuple[WaveResult, WaveResult | None]:
+               gap: float = DEFAULT_GAP, myopic: bool = True, data: ProblemData | None = None,
+               diagnose: bool = False) -> tuple[WaveResult, WaveResult | None]:
     """Plan every wave at once at the least discounted cost; with ``myopic``, also the wave-by-wave
     baseline (which may stop at a wave that no longer fits: :attr:`WaveResult.stopped`). ``types`` holds
     every node type any wave names (``data``: their problem data, when already built for the same
-    facility and types). Raises :class:`NoPlanError` when the waves do not fit together."""
+    facility and types). Raises :class:`NoPlanError` when the waves do not fit together; with
+    ``diagnose``, one that says which wave first does not fit and what runs out (:func:`why_not`)."""
     if fac.striped_rows():
         raise InputError.one(CLI_FILE, "", "waves do not choose striping: plan the facility once and use its "
                                            "facility.striped.yaml")
@@ -562,12 +566,15 @@ def plan_waves(fac: Facility, types: list[NodeType], waves: list[Wave], *, today
     allowed = [{ids.index(nid) for nid in w.demand.node_ids} for w in waves]
     weights = [service_years(w.date, w.retire or horizon, today, discount_rate) for w in waves]
 
-    def one(model: _Model, label: str) -> WaveResult:
+    def one(model: _Model, label: str, explain: bool = False) -> WaveResult:
         started = time.monotonic()
         status, objective, bound = model.solve(solver, time_limit, gap)
         seconds = time.monotonic() - started
         if objective is None:
             if status == "infeasible":
+                if explain:
+                    raise why_not(fac, types, waves, data, allowed, weights, solver=solver, time_limit=time_limit,
+                                  gap=gap)
                 raise NoPlanError(f"no plan: the waves do not fit together ({label}: infeasible)")
             raise NoPlanError(f"no plan: the time limit ran out before any plan was found ({label}); "
                               "raise --time-limit")
@@ -579,7 +586,7 @@ def plan_waves(fac: Facility, types: list[NodeType], waves: list[Wave], *, today
         return WaveResult(waves[: model.V], data, added, pv, bound, "optimal" if g <= gap + 1e-12 else "feasible",
                           g, seconds, annual, method=model.start if solver == "highs" else "branch and bound")
 
-    joint = one(_Model(data, waves, allowed, weights), "all waves")
+    joint = one(_Model(data, waves, allowed, weights), "all waves", explain=diagnose)
     base = None
     if myopic:
         fixed: dict[int, np.ndarray] = {}
@@ -607,6 +614,60 @@ def plan_waves(fac: Facility, types: list[NodeType], waves: list[Wave], *, today
             joint = WaveResult(joint.waves, data, [a.copy() for a in base.added], base.pv_usd, joint.bound_usd,
                                "optimal" if g <= gap + 1e-12 else "feasible", g, joint.seconds, list(base.annual_usd))
     return joint, base
+
+
+def why_not(fac: Facility, types: list[NodeType], waves: list[Wave], data: ProblemData, allowed: list[set[int]],
+            weights: list[float], *, solver: str = DEFAULT_SOLVER, time_limit: float | None = DEFAULT_TIME_LIMIT_S,
+            gap: float = DEFAULT_GAP) -> NoPlanError:
+    """Why waves that do not fit together (:func:`plan_waves`) do not: the first wave that does not fit
+    with the ones before it planned together, and what ``plan`` says of it
+    (:func:`planner.optimize.placement.optimize`, which diagnoses a demand that does not fit): of the
+    wave alone when it does not fit even alone, else of all the nodes installed then (when every wave
+    installed then asks for exact nodes). The error carries that demand (:attr:`NoPlanError.demand`)."""
+    from planner.inputs.demand import Demand
+    from planner.optimize.placement import optimize
+
+    v = len(waves) - 1
+    for u in range(len(waves) - 1):
+        status, _objective, _bound = _Model(data, waves, allowed, weights, until=u).solve(solver, time_limit, gap)
+        if status == "infeasible":
+            v = u
+            break
+    wave, live = waves[v], active(waves, v)
+    by_id = {t.id: t for t in types}
+
+    def said(demand: Demand) -> NoPlanError | None:
+        """``plan``'s diagnosis of ``demand``; None when it fits."""
+        try:
+            optimize(fac, [by_id[i] for i in demand.node_ids], demand, solver=solver, time_limit=time_limit,
+                     gap_rel=gap)
+        except NoPlanError as exc:
+            return exc
+        return None
+
+    head = f"wave {wave.name} ({wave.date})"
+    demand = wave.demand
+    diag = said(demand)
+    if diag is not None:
+        head += " does not fit" + (" even alone" if len(live) > 1 else "")
+    else:
+        before = [waves[u].name for u in live if u != v]
+        head += (f" fits alone but not beside the {len(before)} wave{'s' if len(before) > 1 else ''} installed "
+                 f"then ({', '.join(before)})")
+        if all(waves[u].demand.kind == "nodes" for u in live):
+            nodes: dict[str, int] = {}
+            for u in live:
+                for nid, n in waves[u].demand.nodes.items():
+                    nodes[nid] = nodes.get(nid, 0) + n
+            demand = Demand("nodes", nodes=nodes)
+            diag = said(demand)
+            if diag is not None:
+                head += f"; all {demand.describe().removeprefix('place ')} together"
+    if diag is None:
+        return NoPlanError(f"no plan: {head}")
+    lines = list(diag.shortfalls) or [str(diag).removeprefix("no plan: ")]
+    lines[0] = f"{head}: {lines[0]}"
+    return NoPlanError("no plan: " + lines[0], lines, demand=demand)
 
 
 def _annual_cost(data: ProblemData, counts: np.ndarray) -> float:

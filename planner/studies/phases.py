@@ -202,6 +202,8 @@ class Outcome:
     result: WaveResult | None = None
     message: str | None = None
     """Why there is no plan."""
+    error: NoPlanError | None = None
+    """The failure behind ``message``, with its diagnosis when one was asked for (the hybrid's)."""
     pv_usd: float | None = None
     delay_usd: float | None = None
     """Cost of delay [USD, discounted]; None when not priced (no value of a GPU-hour, or not GPUs)."""
@@ -239,7 +241,8 @@ class Planner:
 
     def plan(self, strategy: Strategy, types: dict[str, NodeType], needed: np.ndarray | None,
              baseline: bool = False) -> tuple[Outcome, Outcome | None]:
-        """Plan a strategy (with ``baseline``, also its wave-by-wave baseline)."""
+        """Plan a strategy (with ``baseline``, also its wave-by-wave baseline, and when the waves do not
+        fit, why: :func:`~planner.optimize.waves.why_not`, in :attr:`Outcome.error`)."""
         s = self.spec
         ids = list(dict.fromkeys(i for w in strategy.waves for i in w.demand.node_ids))
         key = repr((strategy.waves, [dataclasses.astuple(types[i]) for i in ids]))
@@ -260,9 +263,10 @@ class Planner:
             joint, myopic = plan_waves(self.loaded.facility, priced, list(strategy.waves),
                                        today=s.today, horizon=s.horizon, discount_rate=s.discount_rate,
                                        solver=self.solver, time_limit=self.time_limit, gap=self.gap, myopic=baseline,
-                                       data=self._data(priced))
+                                       data=self._data(priced), diagnose=baseline)
         except NoPlanError as exc:
             out.message = str(exc).split("\n")[0]
+            out.error = exc
             self._cache[key] = out
             return out, None
         self.solves += 1 + (len(strategy.waves) if baseline else 0)
@@ -638,7 +642,8 @@ def run_phases(loaded: LoadedFacility, cat: Catalogue, spec: WavesSpec, *, point
             outcomes["wave_by_wave"] = dataclasses.replace(base, strategy=next(
                 x for x in derive_strategies(spec, lib) if x.key == "wave_by_wave"))
     if not outcomes["hybrid"].ok:
-        raise NoPlanError(outcomes["hybrid"].message or "no plan: the waves do not fit together")
+        hybrid = outcomes["hybrid"]
+        raise hybrid.error or NoPlanError(hybrid.message or "no plan: the waves do not fit together")
     options = {"time_limit_s": time_limit, "gap_tolerance": gap, "point": point, "tdp_overrides_w": tdp,
                "spec_files": list(spec_files or [])}
     result = PhasesResult({})
