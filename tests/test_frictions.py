@@ -238,3 +238,14 @@ def test_demand_example_comments_match_its_plan(capsys, tmp_path):
     for figure in ("14 racks", "600.6 kW", "E/16", "4 air-35", "5 full tanks", "660 kW", "1,390.4 kW", "64.1 kW",
                    "1,454.5 kW", "2,100 kW", "69 %", "25 racks"):
         assert figure in text
+
+
+def test_a_node_that_cannot_be_placed_shows_its_power_unrounded(capsys, tmp_path):
+    """Two racks of 34.9 kW take six 10.2 kW h100-8x (three each) when cooling is ample: the seventh is
+    short, 10.2 kW (not "10 kW"), and lifting rack power alone would place it."""
+    facility = tmp_path / "tiny.yaml"
+    facility.write_text(TINY.replace("count: 3, unit_kw: 30", "count: 2, unit_kw: 1000"))
+    code, _, err = run(capsys, "plan", str(facility), "--nodes", "h100-8x=7", "-q", "-o", str(tmp_path / "o"))
+    assert code == 1
+    assert err.startswith("rackplan: no plan: racks: 1 of 7 h100-8x (10.2 kW) cannot be placed in any rack"), err
+    assert "binding: rack power (feeds) (lifting it alone fits 1 h100-8x (10.2 kW) more)" in err

@@ -105,7 +105,9 @@ def _short_text(demand: Demand, data: ProblemData, short: dict[tuple, float], of
             n = short.get(("nodes", t), 0.0)
             if n > 0.5:
                 total = f" of {demand.nodes[ty.id]}" if of else ""
-                out.append(f"{round(n)}{total} {ty.id} ({n * ty.max_kw:,.0f} kW)")
+                kw = n * ty.max_kw
+                out.append(f"{round(n)}{total} {ty.id} ({kw:,.0f} kW)" if abs(kw - round(kw)) < 0.05 else
+                           f"{round(n)}{total} {ty.id} ({kw:,.1f} kW)")  # one 10.2 kW node: not "10 kW"
     elif demand.kind == "target":
         n = sum(short.values())
         if n > 1e-6:
