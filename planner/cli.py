@@ -896,8 +896,9 @@ def _plan_facility(args: argparse.Namespace, plan: dict[str, Any], path: str | N
         return loaded.facility, path
     descriptor = (plan.get("facility") or {}).get("descriptor")
     if not isinstance(descriptor, dict):
+        how = f"rackplan check {args.plan} FACILITY" if args.command == "check" else "--facility FILE"
         raise InputError.one(args.plan, "facility.descriptor",
-                             "the plan does not carry its facility; give the facility file (--facility FILE)")
+                             f"the plan does not carry its facility; give the facility file ({how})")
     name = f"{args.plan} (facility.descriptor)"
     fac = validate(Facility, descriptor, name, {})
     check_facility(fac, name)

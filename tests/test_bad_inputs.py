@@ -457,6 +457,25 @@ def test_check_refuses_a_malformed_section_as_report_does(name, plans, tmp_path,
     assert not html.exists()
 
 
+@pytest.mark.parametrize("command", ["check", "report"])
+def test_plan_without_its_facility_names_how_this_command_takes_one(command, plans, tmp_path, run):
+    """``"facility": {}``: exit 2, one line saying how to give the facility file the way this
+    command takes it (``check``: a second argument; ``report``: ``--facility``); the way shown works."""
+    doc = json.loads(json.dumps(plans["contract"]))
+    doc["facility"] = {}
+    path = tmp_path / "bare.json"
+    path.write_text(json.dumps(doc))
+    html = tmp_path / "r.html"
+    how = {"check": f"rackplan check {path} FACILITY", "report": "--facility FILE"}[command]
+    proc = run([command, str(path)] + (["-o", str(html)] if command == "report" else []), tmp_path)
+    assert proc.returncode == 2, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert proc.stdout == "" and not html.exists()
+    assert proc.stderr.splitlines() == [f"rackplan: {path}: facility.descriptor: the plan does not carry its "
+                                        f"facility; give the facility file ({how})"]
+    given = [str(GOOD_FACILITY)] if command == "check" else ["--facility", str(GOOD_FACILITY), "-o", str(html)]
+    assert run([command, str(path), *given], tmp_path).returncode == 0
+
+
 def test_target_shortfall_is_written_in_plain_numbers(tmp_path, run):
     proc = run(["plan", str(GOOD_FACILITY), "--gpus", "100000", "--candidates", "mi400-8x,b200-8x-air", "-q",
                 "-o", str(tmp_path / "out")], tmp_path)
