@@ -395,7 +395,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for row in hall.rows:
             per_type[row.rack_type] = per_type.get(row.rack_type, 0) + row.racks
     print(f"ok: {args.facility}: '{fac.name}': {_n(len(fac.halls), 'hall')}, {_n(rows, 'row')}, "
-          f"{_n(sum(per_type.values()), 'rack')} ({len(fac.existing):,} with existing load), "
+          f"{_n(sum(per_type.values()), 'rack')} ({len({e.rack for e in fac.existing}):,} with existing load), "
           f"default power redundancy {fac.site.power_redundancy}")
     for name, rt in fac.rack_types.items():
         n = per_type.get(name, 0)
@@ -896,8 +896,9 @@ def _plan_facility(args: argparse.Namespace, plan: dict[str, Any], path: str | N
         return loaded.facility, path
     descriptor = (plan.get("facility") or {}).get("descriptor")
     if not isinstance(descriptor, dict):
+        how = f"rackplan check {args.plan} FACILITY" if args.command == "check" else "--facility FILE"
         raise InputError.one(args.plan, "facility.descriptor",
-                             "the plan does not carry its facility; give the facility file (--facility FILE)")
+                             f"the plan does not carry its facility; give the facility file ({how})")
     name = f"{args.plan} (facility.descriptor)"
     fac = validate(Facility, descriptor, name, {})
     check_facility(fac, name)
@@ -1104,7 +1105,8 @@ def _netbox_import(args: argparse.Namespace) -> int:
     fac = result.facility
     racks = sum(r["racks"] for h in fac["halls"] for r in h["rows"])
     print(f"wrote {out} ({len(fac['halls'])} hall(s), {sum(len(h['rows']) for h in fac['halls'])} row(s), {racks} "
-          f"racks, {len(fac.get('existing', []))} with existing load, {len(fac['rack_types'])} rack type(s)"
+          f"racks, {len({e['rack'] for e in fac.get('existing', [])})} with existing load, "
+          f"{len(fac['rack_types'])} rack type(s)"
           f"{', power section' if 'power' in fac else ''}; {len(result.warnings)} warning(s)) and {sidecar}")
     return Exit.OK
 

@@ -427,6 +427,55 @@ def test_malformed_plan_json_is_bad_input_not_a_bug(name, command, tmp_path, run
     assert not html.exists()
 
 
+MALFORMED_SECTIONS = {
+    "facility-is-a-string": ("facility", "x", "facility: input should be a valid dictionary (got 'x')"),
+    "facility-is-a-list": ("facility", [1], "facility: input should be a valid dictionary"),
+    "rack-types-is-a-string": ("rack_types", "x", "rack_types: input should be a valid dictionary (got 'x')"),
+    "solver-is-a-string": ("solver", "x", "solver: input should be a valid dictionary (got 'x')"),
+    "assumptions-is-a-string": ("assumptions", "x", "assumptions: input should be a valid list (got 'x')"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED_SECTIONS))
+def test_check_refuses_a_malformed_section_as_report_does(name, plans, tmp_path, run):
+    """A real plan with one section the wrong shape: ``check`` (against the facility recorded in the
+    plan) and ``report`` both refuse it with the same one line naming the file and the field, exit 2;
+    ``check`` neither passes it nor fails with an internal error."""
+    field, value, fragment = MALFORMED_SECTIONS[name]
+    doc = json.loads(json.dumps(plans["ai-hall"]))
+    doc[field] = value
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(doc))
+    html = tmp_path / "r.html"
+    said = {}
+    for command, args in (("check", ["check", str(path)]), ("report", ["report", str(path), "-o", str(html)])):
+        proc = run(args, tmp_path)
+        assert proc.returncode == 2, f"{command}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        assert proc.stdout == ""
+        said[command] = proc.stderr.splitlines()
+    assert said["check"] == said["report"] == [f"rackplan: {path}: {fragment}"]
+    assert not html.exists()
+
+
+@pytest.mark.parametrize("command", ["check", "report"])
+def test_plan_without_its_facility_names_how_this_command_takes_one(command, plans, tmp_path, run):
+    """``"facility": {}``: exit 2, one line saying how to give the facility file the way this
+    command takes it (``check``: a second argument; ``report``: ``--facility``); the way shown works."""
+    doc = json.loads(json.dumps(plans["contract"]))
+    doc["facility"] = {}
+    path = tmp_path / "bare.json"
+    path.write_text(json.dumps(doc))
+    html = tmp_path / "r.html"
+    how = {"check": f"rackplan check {path} FACILITY", "report": "--facility FILE"}[command]
+    proc = run([command, str(path)] + (["-o", str(html)] if command == "report" else []), tmp_path)
+    assert proc.returncode == 2, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert proc.stdout == "" and not html.exists()
+    assert proc.stderr.splitlines() == [f"rackplan: {path}: facility.descriptor: the plan does not carry its "
+                                        f"facility; give the facility file ({how})"]
+    given = [str(GOOD_FACILITY)] if command == "check" else ["--facility", str(GOOD_FACILITY), "-o", str(html)]
+    assert run([command, str(path), *given], tmp_path).returncode == 0
+
+
 def test_target_shortfall_is_written_in_plain_numbers(tmp_path, run):
     proc = run(["plan", str(GOOD_FACILITY), "--gpus", "100000", "--candidates", "mi400-8x,b200-8x-air", "-q",
                 "-o", str(tmp_path / "out")], tmp_path)

@@ -53,6 +53,19 @@ def test_validate_summarises_the_contract_example(rackplan):
     assert "hall hall-1: 60 racks in 4 rows, cooling 3,500 kW usable (8 x 500 kW, N+1)" in out.stdout
 
 
+def test_validate_counts_racks_with_existing_load_not_entries(rackplan, tmp_path):
+    """Two ``existing`` entries in one rack (two devices) are one rack with existing load."""
+    text = Path(CONTRACT).read_text(encoding="utf-8")
+    entry = "  - {rack: hall-1/D/01, kw: 12, u: 8, weight_kg: 300}\n"
+    assert entry in text
+    path = tmp_path / "two-entries.yaml"
+    path.write_text(text.replace(entry, entry + "  - {rack: hall-1/D/01, kw: 2, u: 2, weight_kg: 40}\n"),
+                    encoding="utf-8")
+    out = rackplan("validate", path)
+    assert out.returncode == 0, out.stderr
+    assert "84 racks (2 with existing load)" in out.stdout
+
+
 def test_specs_json_lists_every_required_node_with_source_and_status(rackplan):
     out = rackplan("specs", "--json")
     assert out.returncode == 0

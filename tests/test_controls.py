@@ -127,3 +127,29 @@ def test_cli_only_and_together(tmp_path, capsys):
     assert main(["plan", str(f), "--nodes", "b200-8x-air=1", "--only", "h9", "-q", "-o", str(tmp_path / "p")]) == 2
     assert "--only h9: there is no hall 'h9'" in capsys.readouterr().err
     assert not (tmp_path / "p").exists()
+
+
+def test_cli_controls_that_leave_no_rack_are_bad_input(tmp_path, capsys):
+    """``--exclude`` (or ``--only`` with ``--exclude``, or a demand file's ``exclude``) covering every
+    rack: exit 2, one line naming where the controls came from and which ruled the racks out, nothing
+    written; not exit 1 with every limit's 'the most any rack has left is 0'."""
+    from tests.helpers import facility_dict
+    import yaml
+
+    f = tmp_path / "two.yaml"
+    f.write_text(yaml.safe_dump(facility_dict(**TWO_HALLS)))
+    demand = tmp_path / "demand.yaml"
+    demand.write_text("fill: b200-8x-air\nexclude: [h1, h2/A]\n")
+    cases = [(["--fill", "b200-8x-air", "--exclude", "h1,h2"],
+              "<command line>: --exclude: leaves no rack to place into (of the facility's 6 racks, 6 excluded)"),
+             (["--fill", "b200-8x-air", "--only", "h2", "--exclude", "h2/A"],
+              "<command line>: --only and --exclude: leave no rack to place into (of the facility's 6 racks, "
+              "2 outside --only, 4 excluded)"),
+             (["--demand", str(demand)],
+              f"{demand}: exclude: leaves no rack to place into (of the facility's 6 racks, 6 excluded)")]
+    for k, (args, line) in enumerate(cases):
+        out = tmp_path / f"o{k}"
+        assert main(["plan", str(f), *args, "-q", "-o", str(out)]) == 2, args
+        assert capsys.readouterr().err.splitlines() == [f"rackplan: {line}"]
+        assert not out.exists()
+    assert main(["plan", str(f), "--fill", "b200-8x-air", "--exclude", "h1,h2/A/01", "-q", "-o", str(tmp_path / "p")]) == 0

@@ -173,6 +173,20 @@ def test_cli_import_writes_nothing_on_bad_answers(canned, tmp_path, capsys):
     assert not out.exists() and not (tmp_path / "dc1.netbox.json").exists()
 
 
+def test_cli_import_counts_racks_with_existing_load_not_entries(canned, tmp_path, capsys):
+    """Two rack reservations in one rack are two ``existing`` entries, and one rack with existing load."""
+    _site(canned)
+    canned.data["dcim/rack-reservations/"] = [
+        {"id": k, "rack": {"id": 10}, "site": {"id": 1}, "units": units, "status": {"value": "active"}}
+        for k, units in ((1, [1, 2]), (2, [10, 11]))]
+    out = tmp_path / "dc1.yaml"
+    code = main(["netbox", "import", "--url", canned.url, "--token", "nbt_key.secret", "--site", "dc1", "-o", str(out)])
+    stdout = capsys.readouterr().out
+    assert code == 0
+    assert stdout.startswith(f"wrote {out} (1 hall(s), 1 row(s), 1 racks, 1 with existing load, 1 rack type(s);"), stdout
+    assert out.read_text(encoding="utf-8").count("rack: dc1/A/01") == 2
+
+
 # --- rules ----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name,row", [("A07", "A"), ("R3-12", "R3"), ("hall1.row-b.04", "hall1.row-b"),

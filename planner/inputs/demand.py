@@ -225,7 +225,8 @@ class Demand:
 
 def check_controls(demand: Demand, fac) -> None:
     """Every hall, row or rack the demand's placement controls name exists in the facility; one
-    problem per name that does not, naming the flag (``--only``) or the file's field (``only[1]``)."""
+    problem per name that does not, naming the flag (``--only``) or the file's field (``only[1]``).
+    Then ``only`` and ``exclude`` must leave at least one rack to place into (:func:`_no_rack_left`)."""
     from planner.inputs.facility import scope_problem
 
     problems = []
@@ -237,6 +238,33 @@ def check_controls(demand: Demand, fac) -> None:
                 problems.append(Problem(demand.origin, path, msg))
     if problems:
         raise InputError(problems)
+    if demand.only or demand.exclude:
+        problem = _no_rack_left(demand, fac)
+        if problem is not None:
+            raise InputError([problem])
+
+
+def _no_rack_left(demand: Demand, fac) -> Problem | None:
+    """The problem when ``only`` and ``exclude`` (with the reserved racks) rule out every rack of the
+    facility, else None: bad input, not a demand too large. Each rack is counted once, under the
+    first reason that rules it out: reserved, outside ``only``, excluded."""
+    import numpy as np
+
+    from planner.inputs.facility import in_scopes
+
+    frame = fac.racks.frame
+    reserved = in_scopes(frame, list(fac.reserved) + list(demand.reserved))
+    outside = ~in_scopes(frame, demand.only) & ~reserved if demand.only else np.zeros(len(frame), dtype=bool)
+    excluded = in_scopes(frame, demand.exclude) & ~reserved & ~outside
+    if not (reserved | outside | excluded).all():
+        return None
+    flag = {key: f"--{key}" if demand.origin == CLI else key for key in ("only", "exclude")}
+    given = [flag[key] for key in ("only", "exclude") if getattr(demand, key)]
+    why = [f"{int(n):,} {what}" for n, what in ((reserved.sum(), "reserved"), (outside.sum(), f"outside {flag['only']}"),
+                                                 (excluded.sum(), "excluded")) if n]
+    return Problem(demand.origin, " and ".join(given),
+                   f"{'leaves' if len(given) == 1 else 'leave'} no rack to place into "
+                   f"(of the facility's {len(frame):,} rack{'' if len(frame) == 1 else 's'}, {', '.join(why)})")
 
 
 def describe_controls(controls: dict) -> str:

@@ -92,11 +92,20 @@ class TotalsDoc(_Doc):
 
 
 class PlanDoc(_Doc):
+    """What the checker reads is required; the sections only the report needs are checked where
+    given, so ``rackplan check`` refuses a malformed one as ``rackplan report`` does."""
+
     schema_: Literal["rackplan.plan/1"] = Field(alias="schema")
     demand: DemandDoc
     node_types: dict[str, NodeTypeDoc]
     racks: list[RackDoc]
     totals: TotalsDoc
+    facility: dict[str, Any] | None = None
+    solver: dict[str, Any] | None = None
+    rack_types: dict[str, dict[str, Any]] | None = None
+    rows: list[dict[str, Any]] | None = None
+    halls: list[dict[str, Any]] | None = None
+    assumptions: list[dict[str, Any]] | None = None
 
 
 class PlanReportDoc(PlanDoc):
