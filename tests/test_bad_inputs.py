@@ -433,6 +433,14 @@ MALFORMED_SECTIONS = {
     "rack-types-is-a-string": ("rack_types", "x", "rack_types: input should be a valid dictionary (got 'x')"),
     "solver-is-a-string": ("solver", "x", "solver: input should be a valid dictionary (got 'x')"),
     "assumptions-is-a-string": ("assumptions", "x", "assumptions: input should be a valid list (got 'x')"),
+    "power-is-a-string": ("power", "x", "power: input should be a valid dictionary or instance of PowerDoc (got 'x')"),
+    "power-element-is-a-number": ("power", {"elements": [1]}, "power.elements[0]: input should be a valid "
+                                                              "dictionary or instance of PowerElementDoc (got 1)"),
+    "power-element-load-is-a-string": ("power", {"elements": [{"name": "UPS-1", "normal_kw": "a", "worst_kw": 1}]},
+                                       "power.elements[0].normal_kw: input should be a valid number (got 'a')"),
+    "cdus-is-a-string": ("cdus", "x", "cdus: input should be a valid list (got 'x')"),
+    "plant-is-a-string": ("plant", "x", "plant: input should be a valid dictionary (got 'x')"),
+    "prices-is-a-string": ("prices", "x", "prices: input should be a valid dictionary (got 'x')"),
 }
 
 

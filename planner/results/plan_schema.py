@@ -91,6 +91,18 @@ class TotalsDoc(_Doc):
     annual_usd: UsdDoc
 
 
+class PowerElementDoc(_Doc):
+    """One source or panel of ``power.elements``, as the checker compares it with its own simulation."""
+
+    name: str
+    normal_kw: float
+    worst_kw: float
+
+
+class PowerDoc(_Doc):
+    elements: list[PowerElementDoc] | None = None
+
+
 class PlanDoc(_Doc):
     """What the checker reads is required; the sections only the report needs are checked where
     given, so ``rackplan check`` refuses a malformed one as ``rackplan report`` does."""
@@ -106,6 +118,11 @@ class PlanDoc(_Doc):
     rows: list[dict[str, Any]] | None = None
     halls: list[dict[str, Any]] | None = None
     assumptions: list[dict[str, Any]] | None = None
+    power: PowerDoc | None = None
+    cdus: list[dict[str, Any]] | None = None
+    plant: dict[str, Any] | None = None
+    binding: dict[str, Any] | None = None
+    prices: dict[str, Any] | None = None
 
 
 class PlanReportDoc(PlanDoc):
