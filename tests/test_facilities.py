@@ -17,6 +17,7 @@ import yaml
 
 from planner import physics
 from planner.inputs.facility import Facility, load_facility
+from planner.inputs.specs import load_catalogue
 
 REPO = Path(__file__).resolve().parent.parent
 FACILITIES = REPO / "facilities"
@@ -125,13 +126,28 @@ def test_facility_loads_and_rack_ids_are_well_formed(path):
         assert 0 < e.kw
 
 
-@pytest.mark.parametrize("ours, shared", [("contract-example.yaml", "facility.example.yaml"),
-                                          ("contract-power-example.yaml", "facility.power.example.yaml")])
-def test_contract_examples_are_byte_identical_to_the_shared_ones(ours, shared):
+@pytest.mark.parametrize("ours, shared", [("facilities/contract-example.yaml", "facility.example.yaml"),
+                                          ("facilities/contract-power-example.yaml", "facility.power.example.yaml"),
+                                          ("examples/contract-demand.yaml", "demand.example.yaml"),
+                                          ("docs/CONTRACT.md", "CONTRACT.md")])
+def test_contract_files_are_byte_identical_to_the_shared_ones(ours, shared):
+    """The contract and its example files ship in the repository, as they are in the workspace."""
     path = SHARED_EXAMPLE.parent / shared
     if not path.is_file():
         pytest.skip(f"{path} not present (running from a clone outside the workspace)")
-    assert (FACILITIES / ours).read_bytes() == path.read_bytes()
+    assert (REPO / ours).read_bytes() == path.read_bytes()
+
+
+def test_the_contract_demand_example_plans_on_the_contract_facility(tmp_path):
+    """The contract's demand example (24 b200-8x-air and 16 mi400-8x) plans on its facility example, and
+    the plan passes the checker."""
+    from planner.api import run_plan
+    from planner.inputs.demand import load_demand
+
+    cat = load_catalogue()
+    demand, tdp = load_demand(str(REPO / "examples" / "contract-demand.yaml"), cat)
+    run = run_plan(load_facility(FACILITIES / "contract-example.yaml"), cat, demand, tdp_w=tdp, time_limit=60)
+    assert run.check.passed and run.plan["totals"]["nodes"] == {"b200-8x-air": 24, "mi400-8x": 16}
 
 
 def test_contract_power_example_plans_and_survives_every_single_failure():
