@@ -59,6 +59,17 @@ candidate has a price (else none is, and the plan says which price is missing).
 
 
 COMMAND_EXAMPLES = {
+    "plan": ["rackplan plan facilities/ai-building.yaml --demand examples/ai-building-demand.yaml   # the demo",
+             "rackplan plan facilities/ai-hall.yaml --nodes b200-8x-air=48,mi400-8x=64",
+             "rackplan plan facilities/ai-hall.yaml --gpus 1024 --candidates mi400-8x,b200-8x-air",
+             "rackplan plan facilities/ai-hall.yaml --gpus 1024 --candidates mi400-8x,b200-8x-air \\\n"
+             "      --price mi400-8x=25000/month --price b200-8x-air=rent   # rent against rent",
+             "rackplan plan facilities/ai-hall.yaml --fill mi400-8x --tdp mi400=1400   # if MI400 draws 1.4 kW",
+             "rackplan plan facilities/ai-hall.yaml --fill mi400-8x --point high       # at its projected high end",
+             "rackplan plan facilities/ai-building.yaml --nodes b200-8x-dlc=40 --only hall-1 --exclude hall-1/A "
+             "--together row",
+             "rackplan plan facilities/campus.yaml --gpus 40000 --candidates b200-8x-dlc,mi355x-8x-dlc "
+             "--time-limit 30 --no-xlsx"],
     "validate": ["rackplan validate facilities/ai-hall.yaml",
                  "rackplan validate ../my-site.yaml --debug      # a traceback too, if you report a bug"],
     "specs": ["rackplan specs", "rackplan specs show gb300-nvl72", "rackplan specs --json > specs.json",
@@ -217,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     p = sub.add_parser("plan", help="find the least-cost placement and write plan.json, racks.csv, racks.xlsx, report.html",
-                       formatter_class=_Formatter, description=PLAN_HELP, epilog=EXAMPLES)
+                       formatter_class=_Formatter, description=PLAN_HELP, epilog=_examples("plan"))
     p.add_argument("facility", metavar="FACILITY")
     p.add_argument("--demand", metavar="FILE", help="demand file")
     p.add_argument("--nodes", metavar="ID=N[,ID=N...]", help="place exactly these nodes")
@@ -998,7 +1009,7 @@ NETBOX_EXAMPLES = {
     "export": ["rackplan netbox export dc1-plan/plan.json --dry-run      # what would change",
                "rackplan netbox export dc1-plan/plan.json                # planned devices, tagged with the plan",
                "rackplan netbox export dc1-plan/plan.json --as reservations",
-               "rackplan netbox export dc1-plan/plan.json --csv dc1-csv  # bulk-import files, no API needed"],
+               "rackplan netbox export dc1-plan/plan.json --csv dc1-csv  # bulk-import files, no API call (needs the rack map)"],
     "fields": ["rackplan netbox fields --url https://netbox.example.com --token $TOKEN"],
 }
 
@@ -1013,7 +1024,9 @@ def _add_netbox_conn(p: argparse.ArgumentParser) -> None:
 
 def _add_netbox(sub: Any) -> None:
     p = sub.add_parser("netbox", help="import a NetBox site as a facility; export a plan to NetBox",
-                       formatter_class=_Formatter, description=NETBOX_HELP)
+                       formatter_class=_Formatter, description=NETBOX_HELP,
+                       epilog="examples:\n" + "\n".join(f"  {line}" for a in ("import", "export", "fields")
+                                                         for line in NETBOX_EXAMPLES[a]))
     nb = p.add_subparsers(dest="netbox_command", metavar="ACTION")
     q = nb.add_parser("import", help="write a facility file (and its rack map) from a NetBox site",
                       formatter_class=_Formatter, epilog=_nb_examples("import"),
@@ -1296,7 +1309,11 @@ COMMANDS["phases"] = cmd_phases
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # named against the command given, whose --help lists what it takes
+        prog = " ".join(["rackplan"] + [c for c in (args.command, getattr(args, "netbox_command", None)) if c])
+        sys.stderr.write(f"rackplan: <command line>: unrecognized arguments: {' '.join(extra)} (see '{prog} --help')\n")
+        return Exit.BAD_INPUT
     if args.command is None:
         parser.print_help()
         return Exit.BAD_INPUT

@@ -40,6 +40,33 @@ def test_help_teaches_with_examples(rackplan):
         assert flag in plan_help
 
 
+def test_every_plan_example_in_help_runs(rackplan, tmp_path, monkeypatch):
+    """``rackplan plan --help`` teaches by its examples, and each of them plans as written (from the
+    repository's top, as the README runs them)."""
+    import shlex
+
+    monkeypatch.chdir(ROOT)
+
+    from planner.cli import COMMAND_EXAMPLES
+
+    plan_help = rackplan("plan", "--help").stdout
+    for flag in ("--price", "--only", "--exclude", "--together", "--point", "--no-xlsx"):
+        assert flag in plan_help.split("examples:")[1], flag
+    for i, line in enumerate(COMMAND_EXAMPLES["plan"]):
+        args = shlex.split(line.split("   #")[0].replace("\\\n", " "))
+        assert args[:2] == ["rackplan", "plan"]
+        out = rackplan(*args[1:], "-q", "-o", tmp_path / str(i))
+        assert out.returncode == 0, f"{line}\n{out.stderr}"
+
+
+def test_an_unknown_argument_points_to_the_help_of_its_command(rackplan):
+    out = rackplan("compare", AI_HALL, "--fill", "h100-8x")
+    assert out.returncode == 2
+    assert out.stderr == "rackplan: <command line>: unrecognized arguments: h100-8x (see 'rackplan compare --help')\n"
+    out = rackplan("netbox", "export", "plan.json", "--bogus")
+    assert out.stderr == "rackplan: <command line>: unrecognized arguments: --bogus (see 'rackplan netbox export --help')\n"
+
+
 def test_no_command_prints_help_and_exits_2(rackplan):
     out = rackplan()
     assert out.returncode == 2 and "usage:" in out.stdout
