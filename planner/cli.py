@@ -550,6 +550,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from planner.results.outputs import check_out_dir
 
     check_out_dir(args.out)
+    from planner.inputs.demand import check_controls
+
+    check_controls(demand, loaded.facility)  # a bad --only says so alone, before the banner
     from planner.api import plan_and_write  # the solver stack, once the inputs are good
 
     progress = _progress(args.quiet)

@@ -2,6 +2,7 @@
 and every plan re-checked (the checker's placement-controls rule is tested in tests/test_checker.py)."""
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +154,13 @@ def test_cli_controls_that_leave_no_rack_are_bad_input(tmp_path, capsys):
         assert capsys.readouterr().err.splitlines() == [f"rackplan: {line}"]
         assert not out.exists()
     assert main(["plan", str(f), "--fill", "b200-8x-air", "--exclude", "h1,h2/A/01", "-q", "-o", str(tmp_path / "p")]) == 0
+
+
+def test_a_bad_only_is_said_alone_before_any_banner(tmp_path, capsys):
+    """Without -q too, an --only naming a row the facility lacks is the one line on stderr (exit 2),
+    not the second after the "planning ..." banner."""
+    facility = str(Path(__file__).resolve().parents[1] / "facilities" / "ai-hall.yaml")
+    assert main(["plan", facility, "--fill", "h100-8x", "--only", "hall-1/Z", "-o", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "rackplan: <command line>: --only hall-1/Z: hall 'hall-1' has no row 'Z'; valid: A, B, C, D, E, F, G"]
+    assert not (tmp_path / "o").exists()
