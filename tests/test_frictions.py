@@ -249,3 +249,6 @@ def test_a_node_that_cannot_be_placed_shows_its_power_unrounded(capsys, tmp_path
     assert code == 1
     assert err.startswith("rackplan: no plan: racks: 1 of 7 h100-8x (10.2 kW) cannot be placed in any rack"), err
     assert "binding: rack power (feeds) (lifting it alone fits 1 h100-8x (10.2 kW) more)" in err
+    code, _, err = run(capsys, "plan", str(facility), "--gpus", "49", "--candidates", "h100-8x", "-q", "-o",
+                       str(tmp_path / "g"))
+    assert code == 1 and "(lifting it alone fits 1 GPU more)" in err, err

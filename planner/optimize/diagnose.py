@@ -113,7 +113,9 @@ def _short_text(demand: Demand, data: ProblemData, short: dict[tuple, float], of
         if n > 1e-6:
             fmt = ",.0f" if demand.metric == "gpus" else ",.1f"
             total = f" of {demand.amount:{fmt}}" if of else ""
-            out.append(f"{n:{fmt}}{total} {METRIC_LABEL[demand.metric]}")  # type: ignore[index]
+            label = METRIC_LABEL[demand.metric]  # type: ignore[index]
+            one = f"{n:{fmt}}" == "1" and not of  # "fits 1 GPU more", but "1 of 49 GPUs"
+            out.append(f"{n:{fmt}}{total} {label[:-1] if one and label == 'GPUs' else label}")
     else:
         n = sum(short.values())
         if n > 0.5:
