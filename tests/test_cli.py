@@ -408,3 +408,14 @@ def test_a_plan_larger_than_a_yaml_input_is_read_back(rackplan, tmp_path):
     yaml_file.write_text("name: " + "x" * (9 * 1024 * 1024) + "\n")
     ran = rackplan("validate", str(yaml_file))
     assert ran.returncode == 2 and "the limit is 8,388,608" in ran.stderr
+
+
+def test_an_optimal_plan_with_a_gap_says_it_is_within_the_tolerance():
+    from planner.cli import _gap_words
+
+    assert _gap_words({"status": "optimal", "gap": 0.0, "gap_tolerance": 1e-4}) == "gap 0.0000%"
+    assert _gap_words({"status": "optimal", "gap": 1.9e-5, "gap_tolerance": 1e-4}) == \
+        "gap 0.0019%, within the 0.01% tolerance"
+    assert _gap_words({"status": "feasible", "gap": 2.977e-3, "gap_tolerance": 1e-4}) == "gap 0.2977%"
+    assert _gap_words({"status": "optimal", "gap": 4e-4, "gap_tolerance": 1e-3}) == \
+        "gap 0.0400%, within the 0.1% tolerance"
