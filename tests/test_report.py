@@ -204,6 +204,10 @@ def test_sections_and_key_figures(plans, rendered):
     worst = plan["checks"]["worst_failover"]
     assert worst["rack"] in html and report.fnum(worst["failover_kw"]) in html
     assert "Hall cooling with units lost" in html
+    # the solver's objective says what it is: part of the annual cost, not the annual cost
+    objective = re.search(r'<th scope="row">Objective</th><td>([^<]+)</td>', html).group(1)
+    assert objective.startswith(report.usd(plan["solver"]["objective_usd"]))
+    assert objective.endswith(f": the {plan['solver']['gap_on']}, part of the annual cost above")
 
 
 def test_rack_table_lists_side_loads(plans, rendered):

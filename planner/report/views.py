@@ -598,7 +598,8 @@ def _solver_rows(solver: dict[str, Any]) -> list[tuple[str, str]]:
             ("Solve time", f"{fnum(solver.get('seconds'), 2)} s")]
     if solver.get("objective_usd") is not None:
         rows.append(("Objective", usd(solver.get("objective_usd"))
-                     + (f" (bound {usd(solver.get('bound_usd'))})" if solver.get("bound_usd") is not None else "")))
+                     + (f" (bound {usd(solver.get('bound_usd'))})" if solver.get("bound_usd") is not None else "")
+                     + (f": the {solver['gap_on']}, part of the annual cost above" if solver.get("gap_on") else "")))
     if solver.get("time_limit_s") is not None:
         rows.append(("Time limit", f"{fnum(solver.get('time_limit_s'), 0)} s"))
     if solver.get("gap_tolerance") is not None:
