@@ -16,7 +16,7 @@ import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -940,10 +940,27 @@ class LoadedFacility:
     sha256: str
 
 
+DEMAND_KEYS = ("nodes", "target", "candidates", "fill", "waves")
+"""Top-level keys of a demand or waves file: a facility file has none of them."""
+
+
+def _not_another_kind(data: Any, name: str) -> None:
+    """A demand or waves file given where the facility goes is said to be one, in one line, rather than
+    as every field a facility lacks."""
+    if not isinstance(data, dict) or "halls" in data or "rack_types" in data:
+        return
+    found = [k for k in DEMAND_KEYS if k in data]
+    if found:
+        kind, flag = ("waves", "--waves") if found[0] == "waves" else ("demand", "--demand")
+        raise InputError.one(name, found[0], f"this is a {kind} file, not a facility (it has '{found[0]}'): give "
+                                             f"the facility first and this file with {flag}")
+
+
 def load_facility(path: str | Path) -> LoadedFacility:
     """Read, validate and cross-check a facility file. Raises :class:`InputError` on any problem."""
     name = str(path)
     data, lines = load_yaml(path, name)
+    _not_another_kind(data, name)
     fac = validate(Facility, data, name, lines)
     check_facility(fac, name, lines)
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
