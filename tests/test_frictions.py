@@ -252,3 +252,26 @@ def test_a_node_that_cannot_be_placed_shows_its_power_unrounded(capsys, tmp_path
     code, _, err = run(capsys, "plan", str(facility), "--gpus", "49", "--candidates", "h100-8x", "-q", "-o",
                        str(tmp_path / "g"))
     assert code == 1 and "(lifting it alone fits 1 GPU more)" in err, err
+
+
+def test_the_binding_limit_counts_what_one_more_node_adds_to_it(capsys, tmp_path):
+    """A CDU group takes only liquid heat, and the room air of a hall with CDU groups only air heat: an
+    air-only plan leaves the CDU groups unbound, and a hall of DLC racks with 5.4 kW of air cooling left
+    is not full for a b200-8x-dlc that adds 2.4 kW of air (12 kW x 20 %), though it would be for 12 kW."""
+    power = str(ROOT / "facilities" / "contract-power-example.yaml")
+    code, _, err = run(capsys, "plan", power, "--nodes", "h100-8x=2", "-q", "--no-xlsx", "-o", str(tmp_path / "a"))
+    assert code == 0, err
+    binding = json.loads((tmp_path / "a" / "plan.json").read_text())["binding"]
+    assert binding["cdus_full"] == [] and binding["limit"] != "cdu"
+    text = Path(power).read_text()
+    room = "    cooling_units: {count: 6, unit_kw: 300, redundant: 1}   # room air only, since the hall has CDUs"
+    assert room in text
+    small = tmp_path / "small-room.yaml"
+    small.write_text(text.replace(room, "    cooling_units: {count: 3, unit_kw: 15, redundant: 1}"))
+    code, _, err = run(capsys, "plan", str(small), "--nodes", "b200-8x-dlc=4", "--only", "hall-1", "-q", "--no-xlsx",
+                       "-o", str(tmp_path / "b"))
+    assert code == 0, err
+    plan = json.loads((tmp_path / "b" / "plan.json").read_text())
+    hall = plan["halls"][0]
+    assert hall["cools"] == "air" and 2.4 < hall["usable_kw"] - hall["cooled_kw"] < 12
+    assert plan["binding"]["halls_full"] == [] and plan["binding"]["limit"] != "hall"

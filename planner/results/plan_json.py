@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import math
 from collections import Counter
 from typing import Any
 
@@ -494,37 +493,46 @@ a limit is full when its headroom would not take one more of the plan's smallest
 
 
 def _binding_summary(used: Table, plan: dict[str, Any]) -> dict[str, Any]:
-    """Which limit binds: the limits above the racks that are full (power sources and panels after their
-    worst single failure, hall IT capacity, the plant, CDU groups, hall and row cooling), else the
-    single-rack limit that binds the most used racks."""
+    """Which limit binds: the first kind of limit above the racks with one full (:data:`FULL`), in this
+    order: power sources after their worst single failure, the plant, hall IT capacity, CDU groups, hall
+    cooling, panels after their worst failure; else row cooling, when at least a tenth as many rows are
+    full as racks are used; else the single-rack limit that binds the most used racks. "One more node"
+    is the plan's smallest node, in what the limit carries: its power, its liquid heat (CDU groups),
+    its air heat (the hall cooling of a hall whose CDU groups take the liquid)."""
     rows, halls = plan["rows"], plan["halls"]
     counted = Counter(used["binding"].tolist())  # most racks first; ties in order of first appearance
     per_rack = dict(sorted(counted.items(), key=lambda kv: -kv[1]))
-    types = (plan.get("node_types") or {}).values()
-    node_kw = min((float(t["max_kw"]) for t in types), default=0.0)  # one more of the smallest node
-    liquid_kw = min((float(t["max_kw"]) * float(t["liquid_fraction"]) for t in types if t.get("liquid_fraction")),
-                    default=math.inf)
+    types = list((plan.get("node_types") or {}).values())
+
+    def smallest(share: Any) -> float:
+        """The least kW one more node adds, of the share ``share(type)`` of its power (0: none adds any)."""
+        return min((float(t["max_kw"]) * share(t) for t in types if share(t) > 0), default=0.0)
+
+    node_kw = smallest(lambda t: 1.0)
+    liquid_kw = smallest(lambda t: float(t.get("liquid_fraction") or 0.0))
+    air_kw = smallest(lambda t: 1.0 - float(t.get("liquid_fraction") or 0.0))
 
     def full(load_kw: float | None, limit_kw: float | None, step_kw: float = node_kw) -> bool:
         if load_kw is None or not limit_kw:
             return False
-        return load_kw > FULL * limit_kw or limit_kw - load_kw < step_kw
+        return load_kw > FULL * limit_kw or (step_kw > 0 and limit_kw - load_kw < step_kw)
 
     full_rows = [f"{r['hall']}/{r['row']}" for r in rows if full(r["heat_kw"], r["cooling_kw"])]
-    full_halls = [h["name"] for h in halls if full(h["utilization"] * h["usable_kw"], h["usable_kw"])]
+    full_halls = [h["name"] for h in halls
+                  if full(h["cooled_kw"], h["usable_kw"], air_kw if h.get("cools") == "air" else node_kw)]
     full_it = [h["name"] for h in halls if h.get("it_kw_limit")
                and full((h.get("it_utilization") or 0) * h["it_kw_limit"], h["it_kw_limit"])]
     full_cdus = [f"{g['hall']}/{g['name']}" for g in plan.get("cdus") or []
                  if full(g["liquid_kw"], g["usable_kw"], liquid_kw)]
     plant = plan.get("plant")
-    full_plant = bool(plant and full(plant["utilization"] * plant["usable_kw"], plant["usable_kw"]))
+    full_plant = bool(plant and full(plant["heat_kw"], plant["usable_kw"]))
     elements = (plan.get("power") or {}).get("elements") or []
     full_sources = [e["name"] for e in elements if e["kind"] == "source" and full(e["worst_kw"], e["kw"])]
     full_panels = [e["name"] for e in elements if e["kind"] == "panel" and full(e["worst_kw"], e["kw"])]
     main = max(per_rack, key=per_rack.get) if per_rack else None
-    for limit, full in (("source", full_sources), ("plant", full_plant), ("hall_it", full_it), ("cdu", full_cdus),
-                        ("hall", full_halls), ("panel", full_panels)):
-        if full:
+    for limit, flagged in (("source", full_sources), ("plant", full_plant), ("hall_it", full_it),
+                           ("cdu", full_cdus), ("hall", full_halls), ("panel", full_panels)):
+        if flagged:
             main = limit
             break
     else:
