@@ -286,14 +286,15 @@ def test_missing_facility_file(tmp_path, run):
 
 
 @pytest.mark.parametrize("file, key, kind, flag", [("examples/ai-hall-demand.yaml", "nodes", "demand", "--demand"),
-                                                   ("examples/waves-ai-hall.yaml", "waves", "waves", "--waves")])
+                                                   ("examples/waves-ai-hall.yaml", "waves", "waves", "--waves"),
+                                                   ("examples/my-specs.yaml", "schema", "spec", "--specs")])
 def test_a_demand_or_waves_file_given_as_the_facility_is_named_as_one(file, key, kind, flag, tmp_path, run):
     """One line saying what the file is and where it goes, not every field a facility lacks."""
     path = str(REPO / file)
     proc = run(["plan", path, "--fill", "h100-8x", "-o", str(tmp_path / "o")], tmp_path)
     assert proc.returncode == 2 and not (tmp_path / "o").exists()
     assert proc.stderr.splitlines() == [f"rackplan: {path}: {key}: this is a {kind} file, not a facility (it has "
-                                        f"'{key}'): give the facility first and this file with {flag}"]
+                                        f"'{key}'): give a facility file here, and this one with {flag}"]
 
 
 def test_debug_does_not_turn_bad_input_into_a_traceback(tmp_path, run):

@@ -940,20 +940,23 @@ class LoadedFacility:
     sha256: str
 
 
-DEMAND_KEYS = ("nodes", "target", "candidates", "fill", "waves")
-"""Top-level keys of a demand or waves file: a facility file has none of them."""
+OTHER_KINDS = (("spec", ("schema", "accelerators", "sources"), "--specs"),
+               ("waves", ("waves",), "--waves"),
+               ("demand", ("nodes", "target", "candidates", "fill"), "--demand"))
+"""Other rackplan files by their top-level keys, and the flag that takes each: a facility has none of
+these keys (a spec file's ``nodes`` is why spec files are told apart first)."""
 
 
 def _not_another_kind(data: Any, name: str) -> None:
-    """A demand or waves file given where the facility goes is said to be one, in one line, rather than
-    as every field a facility lacks."""
+    """A spec, waves or demand file given where the facility goes is said to be one, in one line,
+    rather than as every field a facility lacks."""
     if not isinstance(data, dict) or "halls" in data or "rack_types" in data:
         return
-    found = [k for k in DEMAND_KEYS if k in data]
-    if found:
-        kind, flag = ("waves", "--waves") if found[0] == "waves" else ("demand", "--demand")
-        raise InputError.one(name, found[0], f"this is a {kind} file, not a facility (it has '{found[0]}'): give "
-                                             f"the facility first and this file with {flag}")
+    for kind, keys, flag in OTHER_KINDS:
+        found = next((k for k in keys if k in data), None)
+        if found is not None:
+            raise InputError.one(name, found, f"this is a {kind} file, not a facility (it has '{found}'): give a "
+                                              f"facility file here, and this one with {flag}")
 
 
 def load_facility(path: str | Path) -> LoadedFacility:
