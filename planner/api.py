@@ -127,8 +127,9 @@ def _csv_texts(run: PlanRun) -> dict[str, str]:
 
 
 PLAN_FILES = ("plan.json", "racks.csv", "racks.xlsx", "power.csv", "facility.striped.yaml", "report.html")
-"""Every file ``rackplan plan`` may write into its output directory; one a run does not write is removed
-if an earlier run left it there, so the directory holds one plan's files only."""
+"""Every file ``rackplan plan`` may write into its output directory. Where an earlier plan is (its
+``plan.json``), one of these a run does not write is removed, so the directory holds one plan's files
+only; in a directory without a plan, files of these names are the user's and stay."""
 
 
 def write_plan(run: PlanRun, out_dir: str | Path, xlsx: bool = True, *, view: dict[str, Any] | None = None,
@@ -155,9 +156,10 @@ def write_plan(run: PlanRun, out_dir: str | Path, xlsx: bool = True, *, view: di
         if run.placement.striping:
             paths.append(out.write_text("facility.striped.yaml", striped_facility_yaml(run)))
         paths.append(out.write_text("report.html", html))
-        for name in PLAN_FILES:
-            if out.directory / name not in paths:
-                out.retire(name)
+        if (out.directory / "plan.json").is_file():  # an earlier plan's files, not files of the user's own
+            for name in PLAN_FILES:
+                if out.directory / name not in paths:
+                    out.retire(name)
     return paths
 
 

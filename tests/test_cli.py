@@ -323,6 +323,12 @@ def test_a_plan_written_over_an_earlier_one_leaves_none_of_its_files(rackplan, t
                       "-o", out)
     assert second.returncode == 0
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "plan.json", "racks.csv", "report.html"]
+    mine = tmp_path / "mine"  # no plan there: a power.csv of the user's own stays
+    mine.mkdir()
+    (mine / "power.csv").write_text("my own")
+    third = rackplan("plan", ROOT / "facilities" / "ai-hall.yaml", "--nodes", "h100-8x=2", "-q", "--no-xlsx",
+                     "-o", mine)
+    assert third.returncode == 0 and (mine / "power.csv").read_text() == "my own"
 
 
 def test_compare_with_no_candidate_fitting_exits_1_and_writes_nothing(rackplan, tmp_path):
