@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from planner.cli import main
+from planner.errors import NoPlanError
 from tests.helpers import facility_dict
 
 SPECS = """\
@@ -392,6 +393,28 @@ def test_waves_that_fit_alone_but_not_together_say_which_wave_breaks_it(files, c
     assert capsys.readouterr().err.strip().splitlines() == [
         "rackplan: no plan: wave wave-2 (2027-04) fits alone but not beside the 1 wave installed then (wave-1); "
         f"all 12 x tb200 together: {RACKS_SHORT}", MOST_THAT_FITS]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("stops", ["the prefix solve", "the diagnosis"])
+def test_a_diagnosis_the_time_limit_stops_says_so_and_blames_no_wave(stops, files, capsys, monkeypatch):
+    """When a solve of the diagnosis stops at its time limit without a verdict (whether the first waves
+    fit together, or what plan says of a wave), phases says the diagnosis ran out of time: it names no
+    wave, and gives no count that fits, rather than blaming a wave it did not prove."""
+    from planner.optimize import placement, waves as waves_mod
+
+    if stops == "the prefix solve":
+        monkeypatch.setattr(waves_mod._Model, "solve", lambda self, *a, **k: ("no_solution", None, None)
+                            if self.V < 2 else ("infeasible", None, None))
+    else:
+        def timed_out(*a, **k):
+            raise NoPlanError("the time limit ran out before any plan was found; raise --time-limit")
+        monkeypatch.setattr(placement, "optimize", timed_out)
+    code, out = phases(files, "--wave", "2027-01:tb200=6", "--wave", "2027-04:tb200=6", "-q")
+    assert code == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "rackplan: no plan: the waves do not fit together; the time limit ran out before the diagnosis could say "
+        "which wave does not fit (raise --time-limit)"]
     assert not out.exists()
 
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -627,12 +628,16 @@ def why_not(fac: Facility, types: list[NodeType], waves: list[Wave], data: Probl
     from planner.inputs.demand import Demand
     from planner.optimize.placement import optimize
 
+    unknown = NoPlanError("no plan: the waves do not fit together; the time limit ran out before the diagnosis "
+                          "could say which wave does not fit (raise --time-limit)")
     v = len(waves) - 1
     for u in range(len(waves) - 1):
-        status, _objective, _bound = _Model(data, waves, allowed, weights, until=u).solve(solver, time_limit, gap)
+        status, objective, _bound = _Model(data, waves, allowed, weights, until=u).solve(solver, time_limit, gap)
         if status == "infeasible":
             v = u
             break
+        if objective is None:  # stopped before any plan: whether these waves fit is not known
+            return unknown
     wave, live = waves[v], active(waves, v)
     by_id = {t.id: t for t in types}
 
@@ -642,10 +647,27 @@ def why_not(fac: Facility, types: list[NodeType], waves: list[Wave], data: Probl
             optimize(fac, [by_id[i] for i in demand.node_ids], demand, solver=solver, time_limit=time_limit,
                      gap_rel=gap)
         except NoPlanError as exc:
+            if str(exc).startswith("the time limit ran out"):  # no verdict on this demand
+                raise _Inconclusive from None
             return exc
         return None
 
     head = f"wave {wave.name} ({wave.date})"
+    try:
+        return _why_not_wave(head, wave, v, waves, live, said)
+    except _Inconclusive:
+        return unknown
+
+
+class _Inconclusive(Exception):
+    """A diagnosis solve stopped at its time limit without a verdict."""
+
+
+def _why_not_wave(head: str, wave: Wave, v: int, waves: list[Wave], live: list[int],
+                  said: Callable[[Any], NoPlanError | None]) -> NoPlanError:
+    """:func:`why_not`, once wave ``v`` is known to be the first that does not fit."""
+    from planner.inputs.demand import Demand
+
     demand = wave.demand
     diag = said(demand)
     if diag is not None:
