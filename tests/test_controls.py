@@ -141,13 +141,19 @@ def test_cli_controls_that_leave_no_rack_are_bad_input(tmp_path, capsys):
     f.write_text(yaml.safe_dump(facility_dict(**TWO_HALLS)))
     demand = tmp_path / "demand.yaml"
     demand.write_text("fill: b200-8x-air\nexclude: [h1, h2/A]\n")
+    reserved = tmp_path / "reserved.yaml"
+    reserved.write_text("fill: b200-8x-air\nreserved: [h1/A/01, h1/A/02, h2/A/01]\n")
     cases = [(["--fill", "b200-8x-air", "--exclude", "h1,h2"],
               "<command line>: --exclude: leaves no rack to place into (of the facility's 6 racks, 6 excluded)"),
              (["--fill", "b200-8x-air", "--only", "h2", "--exclude", "h2/A"],
               "<command line>: --only and --exclude: leave no rack to place into (of the facility's 6 racks, "
               "2 outside --only, 4 excluded)"),
              (["--demand", str(demand)],
-              f"{demand}: exclude: leaves no rack to place into (of the facility's 6 racks, 6 excluded)")]
+              f"{demand}: exclude: leaves no rack to place into (of the facility's 6 racks, 6 excluded)"),
+             # each rack under the first reason: h1's reserved racks are outside --only first
+             (["--demand", str(reserved), "--only", "h2", "--exclude", "h2/A"],
+              "<command line>: --only and --exclude: leave no rack to place into (of the facility's 6 racks, "
+              "2 outside --only, 1 reserved, 3 excluded)")]
     for k, (args, line) in enumerate(cases):
         out = tmp_path / f"o{k}"
         assert main(["plan", str(f), *args, "-q", "-o", str(out)]) == 2, args

@@ -247,20 +247,20 @@ def check_controls(demand: Demand, fac) -> None:
 def _no_rack_left(demand: Demand, fac) -> Problem | None:
     """The problem when ``only`` and ``exclude`` (with the reserved racks) rule out every rack of the
     facility, else None: bad input, not a demand too large. Each rack is counted once, under the
-    first reason that rules it out: reserved, outside ``only``, excluded."""
+    first reason that rules it out: outside ``only``, reserved, excluded."""
     import numpy as np
 
     from planner.inputs.facility import in_scopes
 
     frame = fac.racks.frame
-    reserved = in_scopes(frame, list(fac.reserved) + list(demand.reserved))
-    outside = ~in_scopes(frame, demand.only) & ~reserved if demand.only else np.zeros(len(frame), dtype=bool)
+    outside = ~in_scopes(frame, demand.only) if demand.only else np.zeros(len(frame), dtype=bool)
+    reserved = in_scopes(frame, list(fac.reserved) + list(demand.reserved)) & ~outside
     excluded = in_scopes(frame, demand.exclude) & ~reserved & ~outside
     if not (reserved | outside | excluded).all():
         return None
     flag = {key: f"--{key}" if demand.origin == CLI else key for key in ("only", "exclude")}
     given = [flag[key] for key in ("only", "exclude") if getattr(demand, key)]
-    why = [f"{int(n):,} {what}" for n, what in ((reserved.sum(), "reserved"), (outside.sum(), f"outside {flag['only']}"),
+    why = [f"{int(n):,} {what}" for n, what in ((outside.sum(), f"outside {flag['only']}"), (reserved.sum(), "reserved"),
                                                  (excluded.sum(), "excluded")) if n]
     return Problem(demand.origin, " and ".join(given),
                    f"{'leaves' if len(given) == 1 else 'leave'} no rack to place into "
