@@ -1325,8 +1325,11 @@ COMMANDS["phases"] = cmd_phases
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra:  # named against the command given, whose --help lists what it takes
-        prog = " ".join(["rackplan"] + [c for c in (args.command, getattr(args, "netbox_command", None)) if c])
+    if extra:  # named against the command it was given to, whose --help lists what that takes
+        words = list(sys.argv[1:] if argv is None else argv)
+        chain = [c for c in (args.command, getattr(args, "netbox_command", None)) if c]
+        at = words.index(extra[0]) if extra[0] in words else len(words)
+        prog = " ".join(["rackplan"] + [c for c in chain if c in words[:at]])
         sys.stderr.write(f"rackplan: <command line>: unrecognized arguments: {' '.join(extra)} (see '{prog} --help')\n")
         return Exit.BAD_INPUT
     if args.command is None:

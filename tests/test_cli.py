@@ -65,6 +65,8 @@ def test_an_unknown_argument_points_to_the_help_of_its_command(rackplan):
     assert out.stderr == "rackplan: <command line>: unrecognized arguments: h100-8x (see 'rackplan compare --help')\n"
     out = rackplan("netbox", "export", "plan.json", "--bogus")
     assert out.stderr == "rackplan: <command line>: unrecognized arguments: --bogus (see 'rackplan netbox export --help')\n"
+    out = rackplan("--bogus", "plan", AI_HALL)  # before the command: the top level's
+    assert out.stderr == "rackplan: <command line>: unrecognized arguments: --bogus (see 'rackplan --help')\n"
 
 
 def test_no_command_prints_help_and_exits_2(rackplan):
