@@ -203,6 +203,11 @@ def test_a_plan_from_the_mip_on_the_lps_support_is_proven_against_the_lp_bound()
     doc = build_plan(lf, Catalogue(), types, demand, placement, {})
     assert doc["solver"]["method"] == "MIP on the LP's support"
     assert check_plan(lf.facility, doc).passed and doc["totals"]["gpus"] >= 74_232
+    # the report says it in words a reader follows
+    from planner.report.views import unchecked_plan_view
+
+    line = unchecked_plan_view(doc)["solver_line"]
+    assert line.endswith("(proven by the LP relaxation, from the best plan in the racks it uses)"), line
 
 
 def test_maximal_patterns_by_hand():

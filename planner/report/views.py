@@ -355,7 +355,8 @@ def _summary_view(plan: dict[str, Any]) -> dict[str, Any]:
     solver_line = (f"{solver.get('name', '?')}: {solver.get('status', '?')}"
                    + (f", gap {pct(gap, 4)}" if gap is not None else "")
                    + (f", {fnum(solver.get('seconds'), 1)} s" if solver.get("seconds") is not None else "")
-                   + (f" ({solver['method']})" if solver.get("method") not in (None, "branch and bound") else ""))
+                   + (f" ({METHOD_WORDS.get(solver['method'], solver['method'])})"
+                      if solver.get("method") not in (None, "branch and bound") else ""))
     by_limit = binding.get("racks_by_limit") or {}
     details = [", ".join(f"{limit_label(k)} in {plural(v, 'rack')}" for k, v in by_limit.items())]
     for key, what in (("halls_full", "hall cooling full in"), ("rows_full", "row cooling full in"),
@@ -590,6 +591,11 @@ def _baseline_text(baseline: dict[str, Any], cost: dict[str, Any]) -> str:
         return text + "."
     saved = float(b_cost) - float(cost.get("total") or 0.0)
     return text + f": this plan saves {usd(saved)} a year ({pct(excess, 1)} of the plan's cost)."
+
+
+METHOD_WORDS = {"LP rounded and repaired": "proven by the LP relaxation, from a plan rounded from it",
+                "MIP on the LP's support": "proven by the LP relaxation, from the best plan in the racks it uses"}
+"""How ``plan.json``'s ``solver.method`` reads in a report (its other values read as they are)."""
 
 
 def _solver_rows(solver: dict[str, Any]) -> list[tuple[str, str]]:
