@@ -396,6 +396,17 @@ def test_waves_that_fit_alone_but_not_together_say_which_wave_breaks_it(files, c
     assert not out.exists()
 
 
+def test_a_target_wave_before_the_one_that_breaks_is_taken_as_it_chose(files, capsys):
+    """A GPU target first (48 GPUs of tb200: six nodes), six exact nodes later: the diagnosis takes the
+    first wave's nodes as its plan chose them, and says what runs out for all twelve together."""
+    code, out = phases(files, "--wave", "2027-01:gpus=48:tb200", "--wave", "2027-04:tb200=6", "-q")
+    assert code == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "rackplan: no plan: wave wave-2 (2027-04) fits alone but not beside the 1 wave installed then (wave-1); "
+        f"all 12 x tb200 together (with what wave-1 chose): {RACKS_SHORT}", MOST_THAT_FITS]
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("stops", ["the prefix solve", "the diagnosis"])
 def test_a_diagnosis_the_time_limit_stops_says_so_and_blames_no_wave(stops, files, capsys, monkeypatch):
     """When a solve of the diagnosis stops at its time limit without a verdict (whether the first waves

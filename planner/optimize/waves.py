@@ -630,16 +630,21 @@ def why_not(fac: Facility, types: list[NodeType], waves: list[Wave], data: Probl
 
     unknown = NoPlanError("no plan: the waves do not fit together; the time limit ran out before the diagnosis "
                           "could say which wave does not fit (raise --time-limit)")
-    v = len(waves) - 1
+    v, fitted = len(waves) - 1, None
     for u in range(len(waves) - 1):
-        status, objective, _bound = _Model(data, waves, allowed, weights, until=u).solve(solver, time_limit, gap)
+        model = _Model(data, waves, allowed, weights, until=u)
+        status, objective, _bound = model.solve(solver, time_limit, gap)
         if status == "infeasible":
             v = u
             break
         if objective is None:  # stopped before any plan: whether these waves fit is not known
             return unknown
+        fitted = model
     wave, live = waves[v], active(waves, v)
     by_id = {t.id: t for t in types}
+    # what the waves before v add where they fit together: the nodes a target wave chose
+    planned = [{data.types[t].id: int(n) for t, n in enumerate(a.sum(axis=0)) if n > 0}
+               for a in fitted.added()] if fitted is not None else []
 
     def said(demand: Demand) -> NoPlanError | None:
         """``plan``'s diagnosis of ``demand``; None when it fits."""
@@ -654,7 +659,7 @@ def why_not(fac: Facility, types: list[NodeType], waves: list[Wave], data: Probl
 
     head = f"wave {wave.name} ({wave.date})"
     try:
-        return _why_not_wave(head, wave, v, waves, live, said)
+        return _why_not_wave(head, wave, v, waves, live, said, planned)
     except _Inconclusive:
         return unknown
 
@@ -664,8 +669,9 @@ class _Inconclusive(Exception):
 
 
 def _why_not_wave(head: str, wave: Wave, v: int, waves: list[Wave], live: list[int],
-                  said: Callable[[Any], NoPlanError | None]) -> NoPlanError:
-    """:func:`why_not`, once wave ``v`` is known to be the first that does not fit."""
+                  said: Callable[[Any], NoPlanError | None], planned: list[dict[str, int]]) -> NoPlanError:
+    """:func:`why_not`, once wave ``v`` is known to be the first that does not fit. ``planned``: the
+    nodes each wave before ``v`` adds where those waves fit together (a target wave's chosen mix)."""
     from planner.inputs.demand import Demand
 
     demand = wave.demand
@@ -676,15 +682,17 @@ def _why_not_wave(head: str, wave: Wave, v: int, waves: list[Wave], live: list[i
         before = [waves[u].name for u in live if u != v]
         head += (f" fits alone but not beside the {len(before)} wave{'s' if len(before) > 1 else ''} installed "
                  f"then ({', '.join(before)})")
-        if all(waves[u].demand.kind == "nodes" for u in live):
+        chosen = [u for u in live if u != v and waves[u].demand.kind != "nodes"]
+        if wave.demand.kind == "nodes" and all(u < len(planned) for u in chosen):
             nodes: dict[str, int] = {}
             for u in live:
-                for nid, n in waves[u].demand.nodes.items():
+                for nid, n in (planned[u] if u in chosen else waves[u].demand.nodes).items():
                     nodes[nid] = nodes.get(nid, 0) + n
             demand = Demand("nodes", nodes=nodes)
             diag = said(demand)
             if diag is not None:
-                head += f"; all {demand.describe().removeprefix('place ')} together"
+                head += (f"; all {demand.describe().removeprefix('place ')} together"
+                         + (f" (with what {', '.join(waves[u].name for u in chosen)} chose)" if chosen else ""))
     if diag is None:
         return NoPlanError(f"no plan: {head}")
     lines = list(diag.shortfalls) or [str(diag).removeprefix("no plan: ")]
