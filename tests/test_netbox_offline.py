@@ -357,3 +357,55 @@ def test_cli_usage(argv, message, capsys, monkeypatch):
     monkeypatch.delenv("NETBOX_TOKEN", raising=False)
     code = main(argv)
     assert code == 2 and message in capsys.readouterr().err
+
+
+# --- the rack map belongs to the facility file the plan was made on -----------------------------------
+
+def _map_with(planned: Path, tmp_path: Path, facility: dict | None) -> Path:
+    mapping = json.loads((planned / "map.json").read_text())
+    if facility is not None:
+        mapping["facility"] = facility
+    out = tmp_path / "dc.netbox.json"
+    out.write_text(json.dumps(mapping))
+    return out
+
+
+def test_cli_import_records_the_facility_file_in_the_map(canned, tmp_path, capsys):
+    import hashlib
+
+    _site(canned)
+    out = tmp_path / "dc1.yaml"
+    assert main(["netbox", "import", "--url", canned.url, "--token", "nbt_key.secret", "--site", "dc1",
+                 "-o", str(out)]) == 0
+    mapping = json.loads((tmp_path / "dc1.netbox.json").read_text())
+    assert mapping["facility"] == {"file": "dc1.yaml", "sha256": hashlib.sha256(out.read_bytes()).hexdigest()}
+
+
+def test_export_refuses_a_map_of_another_facility_file(planned, canned, tmp_path, capsys):
+    """A re-import renumbers racks: a plan made on the earlier facility file must not be exported through
+    the new map, and nothing is asked of NetBox."""
+    the_map = _map_with(planned, tmp_path, {"file": "dc.yaml", "sha256": "0" * 64})
+    plan = str(planned / "plan" / "plan.json")
+    for extra in (["--csv", str(tmp_path / "csv")], ["--url", canned.url, "--token", "nbt_key.secret", "--dry-run"]):
+        code = main(["netbox", "export", plan, "--map", str(the_map), *extra])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1, err
+        assert err[0].startswith(f"rackplan: {plan}: facility.sha256: the plan was made on a different facility file")
+        assert f"than the rack map {the_map} describes (dc.yaml, sha256 000000000000...)" in err[0]
+        assert "plan again on the imported facility" in err[0]
+    assert not (tmp_path / "csv").exists() and canned.seen == []
+
+
+def test_export_takes_a_map_of_the_same_or_an_edited_facility_file(planned, tmp_path, capsys):
+    plan = json.loads((planned / "plan" / "plan.json").read_text())
+    sha = plan["facility"]["sha256"]
+    argv = ["netbox", "export", str(planned / "plan" / "plan.json"), "--csv", str(tmp_path / "csv"), "--map"]
+    assert main(argv + [str(_map_with(planned, tmp_path, {"file": "dc.yaml", "sha256": sha}))]) == 0
+    assert "warning" not in capsys.readouterr().err
+    # the facility file beside the map was edited after the import, and the plan made on the edited file
+    (tmp_path / "dc.yaml").write_bytes((ROOT / "facilities" / "contract-example.yaml").read_bytes())
+    assert main(argv + [str(_map_with(planned, tmp_path, {"file": "dc.yaml", "sha256": "0" * 64}))]) == 0
+    assert "dc.yaml was edited after the import that wrote the rack map" in capsys.readouterr().err
+    # a map of an older rackplan, without its facility file: exported, with a warning
+    assert main(argv + [str(_map_with(planned, tmp_path, None))]) == 0
+    assert "does not record the facility file it was written with" in capsys.readouterr().err

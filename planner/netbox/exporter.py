@@ -85,6 +85,8 @@ class ExportJob:
     """Node id -> NetBox device type slug given with ``--device-type``."""
     as_: str = "devices"
     user: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    """What the export could not check (an older rack map), one line each."""
 
     @property
     def tag(self) -> dict[str, str]:
@@ -120,6 +122,7 @@ class ExportJob:
         except OSError:
             digest = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
         map_name, mapping = _load_map(plan, plan_name, map_file)
+        warnings = _same_facility(plan, plan_name, map_name, mapping)
         problems: list[Problem] = []
         node_types = plan["node_types"]
         for nid in device_types or {}:
@@ -161,7 +164,36 @@ class ExportJob:
         if problems:
             raise InputError(problems)
         return cls(plan, plan_name, digest[:12], mapping, map_name, nodes, node_types, face, role,
-                   dict(device_types or {}), as_, user)
+                   dict(device_types or {}), as_, user, warnings)
+
+
+def _same_facility(plan: dict[str, Any], plan_name: str, map_name: str, mapping: dict[str, Any]) -> list[str]:
+    """Refuse a plan made on another facility file than the one the rack map was written with (a
+    re-import renumbers racks: the same rack id can be another NetBox rack). The map's facility file
+    edited after the import, and planned on as edited, passes with a warning; so does a map written
+    before maps recorded their facility file. Returns the warnings."""
+    plan_sha = (plan.get("facility") or {}).get("sha256")
+    recorded = mapping.get("facility") if isinstance(mapping.get("facility"), dict) else {}
+    map_sha, map_fac = recorded.get("sha256"), recorded.get("file")
+    if not map_sha:
+        return [f"the rack map {map_name} does not record the facility file it was written with (an older "
+                f"rackplan); not checked that {plan_name} was made on it. Import the site again to record it"]
+    if not plan_sha:
+        return [f"{plan_name} does not record its facility file's sha256; not checked against the rack map {map_name}"]
+    if plan_sha == map_sha:
+        return []
+    fac_path = Path(map_name).parent / str(map_fac or "")
+    try:
+        edited = bool(map_fac) and hashlib.sha256(fac_path.read_bytes()).hexdigest() == plan_sha
+    except OSError:
+        edited = False
+    if edited:
+        return [f"{fac_path} was edited after the import that wrote the rack map {map_name}; {plan_name} was made on "
+                "the edited file and is exported on the assumption that its racks are where the import put them"]
+    raise InputError.one(plan_name, "facility.sha256",
+                         f"the plan was made on a different facility file (sha256 {plan_sha[:12]}...) than the "
+                         f"rack map {map_name} describes ({map_fac or 'its facility file'}, sha256 {map_sha[:12]}...): "
+                         "plan again on the imported facility")
 
 
 def _load_map(plan: dict[str, Any], plan_name: str, map_file: str | None) -> tuple[str, dict[str, Any]]:

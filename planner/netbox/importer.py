@@ -22,11 +22,14 @@ Racks that differ only in name share a rack type. Whatever cannot be mapped is o
 object; a rack without feeds or a feed without voltage or amperage is bad input (nothing is written).
 The facility is validated (:func:`planner.inputs.facility.load_facility`'s checks) before anything is
 written. The map (``rackplan.netbox-map/1``, ``FACILITY.netbox.json``) gives each rackplan rack id its
-NetBox rack; ``rackplan netbox export`` reads it.
+NetBox rack, and records the name and sha256 of the facility file written with it; ``rackplan netbox
+export`` reads it, and refuses a plan made on another facility file.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 from collections import Counter
@@ -128,6 +131,14 @@ class Imported:
             head += [f"#   {w}" for w in self.warnings]
         body = yaml.safe_dump(self.facility, sort_keys=False, width=110, allow_unicode=True)
         return "\n".join(head) + "\n" + body
+
+    def map_text(self, facility_file: str | Path, facility_text: str) -> str:
+        """The rack map as written beside ``facility_file`` (whose text is ``facility_text``): with the
+        facility file's name and sha256, which ``rackplan netbox export`` compares with the plan's
+        ``facility.sha256``."""
+        self.mapping["facility"] = {"file": Path(facility_file).name,
+                                    "sha256": hashlib.sha256(facility_text.encode("utf-8")).hexdigest()}
+        return json.dumps(self.mapping, indent=2) + "\n"
 
 
 class _Problems:
