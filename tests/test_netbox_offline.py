@@ -409,3 +409,33 @@ def test_export_takes_a_map_of_the_same_or_an_edited_facility_file(planned, tmp_
     # a map of an older rackplan, without its facility file: exported, with a warning
     assert main(argv + [str(_map_with(planned, tmp_path, None))]) == 0
     assert "does not record the facility file it was written with" in capsys.readouterr().err
+
+
+def test_export_finds_the_map_of_a_facility_given_by_a_relative_path(planned, tmp_path, monkeypatch, capsys):
+    """plan.json keeps the facility file as typed (``nbw/dc.yaml``) and its absolute path: the map is found
+    from another directory too."""
+    import hashlib
+
+    (tmp_path / "nbw").mkdir()
+    fac = tmp_path / "nbw" / "dc.yaml"
+    fac.write_bytes((ROOT / "facilities" / "contract-example.yaml").read_bytes())
+    _map_with(planned, tmp_path / "nbw", {"file": "dc.yaml", "sha256": hashlib.sha256(fac.read_bytes()).hexdigest()})
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", "nbw/dc.yaml", "--nodes", "b200-8x-air=2", "-o", "nbw/plan5", "--time-limit", "30"]) == 0
+    plan = json.loads((tmp_path / "nbw" / "plan5" / "plan.json").read_text())
+    assert plan["facility"]["file"] == "nbw/dc.yaml" and plan["facility"]["path"] == str(fac)
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path / "nbw")
+    assert main(["netbox", "export", "plan5/plan.json", "--csv", "csv1"]) == 0, capsys.readouterr().err
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    assert main(["netbox", "export", str(tmp_path / "nbw" / "plan5" / "plan.json"), "--csv", "csv2"]) == 0
+    assert (other / "csv2" / "devices.csv").is_file()
+    # nothing found: the message names every place looked at, and --map
+    (tmp_path / "nbw" / "dc.netbox.json").unlink()
+    assert main(["netbox", "export", str(tmp_path / "nbw" / "plan5" / "plan.json"), "--csv", "csv3"]) == 2
+    err = capsys.readouterr().err
+    assert (f"no rack map at nbw/dc.netbox.json, {tmp_path / 'nbw' / 'dc.netbox.json'}, "
+            f"{tmp_path / 'nbw' / 'plan5' / 'dc.netbox.json'} (rackplan netbox import") in err
+    assert "give --map FILE" in err and not (other / "csv3").exists()

@@ -197,19 +197,28 @@ def _same_facility(plan: dict[str, Any], plan_name: str, map_name: str, mapping:
 
 
 def _load_map(plan: dict[str, Any], plan_name: str, map_file: str | None) -> tuple[str, dict[str, Any]]:
+    """The rack map: ``--map``, else the one beside the facility file the plan names, looked for at its
+    path as typed when planning (relative to the current directory), at its absolute path
+    (``facility.path``), then beside the plan."""
     if map_file:
         candidates = [Path(map_file)]
     else:
-        fac_file = (plan.get("facility") or {}).get("file")
+        record = plan.get("facility") or {}
+        fac_file = record.get("file")
         if not fac_file:
             raise InputError.one("<command line>", "--map", "the plan does not name its facility file; give --map FILE")
-        candidates = [map_path(fac_file), Path(plan_name).parent / map_path(Path(fac_file).name)]
+        candidates = [map_path(fac_file)]
+        if record.get("path"):
+            candidates.append(map_path(record["path"]))
+        candidates.append(Path(plan_name).parent / map_path(Path(fac_file).name))
+        candidates = list(dict.fromkeys(candidates))
     for path in candidates:
         if path.is_file():
             break
     else:
-        raise InputError.one("<command line>", "--map", f"no rack map at {candidates[0]} (rackplan netbox import "
-                                                        "writes it beside the facility file); give --map FILE")
+        tried = ", ".join(str(p) for p in candidates)
+        raise InputError.one("<command line>", "--map", f"no rack map at {tried} (rackplan netbox import writes it "
+                                                        "beside the facility file); give --map FILE")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
