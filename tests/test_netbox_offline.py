@@ -439,3 +439,32 @@ def test_export_finds_the_map_of_a_facility_given_by_a_relative_path(planned, tm
     assert (f"no rack map at nbw/dc.netbox.json, {tmp_path / 'nbw' / 'dc.netbox.json'}, "
             f"{tmp_path / 'nbw' / 'plan5' / 'dc.netbox.json'} (rackplan netbox import") in err
     assert "give --map FILE" in err and not (other / "csv3").exists()
+
+
+# --- existing load ---------------------------------------------------------------------------------------
+
+def _device(canned: Canned, did: int, name: str, position: float | None, draw: float = 2000, **dt: Any) -> None:
+    """A device in rack A01 of :func:`_site`, of its own 8U device type, with one power port."""
+    canned.data.setdefault("dcim/device-types/", []).append(
+        {"id": did, "model": f"model-{did}", "u_height": 8, "weight": 50, "weight_unit": {"value": "kg"}, **dt})
+    canned.data["dcim/devices/"].append({"id": did, "name": name, "site": {"id": 1}, "rack": {"id": 10},
+                                         "device_type": {"id": did}, "position": position})
+    canned.data["dcim/power-ports/"].append({"id": did, "name": "PSU1", "site": {"id": 1}, "device": {"id": did},
+                                             "maximum_draw": draw})
+
+
+def test_a_reservation_over_an_installed_device_is_counted_once(canned):
+    """NetBox lets a reservation cover a device (an export as devices, then as reservations): the units are
+    the device's load; the reservation's other units count as reserved; the import goes on."""
+    _site(canned)
+    _device(canned, 7, "gpu1", 3)
+    canned.data["dcim/rack-reservations/"] = [
+        {"id": 1, "rack": {"id": 10}, "site": {"id": 1}, "units": list(range(3, 11)), "status": {"value": "active"}},
+        {"id": 2, "rack": {"id": 10}, "site": {"id": 1}, "units": list(range(9, 15)), "status": {"value": "active"}}]
+    out = import_site(canned.client(), "dc1")
+    existing = out.facility["existing"]
+    assert [(e["u"], e["position"], e["kw"]) for e in existing] == [(8, 3, 2), (4, 11, 0)]
+    assert ("rack reservation 1 in rack 'A01' (id 10) (units 3-10): units 3-10 are taken by device 'gpu1' (id 7), "
+            "counted once as that; the reservation adds nothing") in out.warnings
+    assert ("rack reservation 2 in rack 'A01' (id 10) (units 9-14): units 9-10 are taken by device 'gpu1' (id 7), "
+            "counted once as that; units 11-14 counted as occupied units with no power") in out.warnings

@@ -571,6 +571,8 @@ def _existing(rin: RackIn, devices: list[dict], ports_of: dict[int, list[dict]],
     start = int(rack.get("starting_unit") or 1)
     desc_units = bool(rack.get("desc_units"))
     entries: list[dict[str, Any]] = []
+    held: dict[int, str] = {}
+    """NetBox unit -> the device (or reservation) counted there."""
     loose = {"kw": 0.0, "liquid": 0.0, "u": 0, "weight": 0.0, "notes": []}
     for d in sorted(devices, key=lambda d: (d.get("position") or 0, d.get("name") or "")):
         dl = _label(d, "device")
@@ -629,16 +631,30 @@ def _existing(rin: RackIn, devices: list[dict], ports_of: dict[int, list[dict]],
                      weight_kg=_g(w), description=_short(f"NetBox device '{name}' (id {d['id']}) in rack "
                                                          f"'{rack['name']}' at U{lo_nb}: {note}"))
         entries.append(entry)
+        for u in range(lo_nb, hi_nb + 1):
+            held.setdefault(u, f"device '{name}' (id {d['id']})")
     for resv in reservations:
         if value(resv.get("status")) == "stale":
             warnings.append(f"rack reservation {resv['id']} in {label}: stale; not counted")
             continue
-        units = sorted(int(u) for u in resv.get("units") or [])
+        units = sorted({int(u) for u in resv.get("units") or []})
         if not units:
             continue
-        warnings.append(f"rack reservation {resv['id']} in {label} (units {unit_ranges(units)}): counted as occupied "
-                        "units with no power")
-        for a, b in _runs(units):
+        # NetBox lets a reservation cover installed devices (an export as devices, then as reservations,
+        # does): those units are the devices' load already, and counting them twice would overlap
+        covered = [u for u in units if u in held]
+        rest = [u for u in units if u not in held]
+        what = f"rack reservation {resv['id']} in {label} (units {unit_ranges(units)})"
+        if covered:
+            by = ", ".join(dict.fromkeys(held[u] for u in covered))
+            warnings.append(f"{what}: units {unit_ranges(covered)} are taken by {by}, counted once as that; "
+                            + (f"units {unit_ranges(rest)} counted as occupied units with no power" if rest
+                               else "the reservation adds nothing"))
+        else:
+            warnings.append(f"{what}: counted as occupied units with no power")
+        for u in rest:
+            held[u] = f"rack reservation {resv['id']}"
+        for a, b in _runs(rest):
             entries.append({"rack": rin.rid, "kw": 0, "u": b - a + 1,
                             "position": _to_rackplan(a, b, start, u_rack, desc_units), "weight_kg": 0,
                             "description": f"NetBox rack reservation {resv['id']} in rack '{rack['name']}'"})
