@@ -1124,9 +1124,13 @@ def _netbox_import(args: argparse.Namespace) -> int:
     if args.default_air_kw is not None and not 0 < args.default_air_kw <= 500:
         raise InputError.one(CLI_FILE, "--default-air-kw", f"must be within 0..500 kW, got {args.default_air_kw:g}")
     client = _netbox_client(args)
-    result = import_site(client, args.site, default_air_kw=args.default_air_kw, out_name=str(out))
-    for w in result.warnings:
-        _err(f"rackplan: warning: {w}")
+    warnings: list[str] = []
+    try:
+        result = import_site(client, args.site, default_air_kw=args.default_air_kw, out_name=str(out),
+                             warnings=warnings)
+    finally:  # before the errors, when it fails: a warning often says why
+        for w in warnings:
+            _err(f"rackplan: warning: {w}")
     sidecar = map_path(out)
     text = result.yaml_text()
     write_atomic(out, text)

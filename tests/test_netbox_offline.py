@@ -468,3 +468,22 @@ def test_a_reservation_over_an_installed_device_is_counted_once(canned):
             "counted once as that; the reservation adds nothing") in out.warnings
     assert ("rack reservation 2 in rack 'A01' (id 10) (units 9-14): units 9-10 are taken by device 'gpu1' (id 7), "
             "counted once as that; units 11-14 counted as occupied units with no power") in out.warnings
+
+
+def test_a_failed_import_shows_its_warnings_first_and_names_the_netbox_object(canned, tmp_path, capsys):
+    """The warning that explains the failure (a liquid-cooled device type without rackplan_liquid_fraction)
+    comes before the error, and the error names the device, not a line of the file that was not written."""
+    _site(canned)
+    canned.data["dcim/racks/"][0]["cooling_capability"] = {"value": "liquid-only"}
+    _device(canned, 7, "gpu1", 3, cooling_method={"value": "liquid"})
+    out = tmp_path / "dc-east.yaml"
+    code = main(["netbox", "import", "--url", canned.url, "--token", "nbt_key.secret", "--site", "dc1", "-o", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and not out.exists() and not (tmp_path / "dc-east.netbox.json").exists()
+    cause = ("rackplan: warning: device 'gpu1' (id 7) in rack 'A01' (id 10): liquid-cooled device type without "
+             "rackplan_liquid_fraction; its heat counted as air")
+    assert cause in err and err.index(cause) < len(err) - 1
+    assert err[-1] == (f"rackplan: {canned.url}: device 'gpu1' (id 7) in rack 'A01' (id 10): 2 kW of air heat exceeds "
+                       "the rack's air_kw 0 (existing[0].kw of the facility it would write); the imported facility "
+                       "would not validate, nothing written")
+    assert "dc-east.yaml" not in "\n".join(err)
