@@ -487,3 +487,27 @@ def test_a_failed_import_shows_its_warnings_first_and_names_the_netbox_object(ca
                        "the rack's air_kw 0 (existing[0].kw of the facility it would write); the imported facility "
                        "would not validate, nothing written")
     assert "dc-east.yaml" not in "\n".join(err)
+
+
+@pytest.mark.parametrize("rack_status,feed_status,warning", [
+    ("planned", "active", "rack 'A01' (id 10): status planned; imported as a live rack (set it to deprecated to "
+                          "leave it out)"),
+    ("reserved", "active", "rack 'A01' (id 10): status reserved; imported and listed in the facility's reserved "
+                           "(no plan places anything there)"),
+    ("active", "offline", "power feed 'A01-A' (id 100) of rack 'A01' (id 10): status offline; counted as a live feed"),
+    ("active", "planned", "power feed 'A01-A' (id 100) of rack 'A01' (id 10): status planned; counted as a live feed"),
+])
+def test_racks_and_feeds_that_are_not_active_are_imported_with_a_warning(canned, rack_status, feed_status, warning):
+    _site(canned)
+    canned.data["dcim/racks/"][0]["status"] = {"value": rack_status}
+    canned.data["dcim/power-feeds/"][0]["status"] = {"value": feed_status}
+    out = import_site(canned.client(), "dc1")
+    assert warning in out.warnings
+    assert out.facility["halls"][0]["rows"][0]["racks"] == 1
+    assert [w for w in out.warnings if "status" in w] == [warning]
+
+
+def test_active_racks_and_feeds_have_no_status_warning(canned):
+    _site(canned)
+    canned.data["dcim/power-feeds/"][0]["status"] = {"value": "active"}
+    assert not [w for w in import_site(canned.client(), "dc1").warnings if "status" in w]

@@ -209,9 +209,15 @@ def import_site(client: NetBoxClient, slug: str, *, default_air_kw: float | None
     pending: list[tuple[dict, dict]] = []
     for rack in sorted(racks, key=lambda r: natural_key(r["name"])):
         label = _label(rack, "rack")
-        if value(rack.get("status")) == "deprecated":
+        status = value(rack.get("status"))
+        if status == "deprecated":
             warnings.append(f"{label}: status deprecated; not imported")
             continue
+        if status == "reserved":
+            warnings.append(f"{label}: status reserved; imported and listed in the facility's reserved (no plan "
+                            "places anything there)")
+        elif status not in (None, "", "active"):
+            warnings.append(f"{label}: status {status}; imported as a live rack (set it to deprecated to leave it out)")
         rf = feeds_of.get(rack["id"], [])
         if not rf:
             problems.add(label, "has no power feeds; give it its feeds in NetBox (dcim/power-feeds with rack set), "
@@ -226,6 +232,8 @@ def import_site(client: NetBoxClient, slug: str, *, default_air_kw: float | None
                 problems.add(fl, f"of {label} has no voltage; set it in NetBox")
             if not f.get("amperage") or not f.get("voltage"):
                 continue
+            if value(f.get("status")) not in (None, "", "active"):
+                warnings.append(f"{fl} of {label}: status {value(f.get('status'))}; counted as a live feed")
             phase = 3 if value(f.get("phase")) == "three-phase" else 1
             util = float(f.get("max_utilization") or 100) / 100.0
             dc = value(f.get("supply")) == "dc"
