@@ -686,7 +686,12 @@ def write_csv(job: ExportJob, directory: str) -> list[Path]:
         files["rack-reservations.csv"] = _csv(rows, ["site", "location", "rack", "units", "status", "description",
                                                      "tags"])
         order.append("rack-reservations.csv")
-        files_note = "rack-reservations.csv: NetBox makes the importing user the reservations' user"
+        files_note = ("rack-reservations.csv: NetBox makes the importing user the reservations' user.\n"
+                      "NetBox's import view does not save tags on rack reservations: these arrive without the tag "
+                      f"{tag['slug']}, so a later API export of this plan (rackplan netbox export --as reservations) "
+                      "sees them as not the plan's and stops where they overlap its units. Add the tag to them in "
+                      "NetBox (select them, Edit Selected, Add tags) before such an export, or delete them and "
+                      "export through the API instead.")
     readme = [f"NetBox bulk import of rackplan plan {job.plan_name} (tag {tag['slug']}), site '{site.get('name')}'.",
               "Import in this order (NetBox: each object list > Import; CSV files as CSV, device types as YAML):"]
     readme += [f"  {i}. {name}" for i, name in enumerate(order, 1)]

@@ -14,7 +14,8 @@ What becomes what (docs/netbox.md has the full table):
 * power panels -> ``power.panels`` (``rackplan_kw``, ``rackplan_source``), a power panel named as a
   source -> ``power.sources``;
 * a rack's ``cooling_capability``/``cooling_capacity`` -> ``cooling``, ``air_kw``, ``liquid_kw``;
-* the devices in a rack (and its rack reservations) -> the rack's ``existing`` entry: power from each
+* the devices in a rack (and its rack reservations) -> the rack's ``existing`` entries, one per
+  positioned device and per reservation, one for the devices without a position: power from each
   power port's ``allocated_draw``, else ``maximum_draw``; U and position from the device type and the
   device; weight from the device type.
 
