@@ -1124,12 +1124,17 @@ def _netbox_import(args: argparse.Namespace) -> int:
     if args.default_air_kw is not None and not 0 < args.default_air_kw <= 500:
         raise InputError.one(CLI_FILE, "--default-air-kw", f"must be within 0..500 kW, got {args.default_air_kw:g}")
     client = _netbox_client(args)
-    result = import_site(client, args.site, default_air_kw=args.default_air_kw, out_name=str(out))
-    for w in result.warnings:
-        _err(f"rackplan: warning: {w}")
+    warnings: list[str] = []
+    try:
+        result = import_site(client, args.site, default_air_kw=args.default_air_kw, out_name=str(out),
+                             warnings=warnings)
+    finally:  # before the errors, when it fails: a warning often says why
+        for w in warnings:
+            _err(f"rackplan: warning: {w}")
     sidecar = map_path(out)
-    write_atomic(out, result.yaml_text())
-    write_atomic(sidecar, json.dumps(result.mapping, indent=2) + "\n")
+    text = result.yaml_text()
+    write_atomic(out, text)
+    write_atomic(sidecar, result.map_text(out, text))
     fac = result.facility
     racks = sum(r["racks"] for h in fac["halls"] for r in h["rows"])
     print(f"wrote {out} ({len(fac['halls'])} hall(s), {sum(len(h['rows']) for h in fac['halls'])} row(s), {racks} "
@@ -1144,6 +1149,8 @@ def _netbox_export(args: argparse.Namespace) -> int:
 
     plan = _read_json(args.plan)
     job = exporter.ExportJob.from_args(args, plan)
+    for w in job.warnings:
+        _err(f"rackplan: warning: {w}")
     if args.csv:
         paths = exporter.write_csv(job, args.csv)
         print(f"wrote {len(paths)} NetBox bulk-import file(s) to {args.csv}: " + ", ".join(p.name for p in paths))

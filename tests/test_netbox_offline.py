@@ -326,6 +326,10 @@ def test_csv_without_netbox(planned, tmp_path, capsys):
     assert code == 0
     assert not (out / "device-types").exists() and not (out / "devices.csv").exists()  # no leftovers
     assert (out / "rack-reservations.csv").read_text().startswith("site,location,rack,units,status,description,tags")
+    # NetBox's import view drops the tags of rack reservations: the README says what that means
+    readme = (out / "README.txt").read_text()
+    assert "does not save tags on rack reservations: these arrive without the tag rackplan-" in readme
+    assert "sees them as not the plan's" in readme
 
 
 def test_export_refuses_a_plan_whose_racks_are_not_in_the_map(planned, tmp_path, capsys):
@@ -357,3 +361,157 @@ def test_cli_usage(argv, message, capsys, monkeypatch):
     monkeypatch.delenv("NETBOX_TOKEN", raising=False)
     code = main(argv)
     assert code == 2 and message in capsys.readouterr().err
+
+
+# --- the rack map belongs to the facility file the plan was made on -----------------------------------
+
+def _map_with(planned: Path, tmp_path: Path, facility: dict | None) -> Path:
+    mapping = json.loads((planned / "map.json").read_text())
+    if facility is not None:
+        mapping["facility"] = facility
+    out = tmp_path / "dc.netbox.json"
+    out.write_text(json.dumps(mapping))
+    return out
+
+
+def test_cli_import_records_the_facility_file_in_the_map(canned, tmp_path, capsys):
+    import hashlib
+
+    _site(canned)
+    out = tmp_path / "dc1.yaml"
+    assert main(["netbox", "import", "--url", canned.url, "--token", "nbt_key.secret", "--site", "dc1",
+                 "-o", str(out)]) == 0
+    mapping = json.loads((tmp_path / "dc1.netbox.json").read_text())
+    assert mapping["facility"] == {"file": "dc1.yaml", "sha256": hashlib.sha256(out.read_bytes()).hexdigest()}
+
+
+def test_export_refuses_a_map_of_another_facility_file(planned, canned, tmp_path, capsys):
+    """A re-import renumbers racks: a plan made on the earlier facility file must not be exported through
+    the new map, and nothing is asked of NetBox."""
+    the_map = _map_with(planned, tmp_path, {"file": "dc.yaml", "sha256": "0" * 64})
+    plan = str(planned / "plan" / "plan.json")
+    for extra in (["--csv", str(tmp_path / "csv")], ["--url", canned.url, "--token", "nbt_key.secret", "--dry-run"]):
+        code = main(["netbox", "export", plan, "--map", str(the_map), *extra])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1, err
+        assert err[0].startswith(f"rackplan: {plan}: facility.sha256: the plan was made on a different facility file")
+        assert f"than the rack map {the_map} describes (dc.yaml, sha256 000000000000...)" in err[0]
+        assert "plan again on the imported facility" in err[0]
+    assert not (tmp_path / "csv").exists() and canned.seen == []
+
+
+def test_export_takes_a_map_of_the_same_or_an_edited_facility_file(planned, tmp_path, capsys):
+    plan = json.loads((planned / "plan" / "plan.json").read_text())
+    sha = plan["facility"]["sha256"]
+    argv = ["netbox", "export", str(planned / "plan" / "plan.json"), "--csv", str(tmp_path / "csv"), "--map"]
+    assert main(argv + [str(_map_with(planned, tmp_path, {"file": "dc.yaml", "sha256": sha}))]) == 0
+    assert "warning" not in capsys.readouterr().err
+    # the facility file beside the map was edited after the import, and the plan made on the edited file
+    (tmp_path / "dc.yaml").write_bytes((ROOT / "facilities" / "contract-example.yaml").read_bytes())
+    assert main(argv + [str(_map_with(planned, tmp_path, {"file": "dc.yaml", "sha256": "0" * 64}))]) == 0
+    assert "dc.yaml was edited after the import that wrote the rack map" in capsys.readouterr().err
+    # a map of an older rackplan, without its facility file: exported, with a warning
+    assert main(argv + [str(_map_with(planned, tmp_path, None))]) == 0
+    assert "does not record the facility file it was written with" in capsys.readouterr().err
+
+
+def test_export_finds_the_map_of_a_facility_given_by_a_relative_path(planned, tmp_path, monkeypatch, capsys):
+    """plan.json keeps the facility file as typed (``nbw/dc.yaml``) and its absolute path: the map is found
+    from another directory too."""
+    import hashlib
+
+    (tmp_path / "nbw").mkdir()
+    fac = tmp_path / "nbw" / "dc.yaml"
+    fac.write_bytes((ROOT / "facilities" / "contract-example.yaml").read_bytes())
+    _map_with(planned, tmp_path / "nbw", {"file": "dc.yaml", "sha256": hashlib.sha256(fac.read_bytes()).hexdigest()})
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", "nbw/dc.yaml", "--nodes", "b200-8x-air=2", "-o", "nbw/plan5", "--time-limit", "30"]) == 0
+    plan = json.loads((tmp_path / "nbw" / "plan5" / "plan.json").read_text())
+    assert plan["facility"]["file"] == "nbw/dc.yaml" and plan["facility"]["path"] == str(fac)
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path / "nbw")
+    assert main(["netbox", "export", "plan5/plan.json", "--csv", "csv1"]) == 0, capsys.readouterr().err
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    assert main(["netbox", "export", str(tmp_path / "nbw" / "plan5" / "plan.json"), "--csv", "csv2"]) == 0
+    assert (other / "csv2" / "devices.csv").is_file()
+    # nothing found: the message names every place looked at, and --map
+    (tmp_path / "nbw" / "dc.netbox.json").unlink()
+    assert main(["netbox", "export", str(tmp_path / "nbw" / "plan5" / "plan.json"), "--csv", "csv3"]) == 2
+    err = capsys.readouterr().err
+    assert (f"no rack map at nbw/dc.netbox.json, {tmp_path / 'nbw' / 'dc.netbox.json'}, "
+            f"{tmp_path / 'nbw' / 'plan5' / 'dc.netbox.json'} (rackplan netbox import") in err
+    assert "give --map FILE" in err and not (other / "csv3").exists()
+
+
+# --- existing load ---------------------------------------------------------------------------------------
+
+def _device(canned: Canned, did: int, name: str, position: float | None, draw: float = 2000, **dt: Any) -> None:
+    """A device in rack A01 of :func:`_site`, of its own 8U device type, with one power port."""
+    canned.data.setdefault("dcim/device-types/", []).append(
+        {"id": did, "model": f"model-{did}", "u_height": 8, "weight": 50, "weight_unit": {"value": "kg"}, **dt})
+    canned.data["dcim/devices/"].append({"id": did, "name": name, "site": {"id": 1}, "rack": {"id": 10},
+                                         "device_type": {"id": did}, "position": position})
+    canned.data["dcim/power-ports/"].append({"id": did, "name": "PSU1", "site": {"id": 1}, "device": {"id": did},
+                                             "maximum_draw": draw})
+
+
+def test_a_reservation_over_an_installed_device_is_counted_once(canned):
+    """NetBox lets a reservation cover a device (an export as devices, then as reservations): the units are
+    the device's load; the reservation's other units count as reserved; the import goes on."""
+    _site(canned)
+    _device(canned, 7, "gpu1", 3)
+    canned.data["dcim/rack-reservations/"] = [
+        {"id": 1, "rack": {"id": 10}, "site": {"id": 1}, "units": list(range(3, 11)), "status": {"value": "active"}},
+        {"id": 2, "rack": {"id": 10}, "site": {"id": 1}, "units": list(range(9, 15)), "status": {"value": "active"}}]
+    out = import_site(canned.client(), "dc1")
+    existing = out.facility["existing"]
+    assert [(e["u"], e["position"], e["kw"]) for e in existing] == [(8, 3, 2), (4, 11, 0)]
+    assert ("rack reservation 1 in rack 'A01' (id 10) (units 3-10): units 3-10 are taken by device 'gpu1' (id 7), "
+            "counted once as that; the reservation adds nothing") in out.warnings
+    assert ("rack reservation 2 in rack 'A01' (id 10) (units 9-14): units 9-10 are taken by device 'gpu1' (id 7), "
+            "counted once as that; units 11-14 counted as occupied units with no power") in out.warnings
+
+
+def test_a_failed_import_shows_its_warnings_first_and_names_the_netbox_object(canned, tmp_path, capsys):
+    """The warning that explains the failure (a liquid-cooled device type without rackplan_liquid_fraction)
+    comes before the error, and the error names the device, not a line of the file that was not written."""
+    _site(canned)
+    canned.data["dcim/racks/"][0]["cooling_capability"] = {"value": "liquid-only"}
+    _device(canned, 7, "gpu1", 3, cooling_method={"value": "liquid"})
+    out = tmp_path / "dc-east.yaml"
+    code = main(["netbox", "import", "--url", canned.url, "--token", "nbt_key.secret", "--site", "dc1", "-o", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and not out.exists() and not (tmp_path / "dc-east.netbox.json").exists()
+    cause = ("rackplan: warning: device 'gpu1' (id 7) in rack 'A01' (id 10): liquid-cooled device type without "
+             "rackplan_liquid_fraction; its heat counted as air")
+    assert cause in err and err.index(cause) < len(err) - 1
+    assert err[-1] == (f"rackplan: {canned.url}: device 'gpu1' (id 7) in rack 'A01' (id 10): 2 kW of air heat exceeds "
+                       "the rack's air_kw 0 (existing[0].kw of the facility it would write); the imported facility "
+                       "would not validate, nothing written")
+    assert "dc-east.yaml" not in "\n".join(err)
+
+
+@pytest.mark.parametrize("rack_status,feed_status,warning", [
+    ("planned", "active", "rack 'A01' (id 10): status planned; imported as a live rack (set it to deprecated to "
+                          "leave it out)"),
+    ("reserved", "active", "rack 'A01' (id 10): status reserved; imported and listed in the facility's reserved "
+                           "(no plan places anything there)"),
+    ("active", "offline", "power feed 'A01-A' (id 100) of rack 'A01' (id 10): status offline; counted as a live feed"),
+    ("active", "planned", "power feed 'A01-A' (id 100) of rack 'A01' (id 10): status planned; counted as a live feed"),
+])
+def test_racks_and_feeds_that_are_not_active_are_imported_with_a_warning(canned, rack_status, feed_status, warning):
+    _site(canned)
+    canned.data["dcim/racks/"][0]["status"] = {"value": rack_status}
+    canned.data["dcim/power-feeds/"][0]["status"] = {"value": feed_status}
+    out = import_site(canned.client(), "dc1")
+    assert warning in out.warnings
+    assert out.facility["halls"][0]["rows"][0]["racks"] == 1
+    assert [w for w in out.warnings if "status" in w] == [warning]
+
+
+def test_active_racks_and_feeds_have_no_status_warning(canned):
+    _site(canned)
+    canned.data["dcim/power-feeds/"][0]["status"] = {"value": "active"}
+    assert not [w for w in import_site(canned.client(), "dc1").warnings if "status" in w]

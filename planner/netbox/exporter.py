@@ -85,6 +85,8 @@ class ExportJob:
     """Node id -> NetBox device type slug given with ``--device-type``."""
     as_: str = "devices"
     user: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    """What the export could not check (an older rack map), one line each."""
 
     @property
     def tag(self) -> dict[str, str]:
@@ -120,6 +122,7 @@ class ExportJob:
         except OSError:
             digest = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
         map_name, mapping = _load_map(plan, plan_name, map_file)
+        warnings = _same_facility(plan, plan_name, map_name, mapping)
         problems: list[Problem] = []
         node_types = plan["node_types"]
         for nid in device_types or {}:
@@ -161,23 +164,61 @@ class ExportJob:
         if problems:
             raise InputError(problems)
         return cls(plan, plan_name, digest[:12], mapping, map_name, nodes, node_types, face, role,
-                   dict(device_types or {}), as_, user)
+                   dict(device_types or {}), as_, user, warnings)
+
+
+def _same_facility(plan: dict[str, Any], plan_name: str, map_name: str, mapping: dict[str, Any]) -> list[str]:
+    """Refuse a plan made on another facility file than the one the rack map was written with (a
+    re-import renumbers racks: the same rack id can be another NetBox rack). The map's facility file
+    edited after the import, and planned on as edited, passes with a warning; so does a map written
+    before maps recorded their facility file. Returns the warnings."""
+    plan_sha = (plan.get("facility") or {}).get("sha256")
+    recorded = mapping.get("facility") if isinstance(mapping.get("facility"), dict) else {}
+    map_sha, map_fac = recorded.get("sha256"), recorded.get("file")
+    if not map_sha:
+        return [f"the rack map {map_name} does not record the facility file it was written with (an older "
+                f"rackplan); not checked that {plan_name} was made on it. Import the site again to record it"]
+    if not plan_sha:
+        return [f"{plan_name} does not record its facility file's sha256; not checked against the rack map {map_name}"]
+    if plan_sha == map_sha:
+        return []
+    fac_path = Path(map_name).parent / str(map_fac or "")
+    try:
+        edited = bool(map_fac) and hashlib.sha256(fac_path.read_bytes()).hexdigest() == plan_sha
+    except OSError:
+        edited = False
+    if edited:
+        return [f"{fac_path} was edited after the import that wrote the rack map {map_name}; {plan_name} was made on "
+                "the edited file and is exported on the assumption that its racks are where the import put them"]
+    raise InputError.one(plan_name, "facility.sha256",
+                         f"the plan was made on a different facility file (sha256 {plan_sha[:12]}...) than the "
+                         f"rack map {map_name} describes ({map_fac or 'its facility file'}, sha256 {map_sha[:12]}...): "
+                         "plan again on the imported facility")
 
 
 def _load_map(plan: dict[str, Any], plan_name: str, map_file: str | None) -> tuple[str, dict[str, Any]]:
+    """The rack map: ``--map``, else the one beside the facility file the plan names, looked for at its
+    path as typed when planning (relative to the current directory), at its absolute path
+    (``facility.path``), then beside the plan."""
     if map_file:
         candidates = [Path(map_file)]
     else:
-        fac_file = (plan.get("facility") or {}).get("file")
+        record = plan.get("facility") or {}
+        fac_file = record.get("file")
         if not fac_file:
             raise InputError.one("<command line>", "--map", "the plan does not name its facility file; give --map FILE")
-        candidates = [map_path(fac_file), Path(plan_name).parent / map_path(Path(fac_file).name)]
+        candidates = [map_path(fac_file)]
+        if record.get("path"):
+            candidates.append(map_path(record["path"]))
+        candidates.append(Path(plan_name).parent / map_path(Path(fac_file).name))
+        candidates = list(dict.fromkeys(candidates))
     for path in candidates:
         if path.is_file():
             break
     else:
-        raise InputError.one("<command line>", "--map", f"no rack map at {candidates[0]} (rackplan netbox import "
-                                                        "writes it beside the facility file); give --map FILE")
+        tried = ", ".join(str(p) for p in candidates)
+        raise InputError.one("<command line>", "--map", f"no rack map at {tried} (rackplan netbox import writes it "
+                                                        "beside the facility file); give --map FILE")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -645,7 +686,12 @@ def write_csv(job: ExportJob, directory: str) -> list[Path]:
         files["rack-reservations.csv"] = _csv(rows, ["site", "location", "rack", "units", "status", "description",
                                                      "tags"])
         order.append("rack-reservations.csv")
-        files_note = "rack-reservations.csv: NetBox makes the importing user the reservations' user"
+        files_note = ("rack-reservations.csv: NetBox makes the importing user the reservations' user.\n"
+                      "NetBox's import view does not save tags on rack reservations: these arrive without the tag "
+                      f"{tag['slug']}, so a later API export of this plan (rackplan netbox export --as reservations) "
+                      "sees them as not the plan's and stops where they overlap its units. Add the tag to them in "
+                      "NetBox (select them, Edit Selected, Add tags) before such an export, or delete them and "
+                      "export through the API instead.")
     readme = [f"NetBox bulk import of rackplan plan {job.plan_name} (tag {tag['slug']}), site '{site.get('name')}'.",
               "Import in this order (NetBox: each object list > Import; CSV files as CSV, device types as YAML):"]
     readme += [f"  {i}. {name}" for i, name in enumerate(order, 1)]

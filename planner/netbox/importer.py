@@ -14,7 +14,8 @@ What becomes what (docs/netbox.md has the full table):
 * power panels -> ``power.panels`` (``rackplan_kw``, ``rackplan_source``), a power panel named as a
   source -> ``power.sources``;
 * a rack's ``cooling_capability``/``cooling_capacity`` -> ``cooling``, ``air_kw``, ``liquid_kw``;
-* the devices in a rack (and its rack reservations) -> the rack's ``existing`` entry: power from each
+* the devices in a rack (and its rack reservations) -> the rack's ``existing`` entries, one per
+  positioned device and per reservation, one for the devices without a position: power from each
   power port's ``allocated_draw``, else ``maximum_draw``; U and position from the device type and the
   device; weight from the device type.
 
@@ -22,11 +23,14 @@ Racks that differ only in name share a rack type. Whatever cannot be mapped is o
 object; a rack without feeds or a feed without voltage or amperage is bad input (nothing is written).
 The facility is validated (:func:`planner.inputs.facility.load_facility`'s checks) before anything is
 written. The map (``rackplan.netbox-map/1``, ``FACILITY.netbox.json``) gives each rackplan rack id its
-NetBox rack; ``rackplan netbox export`` reads it.
+NetBox rack, and records the name and sha256 of the facility file written with it; ``rackplan netbox
+export`` reads it, and refuses a plan made on another facility file.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 from collections import Counter
@@ -129,6 +133,14 @@ class Imported:
         body = yaml.safe_dump(self.facility, sort_keys=False, width=110, allow_unicode=True)
         return "\n".join(head) + "\n" + body
 
+    def map_text(self, facility_file: str | Path, facility_text: str) -> str:
+        """The rack map as written beside ``facility_file`` (whose text is ``facility_text``): with the
+        facility file's name and sha256, which ``rackplan netbox export`` compares with the plan's
+        ``facility.sha256``."""
+        self.mapping["facility"] = {"file": Path(facility_file).name,
+                                    "sha256": hashlib.sha256(facility_text.encode("utf-8")).hexdigest()}
+        return json.dumps(self.mapping, indent=2) + "\n"
+
 
 class _Problems:
     """Bad input found while reading the site: collected, then raised together (nothing written)."""
@@ -150,9 +162,11 @@ def _label(obj: dict[str, Any], kind: str) -> str:
 
 
 def import_site(client: NetBoxClient, slug: str, *, default_air_kw: float | None = None,
-                out_name: str = "facility.yaml") -> Imported:
+                out_name: str = "facility.yaml", warnings: list[str] | None = None) -> Imported:
     """Read site ``slug`` and build the facility. Raises :class:`InputError` (exit 2) on bad answers and
-    on a facility that would not validate; everything else unmappable is a warning."""
+    on a facility that would not validate; everything else unmappable is a warning. The warnings go to
+    ``warnings`` when given (so that a caller has them when the import fails, often their cause) and
+    to the result."""
     st = client.status()
     version = str(st.get("netbox-version", ""))
     sites = client.list("dcim/sites/", slug=slug)
@@ -174,7 +188,7 @@ def import_site(client: NetBoxClient, slug: str, *, default_air_kw: float | None
     group_ids = [r["group"]["id"] for r in racks if r.get("group")]
     groups = {g["id"]: g for g in client.list_ids("dcim/rack-groups/", group_ids)} if group_ids else {}
 
-    warnings: list[str] = []
+    warnings = [] if warnings is None else warnings
     problems = _Problems(client.url)
     feeds_of: dict[int, list[dict]] = {}
     for f in feeds:
@@ -196,9 +210,15 @@ def import_site(client: NetBoxClient, slug: str, *, default_air_kw: float | None
     pending: list[tuple[dict, dict]] = []
     for rack in sorted(racks, key=lambda r: natural_key(r["name"])):
         label = _label(rack, "rack")
-        if value(rack.get("status")) == "deprecated":
+        status = value(rack.get("status"))
+        if status == "deprecated":
             warnings.append(f"{label}: status deprecated; not imported")
             continue
+        if status == "reserved":
+            warnings.append(f"{label}: status reserved; imported and listed in the facility's reserved (no plan "
+                            "places anything there)")
+        elif status not in (None, "", "active"):
+            warnings.append(f"{label}: status {status}; imported as a live rack (set it to deprecated to leave it out)")
         rf = feeds_of.get(rack["id"], [])
         if not rf:
             problems.add(label, "has no power feeds; give it its feeds in NetBox (dcim/power-feeds with rack set), "
@@ -213,6 +233,8 @@ def import_site(client: NetBoxClient, slug: str, *, default_air_kw: float | None
                 problems.add(fl, f"of {label} has no voltage; set it in NetBox")
             if not f.get("amperage") or not f.get("voltage"):
                 continue
+            if value(f.get("status")) not in (None, "", "active"):
+                warnings.append(f"{fl} of {label}: status {value(f.get('status'))}; counted as a live feed")
             phase = 3 if value(f.get("phase")) == "three-phase" else 1
             util = float(f.get("max_utilization") or 100) / 100.0
             dc = value(f.get("supply")) == "dc"
@@ -297,10 +319,12 @@ def import_site(client: NetBoxClient, slug: str, *, default_air_kw: float | None
     rack_types = _name_rack_types(incoming)
     power, power_ok = _power(incoming, panels, warnings)
     halls = _halls(incoming, locations, groups, site, power_ok, warnings)
-    existing = []
+    existing, sources = [], []
     for rin in incoming:
-        existing += _existing(rin, devices_of.get(rin.nb["id"], []), ports_of, dtypes, resv_of.get(rin.nb["id"], []),
-                              warnings)
+        for entry, source in _existing(rin, devices_of.get(rin.nb["id"], []), ports_of, dtypes,
+                                       resv_of.get(rin.nb["id"], []), warnings):
+            existing.append(entry)
+            sources.append(source)
     fac: dict[str, Any] = {
         "version": 1,
         "name": site.get("name") or slug,
@@ -329,7 +353,7 @@ def import_site(client: NetBoxClient, slug: str, *, default_air_kw: float | None
                           "desc_units": bool(r.nb.get("desc_units"))} for r in incoming},
     }
     out = Imported(fac, mapping, warnings, version)
-    _validate(out, incoming, out_name)
+    _validate(out, client.url, sources, out_name)
     return out
 
 
@@ -549,9 +573,10 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def _existing(rin: RackIn, devices: list[dict], ports_of: dict[int, list[dict]], dtypes: dict[int, dict],
-              reservations: list[dict], warnings: list[str]) -> list[dict[str, Any]]:
+              reservations: list[dict], warnings: list[str]) -> list[tuple[dict[str, Any], str]]:
     """The rack's ``existing`` entries: one per positioned device (its units, power and weight) and per
-    rack reservation, and one for the devices without a position (and 0U ones such as PDUs)."""
+    rack reservation, and one for the devices without a position (and 0U ones such as PDUs); each with
+    the NetBox object(s) it comes from."""
     if not devices and not reservations:
         return []
     rack = rin.nb
@@ -559,8 +584,10 @@ def _existing(rin: RackIn, devices: list[dict], ports_of: dict[int, list[dict]],
     u_rack = int(rack.get("u_height") or 42)
     start = int(rack.get("starting_unit") or 1)
     desc_units = bool(rack.get("desc_units"))
-    entries: list[dict[str, Any]] = []
-    loose = {"kw": 0.0, "liquid": 0.0, "u": 0, "weight": 0.0, "notes": []}
+    entries: list[tuple[dict[str, Any], str]] = []
+    held: dict[int, str] = {}
+    """NetBox unit -> the device (or reservation) counted there."""
+    loose = {"kw": 0.0, "liquid": 0.0, "u": 0, "weight": 0.0, "notes": [], "devices": []}
     for d in sorted(devices, key=lambda d: (d.get("position") or 0, d.get("name") or "")):
         dl = _label(d, "device")
         dt = dtypes.get(d["device_type"]["id"], {})
@@ -607,6 +634,7 @@ def _existing(rin: RackIn, devices: list[dict], ports_of: dict[int, list[dict]],
             if height > 0:
                 loose["u"] += int(-(-height // 1))
             loose["notes"].append(f"{name}: {height:g}U{'' if height <= 0 else ' without position'}, {note}")
+            loose["devices"].append(f"'{name}' (id {d['id']})")
             continue
         lo_nb, hi_nb = int(pos // 1), int(-(-(pos + height) // 1)) - 1  # whole units it touches
         if pos % 1 or height % 1:
@@ -617,20 +645,35 @@ def _existing(rin: RackIn, devices: list[dict], ports_of: dict[int, list[dict]],
         entry.update(u=hi_nb - lo_nb + 1, position=_to_rackplan(lo_nb, hi_nb, start, u_rack, desc_units),
                      weight_kg=_g(w), description=_short(f"NetBox device '{name}' (id {d['id']}) in rack "
                                                          f"'{rack['name']}' at U{lo_nb}: {note}"))
-        entries.append(entry)
+        entries.append((entry, f"{dl} in {label}"))
+        for u in range(lo_nb, hi_nb + 1):
+            held.setdefault(u, f"device '{name}' (id {d['id']})")
     for resv in reservations:
         if value(resv.get("status")) == "stale":
             warnings.append(f"rack reservation {resv['id']} in {label}: stale; not counted")
             continue
-        units = sorted(int(u) for u in resv.get("units") or [])
+        units = sorted({int(u) for u in resv.get("units") or []})
         if not units:
             continue
-        warnings.append(f"rack reservation {resv['id']} in {label} (units {unit_ranges(units)}): counted as occupied "
-                        "units with no power")
-        for a, b in _runs(units):
-            entries.append({"rack": rin.rid, "kw": 0, "u": b - a + 1,
-                            "position": _to_rackplan(a, b, start, u_rack, desc_units), "weight_kg": 0,
-                            "description": f"NetBox rack reservation {resv['id']} in rack '{rack['name']}'"})
+        # NetBox lets a reservation cover installed devices (an export as devices, then as reservations,
+        # does): those units are the devices' load already, and counting them twice would overlap
+        covered = [u for u in units if u in held]
+        rest = [u for u in units if u not in held]
+        what = f"rack reservation {resv['id']} in {label} (units {unit_ranges(units)})"
+        if covered:
+            by = ", ".join(dict.fromkeys(held[u] for u in covered))
+            warnings.append(f"{what}: units {unit_ranges(covered)} are taken by {by}, counted once as that; "
+                            + (f"units {unit_ranges(rest)} counted as occupied units with no power" if rest
+                               else "the reservation adds nothing"))
+        else:
+            warnings.append(f"{what}: counted as occupied units with no power")
+        for u in rest:
+            held[u] = f"rack reservation {resv['id']}"
+        for a, b in _runs(rest):
+            entries.append(({"rack": rin.rid, "kw": 0, "u": b - a + 1,
+                             "position": _to_rackplan(a, b, start, u_rack, desc_units), "weight_kg": 0,
+                             "description": f"NetBox rack reservation {resv['id']} in rack '{rack['name']}'"},
+                            f"rack reservation {resv['id']} in {label}"))
     if loose["notes"]:
         entry = {"rack": rin.rid, "kw": _g(loose["kw"])}
         if loose["liquid"] > 0:
@@ -638,7 +681,8 @@ def _existing(rin: RackIn, devices: list[dict], ports_of: dict[int, list[dict]],
         entry.update(u=loose["u"], weight_kg=_g(loose["weight"]),
                      description=_short(f"NetBox rack '{rack['name']}' (id {rack['id']}), devices without a "
                                         "position (assumed at the top of the free space): " + "; ".join(loose["notes"])))
-        entries.append(entry)
+        entries.append((entry, f"the devices without a position (or 0U) in {label}: "
+                               + ", ".join(loose["devices"])))
     return entries
 
 
@@ -675,28 +719,27 @@ def unit_ranges(units: list[int]) -> str:
     return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in _runs(units))
 
 
-def _validate(out: Imported, incoming: list[RackIn], name: str) -> None:
-    """The written file must load: parse the YAML text and run every check, as ``load_facility`` does."""
+def _validate(out: Imported, url: str, sources: list[str], name: str) -> None:
+    """The written file must load: parse the YAML text and run every check, as ``load_facility`` does.
+    A problem is reported on the NetBox object it comes from (the file is not written, so a line of it
+    would point nowhere): an ``existing`` entry's device, reservation or rack, else the site."""
     from planner.inputs.facility import Facility, check_facility
     from planner.inputs.yamlio import parse_yaml, validate
 
     text = out.yaml_text()
     data, lines = parse_yaml(text, name)
-    by_rid = {r.rid: r for r in incoming}
     try:
         fac = validate(Facility, data, name, lines)
         check_facility(fac, name, lines)
     except InputError as exc:
+        site = out.mapping["site"]
         fixed = []
         for p in exc.problems:
             m = re.match(r"existing\[(\d+)\]", p.path)
-            extra = ""
-            if m and int(m.group(1)) < len(data.get("existing", [])):
-                r = by_rid.get(data["existing"][int(m.group(1))]["rack"])
-                if r is not None:
-                    extra = f" (NetBox {_label(r.nb, 'rack')})"
-            fixed.append(Problem(p.file, p.path, f"{p.message}{extra}; the imported facility would not validate, "
-                                                 "nothing written", p.line))
+            where = (sources[int(m.group(1))] if m and int(m.group(1)) < len(sources)
+                     else f"site '{site['slug']}' (id {site['id']})")
+            fixed.append(Problem(url, "", f"{where}: {p.message} ({p.path or 'the facility'} of the facility it "
+                                          "would write); the imported facility would not validate, nothing written"))
         raise InputError(fixed) from None
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import os
 from collections import Counter
 from typing import Any
 
@@ -436,7 +437,8 @@ def build_plan(loaded: LoadedFacility, cat: Catalogue, types: list[NodeType], de
         "schema": SCHEMA_PLAN,
         "tool": tool_record(cat),
         "made_at": made_at(),
-        "facility": {"name": fac.name, "file": loaded.path, "sha256": loaded.sha256,
+        "facility": {"name": fac.name, "file": loaded.path, "path": os.path.abspath(loaded.path),
+                     "sha256": loaded.sha256,
                      "site": fac.site.model_dump(), "ppue": dict(fac.ppues),
                      "descriptor": fac.model_dump(mode="json", exclude_none=True)},
         "demand": demand.to_json(),
