@@ -515,3 +515,24 @@ def test_active_racks_and_feeds_have_no_status_warning(canned):
     _site(canned)
     canned.data["dcim/power-feeds/"][0]["status"] = {"value": "active"}
     assert not [w for w in import_site(canned.client(), "dc1").warnings if "status" in w]
+
+
+@pytest.mark.parametrize("rack_type, where", [
+    (None, "give it one in NetBox"),
+    ({"id": 3, "slug": "gpu-42u", "model": "GPU 42U"}, "give it one on its rack type 'gpu-42u', which NetBox copies onto "
+                                                       "the rack"),
+])
+def test_a_rack_without_cooling_capacity_says_where_to_set_it(canned, rack_type, where):
+    """A rack with a NetBox rack type takes its cooling fields from the type (NetBox resets them on the
+    rack), so the warning sends the user there."""
+    _site(canned)
+    rack = canned.data["dcim/racks/"][0]
+    rack["cooling_capacity"] = None
+    rack["rack_type"] = rack_type
+    with pytest.raises(InputError):  # its only rack not imported: nothing to plan
+        import_site(canned.client(), "dc1")
+    canned.data["dcim/racks/"].append(dict(rack, id=11, name="A02", cooling_capacity=20, rack_type=None))
+    feed = canned.data["dcim/power-feeds/"][0]
+    canned.data["dcim/power-feeds/"].append(dict(feed, id=101, name="A02-A", rack={"id": 11}))
+    warnings = import_site(canned.client(), "dc1").warnings
+    assert f"rack 'A01' (id 10): no cooling_capacity; not imported ({where}, or --default-air-kw)" in warnings, warnings

@@ -376,7 +376,9 @@ def _cooling(rack: dict[str, Any], label: str, default_air_kw: float | None,
         override = None
     if cap is None or cap <= 0:
         if default_air_kw is None:
-            warnings.append(f"{label}: no cooling_capacity; not imported (give it one in NetBox, or --default-air-kw)")
+            where = (f"on its rack type '{rack['rack_type'].get('slug') or rack['rack_type'].get('model')}', "
+                     "which NetBox copies onto the rack" if isinstance(rack.get("rack_type"), dict) else "in NetBox")
+            warnings.append(f"{label}: no cooling_capacity; not imported (give it one {where}, or --default-air-kw)")
             return None
         warnings.append(f"{label}: no cooling_capacity; air-cooled at --default-air-kw {default_air_kw:g} kW")
         return {"cooling": "air", "air_kw": _g(default_air_kw)}
