@@ -536,3 +536,21 @@ def test_a_rack_without_cooling_capacity_says_where_to_set_it(canned, rack_type,
     canned.data["dcim/power-feeds/"].append(dict(feed, id=101, name="A02-A", rack={"id": 11}))
     warnings = import_site(canned.client(), "dc1").warnings
     assert f"rack 'A01' (id 10): no cooling_capacity; not imported ({where}, or --default-air-kw)" in warnings, warnings
+
+
+def test_two_half_depth_devices_front_and_rear_share_their_units(canned):
+    """NetBox lets two half-depth devices take the same units, one on each face: one block of those units
+    with both loads and weights, and a warning; two full-depth devices there still overlap (exit 2)."""
+    _site(canned)
+    _device(canned, 7, "front1", 3, draw=1500, is_full_depth=False)
+    _device(canned, 8, "rear1", 3, draw=500, is_full_depth=False)
+    canned.data["dcim/devices/"][0]["face"] = {"value": "front"}
+    canned.data["dcim/devices/"][1]["face"] = {"value": "rear"}
+    out = import_site(canned.client(), "dc1")
+    assert [(e["u"], e["position"], e["kw"], e["weight_kg"]) for e in out.facility["existing"]] == [(8, 3, 2, 100)]
+    assert ("device 'rear1' (id 8) in rack 'A01' (id 10): half-depth on the rear of units 3-10, behind device "
+            "'front1' (id 7); counted in one block with it (both loads)") in out.warnings
+    for dt in canned.data["dcim/device-types/"]:
+        dt["is_full_depth"] = True
+    with pytest.raises(InputError, match="overlap"):
+        import_site(canned.client(), "dc1")

@@ -589,6 +589,8 @@ def _existing(rin: RackIn, devices: list[dict], ports_of: dict[int, list[dict]],
     entries: list[tuple[dict[str, Any], str]] = []
     held: dict[int, str] = {}
     """NetBox unit -> the device (or reservation) counted there."""
+    halves: dict[tuple[int, int], tuple[int, str, str]] = {}
+    """Units of a half-depth device -> (its entry, its face, its name): where one on the other face may join."""
     loose = {"kw": 0.0, "liquid": 0.0, "u": 0, "weight": 0.0, "notes": [], "devices": []}
     for d in sorted(devices, key=lambda d: (d.get("position") or 0, d.get("name") or "")):
         dl = _label(d, "device")
@@ -641,12 +643,32 @@ def _existing(rin: RackIn, devices: list[dict], ports_of: dict[int, list[dict]],
         lo_nb, hi_nb = int(pos // 1), int(-(-(pos + height) // 1)) - 1  # whole units it touches
         if pos % 1 or height % 1:
             warnings.append(f"{dl} in {label}: half-unit position or height; counted as units {lo_nb}-{hi_nb}")
+        face = value(d.get("face"))
+        half = dt.get("is_full_depth") is False and face in ("front", "rear")
+        other = halves.get((lo_nb, hi_nb))
+        if half and other is not None and other[1] != face:
+            # NetBox lets two half-depth devices share units, one on each face: one block, both loads
+            joined, _, first = other
+            e = entries[joined][0]
+            e["kw"] = _g(float(e["kw"]) + kw)
+            if liquid > 0:
+                e["liquid_kw"] = _g(float(e.get("liquid_kw") or 0.0) + liquid)
+            e["weight_kg"] = _g(float(e["weight_kg"]) + w)
+            e["description"] = _short(f"{e['description']}; and on the {face}, NetBox device '{name}' "
+                                      f"(id {d['id']}): {note}")
+            entries[joined] = (e, f"{entries[joined][1]} and {dl}")
+            warnings.append(f"{dl} in {label}: half-depth on the {face} of units {lo_nb}-{hi_nb}, behind {first}; "
+                            "counted in one block with it (both loads)")
+            halves.pop((lo_nb, hi_nb))
+            continue
         entry: dict[str, Any] = {"rack": rin.rid, "kw": _g(kw)}
         if liquid > 0:
             entry["liquid_kw"] = _g(liquid)
         entry.update(u=hi_nb - lo_nb + 1, position=_to_rackplan(lo_nb, hi_nb, start, u_rack, desc_units),
                      weight_kg=_g(w), description=_short(f"NetBox device '{name}' (id {d['id']}) in rack "
                                                          f"'{rack['name']}' at U{lo_nb}: {note}"))
+        if half:
+            halves[(lo_nb, hi_nb)] = (len(entries), face, f"device '{name}' (id {d['id']})")
         entries.append((entry, f"{dl} in {label}"))
         for u in range(lo_nb, hi_nb + 1):
             held.setdefault(u, f"device '{name}' (id {d['id']})")
