@@ -1157,13 +1157,15 @@ def _netbox_export(args: argparse.Namespace) -> int:
         return Exit.OK
     client = _netbox_client(args)
     changes = exporter.prepare(client, job)
-    if not args.quiet or args.dry_run:
+    if args.dry_run:
         for line in changes.lines():
             print(line)
-    if args.dry_run:
         print(changes.summary(dry_run=True))
         return Exit.OK
-    exporter.apply(client, changes)
+    exporter.apply(client, changes)  # all or nothing: what it did is said once it is done
+    if not args.quiet:
+        for line in changes.lines():
+            print(line)
     print(changes.summary(dry_run=False))
     return Exit.OK
 

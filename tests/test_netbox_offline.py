@@ -554,3 +554,33 @@ def test_two_half_depth_devices_front_and_rear_share_their_units(canned):
         dt["is_full_depth"] = True
     with pytest.raises(InputError, match="overlap"):
         import_site(canned.client(), "dc1")
+
+
+def test_an_export_says_what_it_changed_only_once_it_is_done(planned, tmp_path, capsys, monkeypatch):
+    """A real export prints its changes after NetBox took them all; when NetBox refuses one (say, a
+    read-only token), only the one line saying nothing was kept, not changes that did not happen."""
+    from planner.netbox import exporter
+    from planner.netbox.client import NetBoxError
+
+    class Changes:
+        def lines(self) -> list[str]:
+            return ["create device 'b200-8x-air hall-1/A/01 U1' in rack 'hall-1-A-01'"]
+
+        def summary(self, dry_run: bool) -> str:
+            return "netbox export: 1 device created"
+
+    monkeypatch.setattr(exporter, "prepare", lambda client, job: Changes())
+    argv = ["netbox", "export", str(planned / "plan" / "plan.json"), "--map", str(planned / "map.json"),
+            "--url", "http://127.0.0.1:9", "--token", "nbt_key.secret"]
+
+    def refused(client, changes):
+        raise NetBoxError("http://127.0.0.1:9", "HTTP 403 on dcim/devices/: permission denied; nothing was kept")
+
+    monkeypatch.setattr(exporter, "apply", refused)
+    assert main(argv) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and "nothing was kept" in out.err
+    monkeypatch.setattr(exporter, "apply", lambda client, changes: None)
+    assert main(argv) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "create device 'b200-8x-air hall-1/A/01 U1' in rack 'hall-1-A-01'", "netbox export: 1 device created"]
