@@ -584,3 +584,21 @@ def test_an_export_says_what_it_changed_only_once_it_is_done(planned, tmp_path, 
     assert main(argv) == 0
     assert capsys.readouterr().out.splitlines() == [
         "create device 'b200-8x-air hall-1/A/01 U1' in rack 'hall-1-A-01'", "netbox export: 1 device created"]
+
+
+def test_a_split_rack_group_shares_its_cooling_limit_by_racks(canned):
+    """A rack group of three racks, one of another kind, becomes rows A (2 racks) and A-2 (1 rack): the
+    group's 300 kW row cooling is shared 200 kW and 100 kW, never 300 kW twice."""
+    _site(canned)
+    a01 = canned.data["dcim/racks/"][0]
+    a01["group"] = {"id": 50}
+    canned.data["dcim/rack-groups/"] = [{"id": 50, "name": "A", "site": {"id": 1},
+                                        "custom_fields": {"rackplan_cooling_kw": 300}}]
+    feed = canned.data["dcim/power-feeds/"][0]
+    for rid, name, capacity in ((11, "A02", 20), (12, "A03", 30)):
+        canned.data["dcim/racks/"].append(dict(a01, id=rid, name=name, cooling_capacity=capacity))
+        canned.data["dcim/power-feeds/"].append(dict(feed, id=100 + rid, name=f"{name}-A", rack={"id": rid}))
+    out = import_site(canned.client(), "dc1")
+    rows = out.facility["halls"][0]["rows"]
+    assert [(r["name"], r["racks"], r["cooling_kw"]) for r in rows] == [("A", 2, 200), ("A-2", 1, 100)]
+    assert any("shared among them by their racks" in w for w in out.warnings), out.warnings

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from pathlib import Path
 from collections import Counter
@@ -522,7 +523,9 @@ def _halls(incoming: list[RackIn], locations: dict[int, dict], groups: dict[int,
             taken.add(names[-1])
         if len(parts) > 1:
             what = f"rack group '{group['name']}'" if group else f"row '{row}' (from rack names)"
-            cooling_note = ", each with the group's rackplan_cooling_kw" if custom(group, "rackplan_cooling_kw") else ""
+            cooling_note = (", the group's rackplan_cooling_kw shared among them by their racks (each part may use "
+                            "only its share: the group's limit is never counted twice; edit the rows' cooling_kw to "
+                            "share it otherwise)" if group and _num(custom(group, "rackplan_cooling_kw")) else "")
             warnings.append(f"{what} in hall '{hall}': its racks differ in rack type or panels; split into rows "
                             + ", ".join(f"'{nm}' ({len(p)} racks)" for nm, p in zip(names, parts.values()))
                             + cooling_note)
@@ -535,8 +538,9 @@ def _halls(incoming: list[RackIn], locations: dict[int, dict], groups: dict[int,
                     + ", ".join(f"{k:0{width}d}={r.nb['name']}" for k, r in enumerate(part, 1)))
             entry: dict[str, Any] = {"name": name, "rack_type": type_name, "racks": n}
             cooling_kw = _num(custom(group, "rackplan_cooling_kw")) if group else None
-            if cooling_kw:
-                entry["cooling_kw"] = _g(cooling_kw)
+            if cooling_kw:  # a split group's limit in shares by racks (rounded down to 0.1 kW): never above it
+                entry["cooling_kw"] = _g(cooling_kw if len(parts) == 1 else
+                                         math.floor(cooling_kw * n / len(racks) * 10) / 10)
             if power_ok and panels:
                 entry["panels"] = list(panels)
             entry["description"] = desc if len(desc) <= 500 else desc[:496] + " ..."
