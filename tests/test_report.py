@@ -422,3 +422,30 @@ def test_racks_csv_fields_are_quoted_as_the_csv_module_quotes_them():
     values.append("cr\rhere")
     assert next(csv.reader(io.StringIO(",".join(_as_csv_fields(values)), newline=""))) == \
         ["" if v is None else str(v) for v in values]
+
+
+def test_a_hall_with_cdu_groups_reads_as_air_heat_and_racks_name_their_most_used_limit(plans, rendered):
+    """In a hall whose CDU groups take the liquid, the hall's lead line is its air heat against its room
+    cooling, not "heat" beside a larger heat figure; the rack table's column is the most used limit,
+    which binds only where no further node fits."""
+    from planner.report.views import render_plan
+    from tests.conftest import _plan
+
+    plan = _plan("contract-power-example.yaml", nodes="mi400-8x=24")
+    hall = next(h for h in plan["halls"] if h["cools"] == "air")
+    html = render_plan(plan)
+    assert (f"air heat {report.fnum(hall['cooled_kw'])} kW of {report.fnum(hall['usable_kw'])} kW usable room cooling "
+            "(the CDU groups take the liquid)") in html
+    assert "<th>Most used</th>" in rendered["ai-hall"] and "<th>Binding</th>" not in rendered["ai-hall"]
+    summary = _section(rendered["ai-hall"], "summary")
+    assert "the most used limit of each rack: rack power (feeds) in " in summary
+
+
+def test_each_break_even_finding_reads_across_the_whole_table(compare_doc):
+    """A break-even finding is a sentence (why the costs cross, or never do): it gets a row of its own
+    across the table, under its figures, not a narrow last column that print drops."""
+    html = render_compare(compare_doc)
+    section = _section(html, "break-even")
+    for f in compare_doc["break_even"]:
+        assert f'<tr class="finding"><td colspan="5"><strong>Finding:</strong> {escape(f["note"])}' in section
+    assert "<th>Finding</th>" not in section

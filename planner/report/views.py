@@ -358,7 +358,8 @@ def _summary_view(plan: dict[str, Any]) -> dict[str, Any]:
                    + (f" ({METHOD_WORDS.get(solver['method'], solver['method'])})"
                       if solver.get("method") not in (None, "branch and bound") else ""))
     by_limit = binding.get("racks_by_limit") or {}
-    details = [", ".join(f"{limit_label(k)} in {plural(v, 'rack')}" for k, v in by_limit.items())]
+    details = ["the most used limit of each rack: "
+               + ", ".join(f"{limit_label(k)} in {plural(v, 'rack')}" for k, v in by_limit.items())] if by_limit else []
     for key, what in (("halls_full", "hall cooling full in"), ("rows_full", "row cooling full in"),
                       ("sources_full", "power sources full after their worst single failure:"),
                       ("panels_full", "panels full after their worst single failure:"),
