@@ -339,6 +339,23 @@ def test_compare_print_to_pdf(browser, pages):
     assert pdf.startswith(b"%PDF") and pdf_pages(pdf) > 1
 
 
+def test_the_comparison_cost_table_fits_a_printed_page(browser, pages):
+    """Printed on A4 (about 718 CSS px between the margins), every column of the comparison's cost table
+    is on the page: the table ends inside the page's width (on screen it may scroll instead)."""
+    browser.load(pages["compare"].as_uri())
+    try:
+        browser.send("Emulation.setEmulatedMedia", {"media": "print"})
+        browser.send("Emulation.setDeviceMetricsOverride", {"width": 718, "height": 1000, "deviceScaleFactor": 1,
+                                                            "mobile": False})
+        right, page = browser.evaluate("[document.querySelector('table.tco').getBoundingClientRect().right, "
+                                       "document.documentElement.clientWidth]")
+    finally:  # back to the page size every test is opened with
+        browser.send("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 1000, "deviceScaleFactor": 1,
+                                                            "mobile": False})
+        browser.send("Emulation.setEmulatedMedia", {"media": ""})
+    assert right <= page, (right, page)
+
+
 def test_escaped_names_do_not_run(browser, tmp_path, plans):
     plan = json.loads(json.dumps(plans["contract"]))
     plan["facility"]["name"] = "<script>alert(1)</script><img src=x onerror=alert(2)>"
