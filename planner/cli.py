@@ -105,8 +105,13 @@ class _Parser(argparse.ArgumentParser):
     """Usage errors in the same one-line form as every other bad input (exit code 2)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"rackplan: <command line>: {message} (see '{self.prog} --help')\n")
+        sys.stderr.write(_usage_line(self.prog, message))
         sys.exit(2)
+
+
+def _usage_line(prog: str, message: str) -> str:
+    """A usage error as one line, pointing to the ``--help`` of the command it concerns."""
+    return f"rackplan: <command line>: {message} (see '{prog} --help')\n"
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -1339,7 +1344,7 @@ def main(argv: list[str] | None = None) -> int:
         chain = [c for c in (args.command, getattr(args, "netbox_command", None)) if c]
         at = words.index(extra[0]) if extra[0] in words else len(words)
         prog = " ".join(["rackplan"] + [c for c in chain if c in words[:at]])
-        sys.stderr.write(f"rackplan: <command line>: unrecognized arguments: {' '.join(extra)} (see '{prog} --help')\n")
+        sys.stderr.write(_usage_line(prog, f"unrecognized arguments: {' '.join(extra)}"))
         return Exit.BAD_INPUT
     if args.command is None:
         parser.print_help()

@@ -494,6 +494,18 @@ print("REPORT " + json.dumps(report))
 """
 
 
+def _bulk_import(steps: list[list[str]], tmp_path: Path) -> None:
+    """Run NetBox's own bulk import views on ``steps`` ([url, format, text], in order; IMPORT_SCRIPT)
+    inside NetBox, and assert that every step imported without errors."""
+    (tmp_path / "steps.json").write_text(json.dumps(steps))
+    run = subprocess.run([str(NETBOX_SH), "manage", "shell", "--no-imports", "-c", IMPORT_SCRIPT],
+                         env={**os.environ, "RACKPLAN_IMPORT_STEPS": str(tmp_path / "steps.json")},
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads(run.stdout.split("REPORT ", 1)[1])
+    assert [r["errors"] for r in report] == [[]] * len(report), report
+
+
 def test_csv_files_import_into_netbox(client, site, tmp_path, capsys):
     """``--csv DIR`` writes files that NetBox's own bulk import (the web UI's, driven here through
     Django's test client in ``netbox shell``) accepts; the devices land at the plan's positions."""
@@ -518,13 +530,7 @@ def test_csv_files_import_into_netbox(client, site, tmp_path, capsys):
             continue  # an earlier test's export created it
         fmt = "yaml" if name.endswith(".yaml") else "csv"
         steps.append([urls.get(name, "/dcim/device-types/import/"), fmt, (out / name).read_text()])
-    (tmp_path / "steps.json").write_text(json.dumps(steps))
-    run = subprocess.run([str(NETBOX_SH), "manage", "shell", "--no-imports", "-c", IMPORT_SCRIPT],
-                         env={**os.environ, "RACKPLAN_IMPORT_STEPS": str(tmp_path / "steps.json")},
-                         capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-2000:]
-    report = json.loads(run.stdout.split("REPORT ", 1)[1])
-    assert [r["errors"] for r in report] == [[]] * len(report), report
+    _bulk_import(steps, tmp_path)
     plan = json.loads(plan_file.read_text())
     mapping = json.loads((tmp_path / "site.netbox.json").read_text())
     tag = "rackplan-" + __import__("hashlib").sha256(plan_file.read_bytes()).hexdigest()[:12]
@@ -553,13 +559,7 @@ def test_csv_reservations_arrive_without_their_tag(client, site, tmp_path, capsy
     assert "does not save tags on rack reservations" in (out / "README.txt").read_text()
     steps = [["/extras/tags/import/", "csv", (out / "tags.csv").read_text()],
              ["/dcim/rack-reservations/import/", "csv", (out / "rack-reservations.csv").read_text()]]
-    (tmp_path / "steps.json").write_text(json.dumps(steps))
-    run = subprocess.run([str(NETBOX_SH), "manage", "shell", "--no-imports", "-c", IMPORT_SCRIPT],
-                         env={**os.environ, "RACKPLAN_IMPORT_STEPS": str(tmp_path / "steps.json")},
-                         capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-2000:]
-    report = json.loads(run.stdout.split("REPORT ", 1)[1])
-    assert [r["errors"] for r in report] == [[]] * len(report), report
+    _bulk_import(steps, tmp_path)
     resv = client.list("dcim/rack-reservations/", site_id=site.site["id"])
     assert len(resv) == 1 and resv[0]["tags"] == []
 

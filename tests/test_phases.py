@@ -385,25 +385,16 @@ def test_waves_that_do_not_fit_exit_1(files, capsys):
     assert capsys.readouterr().err.strip().splitlines() == [f"rackplan: no plan: {RACKS_SHORT}", MOST_THAT_FITS]
 
 
-def test_waves_that_fit_alone_but_not_together_say_which_wave_breaks_it(files, capsys):
-    """Six nodes now and six more later: each wave fits alone (two racks), the second not beside the
-    first. Exit 1 names the second wave, and what runs out for all twelve nodes together."""
-    code, out = phases(files, "--wave", "2027-01:tb200=6", "--wave", "2027-04:tb200=6", "-q")
+@pytest.mark.parametrize("first, chose", [("tb200=6", ""), ("gpus=48:tb200", " (with what wave-1 chose)")])
+def test_waves_that_fit_alone_but_not_together_say_which_wave_breaks_it(first, chose, files, capsys):
+    """Six nodes now (exact, or a GPU target of 48 GPUs of tb200, taken as its plan chose) and six more
+    later: each wave fits alone (two racks), the second not beside the first. Exit 1 names the second
+    wave, and what runs out for all twelve nodes together."""
+    code, out = phases(files, "--wave", f"2027-01:{first}", "--wave", "2027-04:tb200=6", "-q")
     assert code == 1
     assert capsys.readouterr().err.strip().splitlines() == [
         "rackplan: no plan: wave wave-2 (2027-04) fits alone but not beside the 1 wave installed then (wave-1); "
-        f"all 12 x tb200 together: {RACKS_SHORT}", MOST_THAT_FITS]
-    assert not out.exists()
-
-
-def test_a_target_wave_before_the_one_that_breaks_is_taken_as_it_chose(files, capsys):
-    """A GPU target first (48 GPUs of tb200: six nodes), six exact nodes later: the diagnosis takes the
-    first wave's nodes as its plan chose them, and says what runs out for all twelve together."""
-    code, out = phases(files, "--wave", "2027-01:gpus=48:tb200", "--wave", "2027-04:tb200=6", "-q")
-    assert code == 1
-    assert capsys.readouterr().err.strip().splitlines() == [
-        "rackplan: no plan: wave wave-2 (2027-04) fits alone but not beside the 1 wave installed then (wave-1); "
-        f"all 12 x tb200 together (with what wave-1 chose): {RACKS_SHORT}", MOST_THAT_FITS]
+        f"all 12 x tb200 together{chose}: {RACKS_SHORT}", MOST_THAT_FITS]
     assert not out.exists()
 
 

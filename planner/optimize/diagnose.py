@@ -106,8 +106,8 @@ def _short_text(demand: Demand, data: ProblemData, short: dict[tuple, float], of
             if n > 0.5:
                 total = f" of {demand.nodes[ty.id]}" if of else ""
                 kw = n * ty.max_kw
-                out.append(f"{round(n)}{total} {ty.id} ({kw:,.0f} kW)" if abs(kw - round(kw)) < 0.05 else
-                           f"{round(n)}{total} {ty.id} ({kw:,.1f} kW)")  # one 10.2 kW node: not "10 kW"
+                digits = 0 if abs(kw - round(kw)) < 0.05 else 1  # one 10.2 kW node: not "10 kW"
+                out.append(f"{round(n)}{total} {ty.id} ({kw:,.{digits}f} kW)")
     elif demand.kind == "target":
         n = sum(short.values())
         if n > 1e-6:

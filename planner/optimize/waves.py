@@ -36,7 +36,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -658,46 +657,37 @@ def why_not(fac: Facility, types: list[NodeType], waves: list[Wave], data: Probl
         return None
 
     head = f"wave {wave.name} ({wave.date})"
+    demand = wave.demand
     try:
-        return _why_not_wave(head, wave, v, waves, live, said, planned)
+        diag = said(demand)
+        if diag is not None:
+            head += " does not fit" + (" even alone" if len(live) > 1 else "")
+        else:
+            before = [waves[u].name for u in live if u != v]
+            head += (f" fits alone but not beside the {len(before)} wave{'s' if len(before) > 1 else ''} "
+                     f"installed then ({', '.join(before)})")
+            chosen = [u for u in live if u != v and waves[u].demand.kind != "nodes"]
+            if wave.demand.kind == "nodes" and all(u < len(planned) for u in chosen):
+                nodes: dict[str, int] = {}
+                for u in live:
+                    for nid, n in (planned[u] if u in chosen else waves[u].demand.nodes).items():
+                        nodes[nid] = nodes.get(nid, 0) + n
+                demand = Demand("nodes", nodes=nodes)
+                diag = said(demand)
+                if diag is not None:
+                    head += (f"; all {demand.describe().removeprefix('place ')} together"
+                             + (f" (with what {', '.join(waves[u].name for u in chosen)} chose)" if chosen else ""))
     except _Inconclusive:
         return unknown
-
-
-class _Inconclusive(Exception):
-    """A diagnosis solve stopped at its time limit without a verdict."""
-
-
-def _why_not_wave(head: str, wave: Wave, v: int, waves: list[Wave], live: list[int],
-                  said: Callable[[Any], NoPlanError | None], planned: list[dict[str, int]]) -> NoPlanError:
-    """:func:`why_not`, once wave ``v`` is known to be the first that does not fit. ``planned``: the
-    nodes each wave before ``v`` adds where those waves fit together (a target wave's chosen mix)."""
-    from planner.inputs.demand import Demand
-
-    demand = wave.demand
-    diag = said(demand)
-    if diag is not None:
-        head += " does not fit" + (" even alone" if len(live) > 1 else "")
-    else:
-        before = [waves[u].name for u in live if u != v]
-        head += (f" fits alone but not beside the {len(before)} wave{'s' if len(before) > 1 else ''} installed "
-                 f"then ({', '.join(before)})")
-        chosen = [u for u in live if u != v and waves[u].demand.kind != "nodes"]
-        if wave.demand.kind == "nodes" and all(u < len(planned) for u in chosen):
-            nodes: dict[str, int] = {}
-            for u in live:
-                for nid, n in (planned[u] if u in chosen else waves[u].demand.nodes).items():
-                    nodes[nid] = nodes.get(nid, 0) + n
-            demand = Demand("nodes", nodes=nodes)
-            diag = said(demand)
-            if diag is not None:
-                head += (f"; all {demand.describe().removeprefix('place ')} together"
-                         + (f" (with what {', '.join(waves[u].name for u in chosen)} chose)" if chosen else ""))
     if diag is None:
         return NoPlanError(f"no plan: {head}")
     lines = list(diag.shortfalls) or [str(diag).removeprefix("no plan: ")]
     lines[0] = f"{head}: {lines[0]}"
     return NoPlanError("no plan: " + lines[0], lines, demand=demand)
+
+
+class _Inconclusive(Exception):
+    """A diagnosis solve stopped at its time limit without a verdict."""
 
 
 def _annual_cost(data: ProblemData, counts: np.ndarray) -> float:
